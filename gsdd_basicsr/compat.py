@@ -1,0 +1,148 @@
+"""The few fixes basicsr 1.4.2 needs to run with current torch / torchvision, on CPU and GPU.
+
+`apply()` is idempotent and is called by ``gsdd_basicsr/__init__.py`` before anything imports
+basicsr. Each fix is the smallest change that keeps basicsr's own behaviour:
+
+1. ``torchvision.transforms.functional_tensor`` was removed from torchvision (0.17); basicsr's
+   ``data/degradations.py`` still imports ``rgb_to_grayscale`` from it. We alias the module to
+   ``torchvision.transforms.functional``, which has the same function.
+2. ``basicsr.train.load_resume_state`` maps every storage to CUDA (fails on a CPU) and relies on
+   ``torch.load``'s old pickle default. Ours maps to the current device, loads with
+   ``weights_only=True``, takes the newest *complete* state (a truncated or corrupt file is
+   reported by name and skipped), and keeps ``pretrain_network_*`` for networks that were never
+   saved (a frozen generator has no ``net_g_<iter>.pth``).
+3. ``init_dist('pytorch')`` always selects a CUDA device and NCCL; without a GPU we use gloo.
+4. ``BaseModel.model_to_device`` wraps with DDP on ``torch.cuda.current_device()``; on a CPU we
+   wrap without device ids.
+"""
+import collections
+import importlib
+import os
+import sys
+
+_APPLIED = False
+
+
+class ResumeStateError(RuntimeError):
+    """No usable training state where one was asked for."""
+
+
+def _alias_functional_tensor():
+    name = 'torchvision.transforms.functional_tensor'
+    if name in sys.modules:
+        return
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        import torchvision.transforms.functional as functional
+        sys.modules[name] = functional
+
+
+def load_state_file(path):
+    """Load a BasicSR training state (``*.state``) safely onto this process's device.
+
+    Args:
+        path (str): the ``.state`` file.
+
+    Returns:
+        dict: the state; tensors on ``cuda:<current>`` when CUDA is available, else on CPU.
+
+    Raises:
+        ResumeStateError: the file is truncated, corrupt or needs arbitrary unpickling.
+    """
+    import torch
+    map_location = f'cuda:{torch.cuda.current_device()}' if torch.cuda.is_available() else 'cpu'
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises several types for truncated / foreign pickles
+        raise ResumeStateError(f'Training state {path} cannot be loaded safely ({type(err).__name__}: '
+                               f'{str(err).splitlines()[0] if str(err) else ""}). Delete it or point '
+                               f'path.resume_state at another state.') from err
+
+
+def load_resume_state(opt):
+    """Replacement for ``basicsr.train.load_resume_state`` (see the module docstring, fix 2)."""
+    from os import path as osp
+
+    from basicsr.utils import get_root_logger, scandir
+    from basicsr.utils.misc import check_resume
+
+    candidates = []
+    if opt['auto_resume']:
+        state_dir = opt['path']['training_states']
+        if osp.isdir(state_dir):
+            names = [v for v in scandir(state_dir, suffix='.state', recursive=False) if v[:-6].isdigit()]
+            candidates = [osp.join(state_dir, v) for v in sorted(names, key=lambda v: int(v[:-6]), reverse=True)]
+    elif opt['path'].get('resume_state'):
+        candidates = [opt['path']['resume_state']]
+        if not osp.isfile(candidates[0]):
+            raise ResumeStateError(f"path.resume_state {candidates[0]} does not exist; fix the path or remove "
+                                   'the key to start from scratch.')
+
+    resume_state = None
+    for path in candidates:
+        try:
+            resume_state = load_state_file(path)
+        except ResumeStateError as err:
+            if not opt['auto_resume']:
+                raise
+            # printed, not logged: basicsr's logger is not configured yet at this point
+            print(f'WARNING: {err} Trying an older state.', file=sys.stderr, flush=True)
+            continue
+        opt['path']['resume_state'] = path
+        break
+    if resume_state is None:
+        if candidates:
+            print('WARNING: no complete training state found; starting from scratch.', file=sys.stderr, flush=True)
+        return None
+
+    pretrain_before = {k: v for k, v in opt['path'].items() if k.startswith('pretrain_network_')}
+    check_resume(opt, resume_state['iter'])
+    for key, old in pretrain_before.items():
+        # keep the configured weights for networks the run never saved (frozen generators)
+        if not osp.isfile(opt['path'][key]):
+            opt['path'][key] = old
+    get_root_logger().info(f"Resuming from {opt['path']['resume_state']}")
+    return resume_state
+
+
+def _init_dist_pytorch(backend, **kwargs):
+    import torch
+    import torch.distributed as dist
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ['RANK']) % torch.cuda.device_count())
+    else:
+        backend = 'gloo'
+    dist.init_process_group(backend=backend, **kwargs)
+
+
+def _model_to_device(self, net):
+    import torch
+    from torch.nn.parallel import DataParallel, DistributedDataParallel
+    net = net.to(self.device)
+    if self.opt['dist']:
+        find_unused = self.opt.get('find_unused_parameters', False)
+        device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
+        net = DistributedDataParallel(net, device_ids=device_ids, find_unused_parameters=find_unused)
+    elif self.opt['num_gpu'] > 1:
+        net = DataParallel(net)
+    return net
+
+
+def apply():
+    """Apply every fix once. Safe to call many times."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    _alias_functional_tensor()
+    import torch
+    # MultiStepLR keeps its milestones in a Counter; allow it in weights_only loads of states
+    torch.serialization.add_safe_globals([collections.Counter])
+
+    import basicsr.train
+    import basicsr.utils.dist_util
+    from basicsr.models.base_model import BaseModel
+    basicsr.train.load_resume_state = load_resume_state
+    basicsr.utils.dist_util._init_dist_pytorch = _init_dist_pytorch
+    BaseModel.model_to_device = _model_to_device
+    _APPLIED = True

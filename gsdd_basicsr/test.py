@@ -1,0 +1,24 @@
+"""BasicSR's test pipeline with the gsdd-basicsr plugin registered.
+
+Usage (from the folder that should hold ``experiments/`` and ``tb_logger/``)::
+
+    python gsdd_basicsr/test.py -opt options/gsdd_test_demo_x4.yml
+    python -m gsdd_basicsr.test -opt ...
+"""
+import os
+import sys
+
+if __package__ in (None, ''):
+    # run as a script: import the package from the repository, not this folder's siblings
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import gsdd_basicsr  # noqa: E402,F401  (compat fixes + registration)
+from basicsr.test import test_pipeline  # noqa: E402
+
+
+def main():
+    test_pipeline(os.getcwd())
+
+
+if __name__ == '__main__':
+    main()
