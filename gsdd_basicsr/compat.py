@@ -64,7 +64,7 @@ def load_resume_state(opt):
     """Replacement for ``basicsr.train.load_resume_state`` (see the module docstring, fix 2)."""
     from os import path as osp
 
-    from basicsr.utils import get_root_logger, scandir
+    from basicsr.utils import scandir
     from basicsr.utils.misc import check_resume
 
     candidates = []
@@ -86,7 +86,8 @@ def load_resume_state(opt):
         except ResumeStateError as err:
             if not opt['auto_resume']:
                 raise
-            # printed, not logged: basicsr's logger is not configured yet at this point
+            # printed, not logged: basicsr's root logger must not be created before train_pipeline
+            # gives it its log file
             print(f'WARNING: {err} Trying an older state.', file=sys.stderr, flush=True)
             continue
         opt['path']['resume_state'] = path
@@ -102,7 +103,7 @@ def load_resume_state(opt):
         # keep the configured weights for networks the run never saved (frozen generators)
         if not osp.isfile(opt['path'][key]):
             opt['path'][key] = old
-    get_root_logger().info(f"Resuming from {opt['path']['resume_state']}")
+    print(f"Resuming from {opt['path']['resume_state']}", flush=True)
     return resume_state
 
 
