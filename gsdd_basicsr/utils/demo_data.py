@@ -1,0 +1,393 @@
+"""A small, real super-resolution data set built from the photos scikit-image ships.
+
+Nothing is downloaded: every source is a file under ``skimage/data`` that is part of the
+installed wheel (``skimage.data.<loader>()`` reads it without ``pooch``). Origins and
+licences are those stated in the loaders' docstrings (``skimage/data/_fetchers.py``; the
+``skimage/data/README.txt`` on disk only says how to download the optional extra files).
+
+Layout written under ``out`` (``prepare_demo_data(out)`` or ``tools/prepare_demo_data.py``)::
+
+    train/<class>/<source>_r<i>c<j>.png    HR tiles (tile_size x tile_size, colour PNG)
+    train/meta_info.txt                    '<class>/<name>.png' per line (RealESRGANDataset)
+    val/HR/<source>.png                    whole photos, cropped (top-left) to a multiple of 12
+    val/LR_bicubic/X2|X3|X4/<source>.png   MATLAB bicubic (basicsr imresize, antialiasing)
+    test/HR/...  test/LR_bicubic/X2|X3|X4/...
+    sources.json  README.md                every image with its source, crop and licence
+    [--lmdb] train.lmdb  val/HR.lmdb  val/LR_bicubic/X<s>.lmdb  test/...  (basicsr lmdb_util)
+
+Semantic classes (OST-style stand-ins; only the training split is labelled):
+
+- ``texture``: brick, grass, gravel (CC0 texture photos; grey in scikit-image)
+- ``space``: hubble_deep_field, rocket (NASA / SpaceX, public domain)
+- ``medical``: immunohistochemistry, retina (microscopy slide, fundus photograph)
+
+Grey-level sources are converted to 3 identical channels (``brick``, ``grass``, ``gravel``,
+``coins``, ``camera``); every written PNG is 3-channel. No source photo appears in more
+than one split, and :func:`prepare_demo_data` asserts it.
+"""
+import contextlib
+import hashlib
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+import time
+
+import cv2
+import numpy as np
+
+SCALES = (2, 3, 4)
+MOD = 12  # HR sizes are multiples of lcm(2, 3, 4) so every LR size is exactly HR / s
+TILE_SIZE = 192
+MAX_TILES = 12  # per training source; which tiles is drawn with ``seed``
+CLASSES = ('texture', 'space', 'medical')
+
+_CC0_TEXTURE = 'Creative Commons CC0 License'
+
+# One entry per source photo. ``file``: name under skimage/data; ``loader``: skimage.data
+# function; ``grey``: scikit-image ships it grey-level (converted to 3 channels here);
+# ``max_dark``: skip training tiles whose fraction of near-black pixels exceeds this.
+SOURCES = [
+    # ---------------------------------------------------------------- train: texture
+    dict(name='brick', loader='brick', file='brick.png', cls='texture', split='train', grey=True,
+         origin='Bricks25 from CC0Textures (https://cc0textures.com/view.php?tex=Bricks25); '
+         'perspective-corrected, rotated by 90 degrees, cropped, scaled and converted to grey '
+         'by scikit-image',
+         licence=_CC0_TEXTURE),
+    dict(name='grass', loader='grass', file='grass.png', cls='texture', split='train', grey=True,
+         origin='Grass-01 by linolafett on DeviantArt '
+         '(https://www.deviantart.com/linolafett/art/Grass-01-434853879); 512x512 crop, '
+         'converted to grey by scikit-image',
+         licence=_CC0_TEXTURE),
+    dict(name='gravel', loader='gravel', file='gravel.png', cls='texture', split='train', grey=True,
+         origin='Gravel04 from CC0Textures (https://cc0textures.com/view.php?tex=Gravel04); '
+         'rescaled to 1024x1024, 512x512 crop, converted to grey by scikit-image',
+         licence=_CC0_TEXTURE),
+    # ---------------------------------------------------------------- train: space
+    dict(name='hubble_deep_field', loader='hubble_deep_field', file='hubble_deep_field.jpg',
+         cls='space', split='train', grey=False,
+         origin='Hubble eXtreme Deep Field, NASA, from HubbleSite '
+         '(http://hubblesite.org/newscenter/archive/releases/2012/37/image/a/)',
+         licence='Public domain (captured by NASA; "may be freely used in the public domain")'),
+    dict(name='rocket', loader='rocket', file='rocket.jpg', cls='space', split='train', grey=False,
+         origin='Launch of DSCOVR on Falcon 9, SpaceX Photos on Flickr '
+         '(https://www.flickr.com/photos/spacexphotos/16511594820/)',
+         licence='Public domain (released into the public domain by SpaceX)'),
+    # ---------------------------------------------------------------- train: medical
+    dict(name='immunohistochemistry', loader='immunohistochemistry', file='ihc.png', cls='medical',
+         split='train', grey=False,
+         origin='IHC staining (FHL2/DAB) with hematoxylin counterstain of colonic glands, Center '
+         'for Microscopy And Molecular Imaging (CMMI)',
+         licence='No known copyright restrictions'),
+    dict(name='retina', loader='retina', file='retina.jpg', cls='medical', split='train', grey=False,
+         max_dark=0.25,
+         origin='Fundus photograph of normal left eye, Mikael Häggström, Wikimedia Commons '
+         '(https://commons.wikimedia.org/wiki/File:Fundus_photograph_of_normal_left_eye.jpg)',
+         licence='CC0 1.0 Universal Public Domain Dedication'),
+    # ---------------------------------------------------------------- val
+    dict(name='chelsea', loader='chelsea', file='chelsea.png', cls=None, split='val', grey=False,
+         origin='Chelsea the cat, photograph by Stefan van der Walt',
+         licence='No copyright restrictions; CC0 by the photographer (Stefan van der Walt)'),
+    dict(name='coins', loader='coins', file='coins.png', cls=None, split='val', grey=True,
+         origin='Greek coins from Pompeii, Brooklyn Museum Collection '
+         '(https://www.brooklynmuseum.org/opencollection/archives/image/51611)',
+         licence='No known copyright restrictions'),
+    # ---------------------------------------------------------------- test
+    dict(name='astronaut', loader='astronaut', file='astronaut.png', cls=None, split='test', grey=False,
+         origin='Astronaut Eileen Collins, NASA Great Images database (https://flic.kr/p/r9qvLn)',
+         licence='No known copyright restrictions; released into the public domain'),
+    dict(name='coffee', loader='coffee', file='coffee.png', cls=None, split='test', grey=False,
+         origin='Coffee cup, courtesy of Pikolo Espresso Bar, photograph by Rachel Michetti',
+         licence='No copyright restrictions; CC0 by the photographer (Rachel Michetti)'),
+    dict(name='camera', loader='camera', file='camera.png', cls=None, split='test', grey=True,
+         origin='Gray-level "camera" image (a photographer with a camera on a tripod), photograph '
+        'by Lav Varshney; replaced the classic "cameraman" in scikit-image 0.18',
+         licence='No copyright restrictions; CC0 by the photographer (Lav Varshney)'),
+]
+
+# Offline files deliberately left out, with the reason (recorded in sources.json / README.md).
+SKIPPED = {
+    'motorcycle_left.png / motorcycle_right.png': 'Middlebury 2014 stereo pair; scikit-image states '
+    'no licence for it',
+    'moon.png, page.png': 'no origin or licence stated by scikit-image',
+    'clock_motion.png': 'deliberately motion-blurred (a bad HR target)',
+    'cell.png, microaneurysms.png, lfw_subset.npy': 'quantitative phase image / 102 px crop / 25 px faces',
+    'text.png, horse.png, chessboard_*.png, color.png, logo.png, phantom.png': 'graphics or synthetic',
+    'eagle, skin, kidney, lily, ...': 'not shipped in the wheel (need a download)',
+}
+
+
+def _log(msg):
+    print(msg, flush=True)
+
+
+def _skimage_data_dir():
+    import skimage.data
+    return osp.dirname(osp.abspath(skimage.data.__file__))
+
+
+def load_source(src):
+    """Return the source photo as an RGB uint8 H x W x 3 array (grey -> 3 equal channels)."""
+    import skimage.data
+    path = osp.join(_skimage_data_dir(), src['file'])
+    if not osp.isfile(path):  # never let skimage fall back to a download
+        raise FileNotFoundError(f'scikit-image data file {path} is missing (source {src["name"]!r})')
+    img = np.asarray(getattr(skimage.data, src['loader'])())
+    if img.dtype != np.uint8:
+        raise ValueError(f'source {src["name"]!r}: expected uint8, got {img.dtype}')
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.shape[2] == 4:
+        img = img[:, :, :3]
+    assert img.ndim == 3 and img.shape[2] == 3, (src['name'], img.shape)
+    assert bool(src['grey']) == bool((img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all()), \
+        f'source {src["name"]!r}: grey flag in SOURCES is wrong'
+    return np.ascontiguousarray(img)
+
+
+def _grid(length, tile):
+    n = length // tile
+    if n <= 0:
+        return []
+    if n == 1:
+        return [(length - tile) // 2]
+    # evenly spread, non-overlapping (spacing >= tile)
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
+def train_tiles(img, tile_size, max_tiles, max_dark, rng):
+    """Non-overlapping tiles of ``img``: list of ``(row, col, y, x)``, at most ``max_tiles``."""
+    h, w = img.shape[:2]
+    tiles = []
+    for i, y in enumerate(_grid(h, tile_size)):
+        for j, x in enumerate(_grid(w, tile_size)):
+            if max_dark is not None:
+                dark = (img[y:y + tile_size, x:x + tile_size].max(axis=2) < 16).mean()
+                if dark > max_dark:
+                    continue
+            tiles.append((i, j, y, x))
+    if max_tiles is not None and len(tiles) > max_tiles:
+        keep = sorted(rng.choice(len(tiles), size=max_tiles, replace=False).tolist())
+        tiles = [tiles[k] for k in keep]
+    return tiles
+
+
+def bicubic_lr(hr_rgb_uint8, scale):
+    """LR of an HR uint8 image: basicsr's MATLAB-style imresize (antialiasing), rounded."""
+    from basicsr.utils.matlab_functions import imresize
+    lr = imresize(hr_rgb_uint8.astype(np.float32) / 255., 1. / scale)
+    lr = np.asarray(lr)
+    return np.clip(np.round(lr * 255.), 0, 255).astype(np.uint8)
+
+
+def _write_png(path, img_rgb):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    if not cv2.imwrite(path, cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f'could not write {path}')
+
+
+def _sha1(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha1(f.read()).hexdigest()
+
+
+def check_disjoint(sources):
+    """Assert that no source photo (by name or by file) is used by more than one split."""
+    by_key = {}
+    for s in sources:
+        for key in (s['name'], s['file']):
+            by_key.setdefault(key, set()).add(s['split'])
+    shared = {k: sorted(v) for k, v in by_key.items() if len(v) > 1}
+    assert not shared, f'source photos used in more than one split: {shared}'
+    names = [s['name'] for s in sources]
+    assert len(names) == len(set(names)), 'duplicate source names'
+    for cls in CLASSES:
+        n = sum(1 for s in sources if s['split'] == 'train' and s['cls'] == cls)
+        assert n >= 2, f'class {cls!r} has {n} training sources (need >= 2)'
+
+
+def _is_nonempty_dir(path):
+    return osp.isdir(path) and len(os.listdir(path)) > 0
+
+
+def _make_lmdb(data_root, rel_paths, lmdb_path):
+    from basicsr.utils.lmdb_util import make_lmdb_from_imgs
+    keys = [osp.splitext(p)[0] for p in rel_paths]
+    for k in keys:
+        assert '.' not in k, f'lmdb key {k!r} must not contain a dot (basicsr splits on it)'
+    # basicsr prints a banner and a tqdm bar per LMDB; keep the tool's own progress lines only
+    with open(os.devnull, 'w') as devnull, contextlib.redirect_stdout(devnull), \
+            contextlib.redirect_stderr(devnull):
+        make_lmdb_from_imgs(data_root, lmdb_path, rel_paths, keys, multiprocessing_read=False)
+
+
+def _readme(info):
+    lines = [
+        '# gsdd-basicsr demo data',
+        '',
+        'Built by `tools/prepare_demo_data.py` (gsdd_basicsr/utils/demo_data.py) from the photos '
+        f'that scikit-image {info["skimage_version"]} ships under `skimage/data` (no download). '
+        'Origins and licences are those stated in the scikit-image loaders\' docstrings '
+        '(`skimage/data/_fetchers.py`).',
+        '',
+        f'- seed {info["seed"]}, training tiles {info["tile_size"]} px (at most {info["max_tiles"]} '
+        'non-overlapping tiles per source), val/test photos cropped from the top-left to a '
+        f'multiple of {MOD}',
+        '- LR: `basicsr.utils.matlab_functions.imresize(hr / 255, 1 / s)` (MATLAB bicubic with '
+        'antialiasing), rounded to uint8, for s in ' + ', '.join(str(s) for s in info['scales']),
+        '- grey-level sources are stored as 3 identical channels',
+        '- no source photo is used in more than one of train / val / test',
+        '',
+        '| source | file | class | split | images | licence | origin |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for s in info['sources']:
+        lines.append(f'| {s["name"]}{" (grey)" if s["grey"] else ""} | `skimage/data/{s["file"]}` | '
+                     f'{s["class"] or "-"} | {s["split"]} | {len(s["images"])} | {s["licence"]} | '
+                     f'{s["origin"]} |')
+    lines += ['', 'Left out:', '']
+    lines += [f'- {k}: {v}' for k, v in info['skipped'].items()]
+    lines.append('')
+    return '\n'.join(lines)
+
+
+def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE, max_tiles=MAX_TILES,
+                      scales=SCALES):
+    """Build the demo data set under ``out``; return the dict also written to sources.json.
+
+    Refuses a non-empty ``out`` unless ``force``. Builds in a temporary sibling folder and
+    renames it into place at the end, so ``out`` is either absent/old or complete.
+    """
+    import skimage
+
+    out = osp.abspath(out)
+    if osp.exists(out) and not osp.isdir(out):
+        raise FileExistsError(f'{out} exists and is not a folder')
+    if _is_nonempty_dir(out) and not force:
+        raise FileExistsError(f'output folder {out} exists and is not empty; pass --force '
+                              '(force=True) to replace it')
+    if tile_size % MOD:
+        raise ValueError(f'tile_size must be a multiple of {MOD}, got {tile_size}')
+    for s in scales:
+        if MOD % s:
+            raise ValueError(f'scale {s} does not divide {MOD}')
+    check_disjoint(SOURCES)
+
+    t0 = time.time()
+    parent = osp.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.tmp-', dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; the data set is an ordinary folder
+    rng = np.random.default_rng(seed)
+    try:
+        records = []
+        train_list = []
+        # ------------------------------------------------------------------ train
+        for cls in CLASSES:
+            n_cls = 0
+            for src in [s for s in SOURCES if s['split'] == 'train' and s['cls'] == cls]:
+                img = load_source(src)
+                rec = _record(src, img.shape)
+                for (i, j, y, x) in train_tiles(img, tile_size, max_tiles, src.get('max_dark'), rng):
+                    rel = f'{cls}/{src["name"]}_r{i}c{j}.png'
+                    _write_png(osp.join(tmp, 'train', rel), img[y:y + tile_size, x:x + tile_size])
+                    rec['images'].append(dict(path=f'train/{rel}', crop=[y, x, tile_size, tile_size]))
+                    train_list.append(rel)
+                    n_cls += 1
+                records.append(rec)
+            _log(f'[demo data] train/{cls}: {n_cls} tiles of {tile_size}x{tile_size}')
+        with open(osp.join(tmp, 'train', 'meta_info.txt'), 'w') as f:
+            f.writelines(p + '\n' for p in train_list)
+
+        # ------------------------------------------------------------------ val / test
+        for split in ('val', 'test'):
+            names = []
+            for src in [s for s in SOURCES if s['split'] == split]:
+                img = load_source(src)
+                h, w = (img.shape[0] // MOD) * MOD, (img.shape[1] // MOD) * MOD
+                hr = np.ascontiguousarray(img[:h, :w])
+                fname = f'{src["name"]}.png'
+                _write_png(osp.join(tmp, split, 'HR', fname), hr)
+                rec = _record(src, img.shape)
+                rec['images'].append(dict(path=f'{split}/HR/{fname}', crop=[0, 0, h, w],
+                                          lr=[f'{split}/LR_bicubic/X{s}/{fname}' for s in scales]))
+                for s in scales:
+                    lr = bicubic_lr(hr, s)
+                    assert lr.shape == (h // s, w // s, 3), (lr.shape, h, w, s)
+                    _write_png(osp.join(tmp, split, 'LR_bicubic', f'X{s}', fname), lr)
+                records.append(rec)
+                names.append(fname)
+            _log(f'[demo data] {split}: {len(names)} HR images + LR_bicubic X' +
+                 '/X'.join(str(s) for s in scales))
+
+        # ------------------------------------------------------------------ checks
+        check_disjoint([dict(name=r['name'], file=r['file'], split=r['split'], cls=r['class'])
+                        for r in records])
+        hashes = {}
+        for r in records:
+            for im in r['images']:
+                hashes.setdefault(_sha1(osp.join(tmp, im['path'])), set()).add(r['split'])
+        assert all(len(v) == 1 for v in hashes.values()), 'identical image files in two splits'
+
+        # ------------------------------------------------------------------ lmdb
+        if lmdb:
+            _make_lmdb(osp.join(tmp, 'train'), train_list, osp.join(tmp, 'train.lmdb'))
+            _log(f'[demo data] lmdb: train.lmdb ({len(train_list)} images, keys <class>/<name>)')
+            for split in ('val', 'test'):
+                names = sorted(os.listdir(osp.join(tmp, split, 'HR')))
+                _make_lmdb(osp.join(tmp, split, 'HR'), names, osp.join(tmp, split, 'HR.lmdb'))
+                for s in scales:
+                    folder = osp.join(tmp, split, 'LR_bicubic', f'X{s}')
+                    _make_lmdb(folder, names, folder + '.lmdb')
+                _log(f'[demo data] lmdb: {split}/HR.lmdb, {split}/LR_bicubic/X<s>.lmdb ({len(names)} images)')
+
+        info = dict(
+            generator='gsdd_basicsr.utils.demo_data.prepare_demo_data',
+            skimage_version=skimage.__version__,
+            seed=seed, tile_size=tile_size, max_tiles=max_tiles, scales=list(scales), mod=MOD,
+            classes=list(CLASSES), lmdb=bool(lmdb),
+            counts={'train': {c: sum(len(r['images']) for r in records if r['class'] == c) for c in CLASSES},
+                    'val': sum(len(r['images']) for r in records if r['split'] == 'val'),
+                    'test': sum(len(r['images']) for r in records if r['split'] == 'test')},
+            sources=records, skipped=SKIPPED)
+        with open(osp.join(tmp, 'sources.json'), 'w', encoding='utf-8') as f:
+            json.dump(info, f, indent=2, ensure_ascii=False)
+        with open(osp.join(tmp, 'README.md'), 'w', encoding='utf-8') as f:
+            f.write(_readme(info))
+
+        # ------------------------------------------------------------------ swap in
+        old = None
+        if osp.exists(out):
+            if _is_nonempty_dir(out) and not force:
+                raise FileExistsError(f'output folder {out} appeared while building; pass --force')
+            old = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.old-', dir=parent)
+            os.rmdir(old)
+            os.rename(out, old)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            if old is not None:
+                os.rename(old, out)  # put the previous data set back
+            raise
+        tmp = None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    total = sum(osp.getsize(osp.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
+    info['total_bytes'] = total
+    _log(f'[demo data] wrote {out}: {sum(info["counts"]["train"].values())} train, '
+         f'{info["counts"]["val"]} val, {info["counts"]["test"]} test images, '
+         f'{total / 1e6:.1f} MB, {time.time() - t0:.1f} s')
+    return info
+
+
+def _record(src, shape):
+    return dict(name=src['name'], file=src['file'], loader=f'skimage.data.{src["loader"]}',
+                source_shape=list(shape), grey=bool(src['grey']), split=src['split'],
+                **{'class': src['cls']}, origin=src['origin'], licence=src['licence'], images=[])
