@@ -1,0 +1,441 @@
+"""ClassImageDataset: the real-data side of GSDD distillation (class-labelled HR crops).
+
+Classes come from one of five sources (``class_mode``):
+
+- ``folder`` (default): one sub-folder per class, OST layout ``dataroot_gt/<class>/**/*.png``;
+  class names are the sorted folder names, images are found recursively inside each. On an
+  LMDB the class is the first ``/``-separated part of each key.
+- ``meta``: ``meta_info_file`` lists ``<relative path or lmdb key> [extra columns ...] <class>``
+  per line (a flat folder or an LMDB). Extra columns are ignored, so BasicSR's LMDB line
+  ``name (h,w,c) compression`` with the class appended works; an LMDB name may keep its
+  extension (``0001.png``), as in BasicSR's own meta files.
+- ``kmeans``: ``num_classes`` pseudo-classes ``k00``, ``k01``, ... from seeded k-means over a
+  fixed image descriptor (colour + gradient-orientation histograms; see
+  :mod:`gsdd_basicsr.data.class_sources`).
+- ``instance``: each image is its own class, named by its relative path (or LMDB key).
+
+Images come from every image file under ``dataroot_gt`` (disk; ``meta_info_file``, when
+given in ``kmeans`` / ``instance`` mode, restricts them to its first column) or from the LMDB's
+own ``meta_info.txt`` (``lmdb``), and are read through BasicSR's ``FileClient``. Sizes come
+from file headers (disk) or the LMDB ``meta_info.txt``; nothing is decoded at start-up except
+for ``kmeans`` thumbnails. Images smaller than ``gt_size`` are skipped (one warning with the
+count per class). No images are kept in memory unless ``cache: true``.
+
+All randomness is keyed (:mod:`gsdd_basicsr.utils.seeding`): :meth:`sample_class` with the
+same key returns the same crops whatever was drawn before.
+"""
+import math
+from os import path as osp
+
+import numpy as np
+import torch
+from torch.utils import data as data
+
+from basicsr.utils import FileClient, get_root_logger, img2tensor
+from basicsr.utils.registry import DATASET_REGISTRY
+
+from gsdd_basicsr.data import class_sources as cs
+from gsdd_basicsr.utils.seeding import keyed_rng
+
+CLASS_MODES = ('folder', 'meta', 'kmeans', 'instance')
+_LMDB_CLIENTS = {}  # realpath of an LMDB -> the FileClient every dataset of this process shares
+
+
+@DATASET_REGISTRY.register()
+class ClassImageDataset(data.Dataset):
+    """Class-labelled real HR images with keyed random crops.
+
+    Args:
+        opt (dict): Config. Keys:
+            dataroot_gt (str): Image folder, or an LMDB folder (``*.lmdb``) for ``io_backend: lmdb``.
+            io_backend (dict): ``{type: disk}`` (default) or ``{type: lmdb}``; other keys go to
+                ``FileClient``.
+            gt_size (int): HR crop size in pixels (= scale * latent size).
+            class_mode (str): ``folder`` (default) | ``meta`` | ``kmeans`` | ``instance``.
+            meta_info_file (str): Class list for ``meta``; optional image list otherwise.
+            num_classes (int): Number of k-means pseudo-classes (``kmeans``).
+            kmeans_restarts (int): Seeded k-means runs, best kept. Default 8.
+            kmeans_iters (int): Iterations per k-means run. Default 50.
+            classes (list[str]): Keep only these classes, in this order. Default all, sorted.
+            min_images_per_class (int): Fewer usable images in a class is an error. Default 1.
+            seed (int): Seed of every keyed draw (and of k-means). Default ``manual_seed`` or 0.
+            cache (bool): Keep decoded images in memory (each DataLoader worker its own copy);
+                for small sets only. Default False.
+
+    Attributes:
+        class_names (list[str]), num_classes (int), labels (list[int], one per image),
+        class_to_indices (list[list[int]]), paths (list[str]: file path or LMDB key),
+        sizes (list[tuple[int, int]]: (h, w)), skipped (dict: class -> images smaller than gt_size).
+    """
+
+    def __init__(self, opt):
+        super().__init__()
+        self.opt = opt
+        if opt.get('gt_size') is None:
+            raise ValueError('ClassImageDataset needs gt_size (HR crop size in pixels).')
+        self.gt_size = int(opt['gt_size'])
+        if self.gt_size < 1:
+            raise ValueError(f'gt_size must be positive, got {self.gt_size}.')
+        self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
+        self.backend = self.io_backend_opt.get('type', 'disk')
+        if self.backend not in ('disk', 'lmdb'):
+            raise ValueError(f"ClassImageDataset io_backend type must be 'disk' or 'lmdb', got {self.backend!r}.")
+        self.class_mode = opt.get('class_mode', 'folder')
+        if self.class_mode not in CLASS_MODES:
+            raise ValueError(f'class_mode must be one of {CLASS_MODES}, got {self.class_mode!r}.')
+        seed = opt.get('seed')
+        if seed is None:
+            seed = opt.get('manual_seed')
+        self.seed = int(seed) if seed is not None else 0
+        self.cache_enabled = bool(opt.get('cache', False))
+        self.min_images_per_class = max(1, int(opt.get('min_images_per_class', 1)))
+
+        root = opt.get('dataroot_gt')
+        if not root:
+            raise ValueError('ClassImageDataset needs dataroot_gt.')
+        self.root = str(root)
+        if not osp.isdir(self.root):
+            kind = 'LMDB folder' if self.backend == 'lmdb' else 'folder'
+            raise FileNotFoundError(f'dataroot_gt {self.root!r} does not exist or is not a {kind}.')
+
+        self._file_client = None
+        self._cache = {}
+        self._empty_folders = []
+
+        names, paths, sizes, classes = self._discover()
+        self._build(names, paths, sizes, classes)
+
+    # ------------------------------------------------------------------ discovery
+    def _discover(self):
+        """Returns parallel lists: display name, path/key, (h, w), class (None for kmeans)."""
+        mode, root = self.class_mode, self.root
+        meta_file = self.opt.get('meta_info_file')
+        if mode == 'meta' and not meta_file:
+            raise ValueError("class_mode 'meta' needs meta_info_file (lines '<path or key> <class>').")
+
+        if self.backend == 'lmdb':
+            lmdb_meta = cs.read_lmdb_meta(root)
+            if not lmdb_meta:
+                raise ValueError(f'LMDB {root!r} lists no images in its meta_info.txt.')
+            if meta_file:
+                entries = [(self._lmdb_key(name, lmdb_meta, meta_file), cls)
+                           for name, cls in self._meta_entries(meta_file)]
+            else:
+                entries = [(key, None) for key in lmdb_meta]
+            if mode == 'folder':
+                if meta_file:
+                    raise ValueError("class_mode 'folder' takes its classes from the keys; use class_mode 'meta' "
+                                     'for a meta_info_file with classes.')
+                if not any('/' in k for k, _ in entries):
+                    raise ValueError(f"class_mode 'folder' on LMDB {root!r} needs keys '<class>/<name>'; none has "
+                                     "a '/'. Use class_mode meta, kmeans or instance.")
+                entries = [(k, k.split('/', 1)[0] if '/' in k else None) for k, _ in entries]
+                dropped = sum(c is None for _, c in entries)
+                if dropped:
+                    get_root_logger().warning(f'ClassImageDataset: {dropped} LMDB keys without a class prefix '
+                                              'ignored (folder mode).')
+                entries = [(k, c) for k, c in entries if c is not None]
+            names = [k for k, _ in entries]
+            paths = list(names)
+            sizes = [lmdb_meta[k] for k in names]
+            classes = [c for _, c in entries]
+        else:
+            if mode == 'folder':
+                folders = cs.list_class_folders(root)
+                if not folders:
+                    loose = cs.list_images(root)
+                    hint = (f' It holds {len(loose)} images directly; use class_mode meta, kmeans or instance.'
+                            if loose else '')
+                    raise ValueError(f"class_mode 'folder': {root!r} has no class sub-folders.{hint}")
+                wanted = self.opt.get('classes')
+                if wanted:
+                    missing = [c for c in wanted if c not in folders]
+                    if missing:
+                        raise ValueError(f'classes {missing} not found under {root!r}; available: {folders}.')
+                entries = []
+                for folder in folders:
+                    imgs = cs.list_images(osp.join(root, folder))
+                    if not imgs:
+                        self._empty_folders.append(folder)
+                    entries += [(f'{folder}/{p}', folder) for p in imgs]
+            elif meta_file:
+                entries = self._meta_entries(meta_file)
+            else:
+                entries = [(p, None) for p in cs.list_images(root)]
+                if not entries:
+                    raise ValueError(f'dataroot_gt {root!r} contains no images ({", ".join(cs.IMG_EXTENSIONS)}).')
+            if mode in ('kmeans', 'instance'):
+                entries = [(n, None) for n, _ in entries]
+            names = [n for n, _ in entries]
+            paths = [osp.join(root, n) for n in names]
+            if mode == 'folder' and self.opt.get('classes'):
+                keep = set(self.opt['classes'])
+                sel = [i for i, (_, c) in enumerate(entries) if c in keep]
+            else:
+                sel = range(len(entries))
+            sizes = [None] * len(entries)
+            for i in sel:
+                if not osp.isfile(paths[i]):
+                    where = f' (listed in {meta_file!r})' if meta_file else ''
+                    raise FileNotFoundError(f'Image {paths[i]!r}{where} does not exist.')
+                sizes[i] = cs.read_image_size(paths[i])
+            classes = [c for _, c in entries]
+        if mode == 'instance':
+            classes = list(names)
+        return names, paths, sizes, classes
+
+    def _meta_entries(self, meta_file):
+        if self.class_mode in ('kmeans', 'instance'):  # an image list: first column only
+            entries = [(name, None) for name in cs.parse_image_list(meta_file)]
+        else:
+            entries = cs.parse_class_meta(meta_file)
+        seen = set()
+        for name, _ in entries:
+            if name in seen:
+                raise ValueError(f'{meta_file!r} lists {name!r} twice.')
+            seen.add(name)
+        return entries
+
+    @staticmethod
+    def _lmdb_key(name, lmdb_meta, meta_file):
+        if name in lmdb_meta:
+            return name
+        stem = osp.splitext(name)[0]
+        if stem in lmdb_meta:
+            return stem
+        raise ValueError(f'{meta_file!r} lists {name!r}, which is not a key of the LMDB (see its meta_info.txt).')
+
+    # ------------------------------------------------------------------ classes
+    def _build(self, names, paths, sizes, classes):
+        gt, mode = self.gt_size, self.class_mode
+        wanted = self.opt.get('classes')
+        all_names = sorted(set(c for c in classes if c is not None)) if mode != 'instance' else list(
+            dict.fromkeys(classes))
+
+        if mode == 'kmeans':
+            class_names = None
+        elif wanted:
+            wanted = [str(c) for c in wanted]
+            missing = [c for c in wanted if c not in all_names]
+            if missing:
+                shown = all_names if len(all_names) <= 30 else all_names[:30] + ['...']
+                raise ValueError(f'classes {missing} not found; available: {shown}.')
+            if len(set(wanted)) != len(wanted):
+                raise ValueError(f'classes lists a class twice: {wanted}.')
+            class_names = wanted
+        else:
+            class_names = all_names
+            for folder in self._empty_folders:
+                raise ValueError(f"Class {folder!r} has no images under {osp.join(self.root, folder)!r}.")
+        keep_cls = set(class_names) if class_names is not None else None
+
+        # skip images smaller than gt_size (per class count, one warning)
+        keep, skipped, min_sides = [], {}, {}
+        for i, (c, hw) in enumerate(zip(classes, sizes)):
+            if keep_cls is not None and c not in keep_cls:
+                continue
+            label = c if c is not None else '(all)'
+            min_sides.setdefault(label, []).append(min(hw))
+            if hw[0] < gt or hw[1] < gt:
+                skipped[label] = skipped.get(label, 0) + 1
+            else:
+                keep.append(i)
+        self.skipped = skipped
+        if skipped:
+            total = sum(skipped.values())
+            items = sorted(skipped.items())
+            shown = ', '.join(f'{k}: {v}' for k, v in items[:20]) + (', ...' if len(items) > 20 else '')
+            get_root_logger().warning(f'ClassImageDataset: skipped {total} images smaller than gt_size={gt} px '
+                                      f'({shown}).')
+
+        if mode == 'kmeans':
+            if not keep:
+                raise ValueError(self._too_small_msg('(all)', min_sides.get('(all)', []), 0))
+            k = self.opt.get('num_classes')
+            if k is None:
+                raise ValueError("class_mode 'kmeans' needs num_classes.")
+            km_labels = self._kmeans([paths[i] for i in keep], [sizes[i] for i in keep], int(k))
+            for i, lab in zip(keep, km_labels):
+                classes[i] = f'k{lab:02d}'
+            all_names = [f'k{j:02d}' for j in range(int(k))]
+            if wanted:
+                wanted = [str(c) for c in wanted]
+                missing = [c for c in wanted if c not in all_names]
+                if missing:
+                    raise ValueError(f'classes {missing} not found; k-means classes are {all_names}.')
+                class_names = wanted
+            else:
+                class_names = all_names
+            keep = [i for i in keep if classes[i] in set(class_names)]
+            for c in class_names:
+                min_sides[c] = [min(sizes[i]) for i in keep if classes[i] == c]
+
+        index_of = {c: j for j, c in enumerate(class_names)}
+        self.class_names = list(class_names)
+        self.num_classes = len(class_names)
+        self.names = [names[i] for i in keep]
+        self.paths = [paths[i] for i in keep]
+        self.sizes = [tuple(sizes[i]) for i in keep]
+        self.labels = [index_of[classes[i]] for i in keep]
+        self.class_to_indices = [[] for _ in class_names]
+        for idx, lab in enumerate(self.labels):
+            self.class_to_indices[lab].append(idx)
+        for c, idxs in zip(self.class_names, self.class_to_indices):
+            if len(idxs) < self.min_images_per_class:
+                raise ValueError(self._too_small_msg(c, min_sides.get(c, []), len(idxs)))
+
+    def _too_small_msg(self, cls, min_sides, usable):
+        m = self.min_images_per_class
+        if not min_sides:
+            return f'Class {cls!r} has no images.'
+        sides = sorted(min_sides, reverse=True)
+        if len(sides) >= m:
+            hint = f'the largest gt_size giving it {m} usable image(s) is {sides[m - 1]} px'
+        else:
+            hint = f'it has only {len(sides)} image(s) in all'
+        return (f'Class {cls!r} has {usable} usable image(s) of at least gt_size={self.gt_size} px (needs '
+                f'min_images_per_class={m}) out of {len(sides)}; {hint}.')
+
+    def _kmeans(self, paths, sizes, k):
+        feats = []
+        for path, hw in zip(paths, sizes):
+            content = self._get_bytes(path)
+            feats.append(cs.image_embedding(cs.decode_thumbnail(content, self._display(path), hw)))
+        data = cs.standardise_embeddings(np.stack(feats))
+        return cs.kmeans_labels(data, k, self.seed, restarts=self.opt.get('kmeans_restarts', 8),
+                                iters=self.opt.get('kmeans_iters', 50))
+
+    # ------------------------------------------------------------------ reading
+    def _client(self):
+        if self._file_client is None:
+            if self.backend == 'lmdb':
+                # py-lmdb refuses to open one environment twice in a process (and a forked
+                # DataLoader worker inherits that state), so every dataset on an LMDB shares one
+                # read-only FileClient per process; a pickled copy (spawned worker) opens its own.
+                key = osp.realpath(self.root)
+                client = _LMDB_CLIENTS.get(key)
+                if client is None:
+                    kwargs = {k: v for k, v in self.io_backend_opt.items() if k != 'type'}
+                    try:
+                        client = FileClient('lmdb', db_paths=[self.root], client_keys=['gt'], **kwargs)
+                    except Exception as err:
+                        raise OSError(f'Cannot open LMDB {self.root!r}: {err}') from err
+                    _LMDB_CLIENTS[key] = client
+                self._file_client = client
+            else:
+                self._file_client = FileClient('disk')
+        return self._file_client
+
+    def _display(self, path):
+        return path if self.backend == 'disk' else f'{self.root}:{path}'
+
+    def _get_bytes(self, path):
+        try:
+            content = self._client().get(path, 'gt')
+        except Exception as err:
+            raise OSError(f'Cannot read image {self._display(path)!r}: {err}') from err
+        if content is None:
+            raise KeyError(f'Image key {path!r} is missing from LMDB {self.root!r}.')
+        return content
+
+    def read_image(self, index):
+        """Image ``index`` as float32 ``H x W x 3`` BGR in ``[0, 1]`` (from the cache if enabled)."""
+        img = self._cache.get(index)
+        if img is not None:
+            return img
+        path = self.paths[index]
+        img = cs.decode_image(self._get_bytes(path), self._display(path))
+        if img.shape[:2] != self.sizes[index]:
+            raise ValueError(f'Image {self._display(path)!r} decodes to {img.shape[:2]} but was indexed as '
+                             f'{self.sizes[index]} (changed on disk, or a wrong LMDB meta_info.txt).')
+        if self.cache_enabled:
+            self._cache[index] = img
+        return img
+
+    def _crop_positions(self, rng, indices):
+        gt = self.gt_size
+        out = []
+        for i in indices:
+            h, w = self.sizes[i]
+            top = int(rng.integers(0, h - gt + 1))
+            left = int(rng.integers(0, w - gt + 1))
+            out.append((top, left))
+        return out
+
+    def _crops(self, indices, positions):
+        gt = self.gt_size
+        crops, loaded = [], {}
+        for i, (top, left) in zip(indices, positions):
+            if i not in loaded:
+                loaded[i] = self.read_image(i)
+            crops.append(loaded[i][top:top + gt, left:left + gt])
+        return img2tensor(crops, bgr2rgb=True, float32=True)
+
+    # ------------------------------------------------------------------ sampling
+    def sample_class(self, class_index, n, generator_key):
+        """``n`` random ``gt_size`` crops of class ``class_index``: float32 ``n x 3 x H x W`` RGB in [0, 1].
+
+        Draws come only from ``keyed_rng(*generator_key)`` (e.g. ``(seed, iteration, class, 'real')``):
+        ``n`` distinct images when the class has at least ``n`` (``rng.choice`` without replacement),
+        else whole random permutations of the class repeated and cut to ``n`` (every image used
+        ``floor(n/m)`` or ``ceil(n/m)`` times); then, per drawn image in order, the crop's top and
+        left (``rng.integers``). No augmentation.
+        """
+        if not 0 <= int(class_index) < self.num_classes:
+            raise IndexError(f'class_index {class_index} out of range [0, {self.num_classes}).')
+        n = int(n)
+        if n < 1:
+            raise ValueError(f'n must be >= 1, got {n}.')
+        key = tuple(generator_key) if isinstance(generator_key, (tuple, list)) else (generator_key, )
+        rng = keyed_rng(*key)
+        members = self.class_to_indices[int(class_index)]
+        m = len(members)
+        if n <= m:
+            picks = rng.choice(m, size=n, replace=False)
+        else:
+            picks = np.concatenate([rng.permutation(m) for _ in range(math.ceil(n / m))])[:n]
+        indices = [members[int(j)] for j in picks]
+        return torch.stack(self._crops(indices, self._crop_positions(rng, indices)), 0)
+
+    def sample_episode(self, iteration, class_indices=None, n=1, seed=None):
+        """Class-balanced real batch: ``{'gt': (len(classes) * n) x 3 x H x W, 'label': long}``.
+
+        Class ``c``'s crops are ``sample_class(c, n, (seed, iteration, c, 'real'))``, so each class
+        draws the same crops whichever other classes are in the episode; ``seed`` defaults to the
+        dataset's seed.
+        """
+        seed = self.seed if seed is None else int(seed)
+        if class_indices is None:
+            class_indices = range(self.num_classes)
+        class_indices = [int(c) for c in class_indices]
+        gts = [self.sample_class(c, n, (seed, int(iteration), c, 'real')) for c in class_indices]
+        labels = torch.tensor([c for c in class_indices for _ in range(int(n))], dtype=torch.long)
+        return {'gt': torch.cat(gts, 0), 'label': labels}
+
+    # ------------------------------------------------------------------ map-style protocol
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        """``{'gt': 3 x gt_size x gt_size crop (keyed by (seed, index, 'item')), 'label': int, 'gt_path': str}``."""
+        index = int(index)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f'index {index} out of range for {len(self)} images.')
+        rng = keyed_rng(self.seed, index, 'item')
+        crop = self._crops([index], self._crop_positions(rng, [index]))[0]
+        return {'gt': crop, 'label': self.labels[index], 'gt_path': self.paths[index]}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state['_file_client'] = None  # LMDB environments cannot be pickled; reopened lazily
+        return state
+
+    def class_counts(self):
+        """``{class name: number of usable images}``."""
+        return {c: len(i) for c, i in zip(self.class_names, self.class_to_indices)}
+
+    def __repr__(self):
+        return (f'{self.__class__.__name__}(root={self.root!r}, backend={self.backend}, mode={self.class_mode}, '
+                f'images={len(self)}, classes={self.num_classes}, gt_size={self.gt_size})')
