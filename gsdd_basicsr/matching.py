@@ -1,0 +1,204 @@
+"""Matching losses of a distillation step: distribution matching, the latent regulariser R,
+and frozen-generator ("teacher") features as a second feature space."""
+import torch
+import torch.nn.functional as F
+
+
+def _as_list(feats):
+    if isinstance(feats, torch.Tensor):
+        return [feats]
+    return list(feats)
+
+
+def distribution_matching_loss(feats_real, feats_syn):
+    """DM's loss: squared distance between the mean embeddings of two batches, summed over layers.
+
+    ``sum_l || mean_b real_l - mean_b syn_l ||^2`` (a sum of squares over feature dimensions, as
+    in DM's code, not a mean), so the batches may have different sizes.
+
+    Args:
+        feats_real, feats_syn (Tensor | list[Tensor]): ``B x D`` features, one tensor per layer
+            (the same number of layers and the same ``D`` per layer on both sides; a ``B x ...``
+            tensor is flattened).
+
+    Returns:
+        Tensor: scalar.
+    """
+    feats_real, feats_syn = _as_list(feats_real), _as_list(feats_syn)
+    if len(feats_real) != len(feats_syn):
+        raise ValueError(f'{len(feats_real)} real feature layers but {len(feats_syn)} synthetic ones.')
+    if not feats_real:
+        raise ValueError('No features to match.')
+    loss = 0
+    for fr, fs in zip(feats_real, feats_syn):
+        diff = fr.flatten(1).mean(dim=0) - fs.flatten(1).mean(dim=0)
+        loss = loss + (diff * diff).sum()
+    return loss
+
+
+def latent_homogeneity(z, eps=1e-8):
+    """The regulariser R against latents of one class collapsing onto each other.
+
+    Definition, for the ``n`` latents ``z_1 .. z_n`` of one class (``n x C x p x p``):
+
+    1. centre each latent on itself: subtract from each channel of ``z_i`` its spatial mean,
+       ``c_i = z_i - mean_{x,y} z_i`` (per latent, per channel);
+    2. flatten and L2-normalise: ``u_i = c_i / max(||c_i||, eps)``;
+    3. ``R = 1 / (n (n - 1)) * sum_{i != j} <u_i, u_j>``, the mean pairwise cosine similarity,
+       i.e. the mean pairwise Pearson correlation of the latents' pixel patterns. ``R = 0`` for
+       ``n < 2``.
+
+    Why centre: latents are LR images, all positive with a large shared DC / colour component,
+    so raw cosine similarities of unrelated images are already ~0.7-0.9 and R would mostly reward
+    brightness and colour shifts. After centring, unrelated images score ~0, identical or
+    near-identical ones ~1, so R measures the structural sameness that collapse produces.
+
+    Why each latent on itself and not on the class mean latent: centred on the class mean, the
+    vectors sum to zero, so ``sum_{i != j} <u_i, u_j> = ||sum_i u_i||^2 - n`` is ``~ -n`` for
+    almost any configuration (spread, collapsed to a point, or split into clusters alike: R then
+    sits at ``-1/(n-1)`` and only sees differences of norm), so it cannot detect collapse.
+
+    Range: ``[-1/(n-1), 1]`` (the lower bound because ``||sum_i u_i||^2 >= 0``); ``1`` when all
+    latents have the same pattern up to brightness and contrast, about 0 for independent
+    patterns. Minimising ``lambda * R`` (the paper's best ``lambda`` is 0.1) decorrelates the
+    latents of a class, spreading them apart. Computed from the Gram matrix, no loops.
+    Latents that are constant per channel (zero after centring) count as orthogonal to all.
+
+    Args:
+        z (Tensor): ``n x C x p x p`` (any ``n x ...``) latents of one class.
+        eps (float): guards the normalisation.
+
+    Returns:
+        Tensor: scalar, differentiable with respect to ``z``.
+    """
+    n = z.shape[0]
+    if n < 2:
+        return z.sum() * 0.0
+    c = z.flatten(2) if z.dim() > 2 else z.unsqueeze(1)
+    c = c - c.mean(dim=-1, keepdim=True)
+    u = F.normalize(c.flatten(1), dim=1, eps=eps)
+    gram = u @ u.t()
+    return (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))
+
+
+class _StopForward(Exception):
+    """Raised from the hook of the last needed layer to skip the rest of the generator."""
+
+
+_UPSAMPLE_BLOCK_NAMES = ('conv_up1', 'conv_up2', 'conv_hr', 'conv_last', 'upsampler')
+
+
+def default_layers(generator):
+    """Sensible trunk layers of a BasicSR SR generator for :class:`TeacherFeatures`.
+
+    * ``SRVGGNetCompact``: the activation after the middle body conv and the last activation
+      before ``conv_last`` (e.g. ``['body.17', 'body.33']`` for 16 convs).
+    * ``RRDBNet``: the middle RRDB block and ``conv_body`` (trunk output before the skip add;
+      e.g. ``['body.11', 'conv_body']`` for 23 blocks).
+
+    Args:
+        generator (nn.Module): the generator (unwrapped from DataParallel etc.).
+
+    Returns:
+        list[str]: submodule names.
+
+    Raises:
+        ValueError: for other architectures (pass ``layers`` explicitly).
+    """
+    name = type(generator).__name__
+    if name == 'SRVGGNetCompact':
+        num_conv = (len(generator.body) - 3) // 2
+        last_act = 2 * num_conv + 1
+        mid_act = 2 * (num_conv // 2) + 1
+        return sorted({f'body.{mid_act}', f'body.{last_act}'}, key=lambda s: int(s.split('.')[1]))
+    if name == 'RRDBNet':
+        nb = len(generator.body)
+        return [f'body.{(nb - 1) // 2}', 'conv_body']
+    raise ValueError(f'No default teacher layers for {name}; pass layer names explicitly.')
+
+
+class TeacherFeatures:
+    """Features of a frozen SR generator's trunk on the bicubic LR of an HR batch (IDC-style).
+
+    ``__call__(hr)`` downsamples ``hr`` by ``scale`` (``F.interpolate`` bicubic with antialias,
+    differentiable), runs the generator until every hooked layer has produced its output (a
+    private exception raised from the last hook stops it early, so the upsampling tail is
+    skipped), and returns each layer's output adaptively average-pooled to
+    ``pool_size x pool_size`` and flattened: a list of ``B x (C * pool_size^2)`` tensors, in the
+    order of ``layers``, ready for :func:`distribution_matching_loss`.
+
+    The hooks only record while ``__call__`` runs, so the same generator can render latents in
+    between unaffected. The generator is not modified: freeze it yourself
+    (``requires_grad_(False)``); gradients still flow to ``hr``. Hook the output of a module
+    that is not modified in place afterwards (an activation rather than a conv followed by an
+    in-place ReLU); the defaults do.
+
+    Args:
+        generator (nn.Module): a BasicSR generator (``SRVGGNetCompact``, ``RRDBNet``, ...).
+        layers (list[str] | None): names of submodules (as in ``named_modules()``); ``None`` uses
+            :func:`default_layers`.
+        scale (int): SR scale of the generator.
+        pool_size (int | None): side of the adaptive average pooling grid; ``None`` flattens
+            the full feature map.
+    """
+
+    def __init__(self, generator, layers=None, scale=4, pool_size=4):
+        self.generator = generator
+        self.layers = list(layers) if layers is not None else default_layers(generator)
+        if not self.layers:
+            raise ValueError('TeacherFeatures needs at least one layer.')
+        self.scale = int(scale)
+        self.pool_size = pool_size
+        modules = dict(generator.named_modules())
+        missing = [name for name in self.layers if name not in modules]
+        if missing:
+            raise ValueError(f'Generator {type(generator).__name__} has no submodule(s) {missing}.')
+        self._active = False
+        self._outputs = {}
+        self._handles = [modules[name].register_forward_hook(self._make_hook(name)) for name in self.layers]
+
+    def _make_hook(self, name):
+
+        def hook(module, inputs, output):
+            if not self._active:
+                return
+            self._outputs[name] = output
+            if len(self._outputs) == len(set(self.layers)):
+                raise _StopForward
+
+        return hook
+
+    def downsample(self, hr):
+        """Differentiable bicubic (antialiased) downsampling by ``scale``."""
+        h, w = hr.shape[-2:]
+        return F.interpolate(
+            hr, size=(h // self.scale, w // self.scale), mode='bicubic', antialias=True, align_corners=False)
+
+    def __call__(self, hr):
+        """``B x 3 x H x W`` HR batch -> list of ``B x D`` features, one per layer."""
+        lr = self.downsample(hr)
+        self._outputs = {}
+        self._active = True
+        try:
+            self.generator(lr)
+        except _StopForward:
+            pass
+        finally:
+            self._active = False
+        outputs, self._outputs = self._outputs, {}
+        missing = [name for name in self.layers if name not in outputs]
+        if missing:
+            raise RuntimeError(f'Layer(s) {missing} did not run in the generator forward.')
+        feats = []
+        for name in self.layers:
+            out = outputs[name]
+            if self.pool_size is not None:
+                out = F.adaptive_avg_pool2d(out, self.pool_size)
+            feats.append(out.flatten(1))
+        return feats
+
+    def remove(self):
+        """Remove the hooks from the generator."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []

@@ -1,0 +1,95 @@
+import gsdd_basicsr  # noqa: F401
+import pytest
+import torch
+from basicsr.archs.srvgg_arch import SRVGGNetCompact
+
+from gsdd_basicsr.matching import (TeacherFeatures, default_layers, distribution_matching_loss,
+                                   latent_homogeneity)
+
+
+def _g(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_dm_loss_zero_for_identical_positive_otherwise():
+    a = torch.rand(6, 10, generator=_g(0))
+    assert distribution_matching_loss(a, a.clone()).item() == 0
+    # same mean, different batch order / size
+    assert distribution_matching_loss([a, a], [a.flip(0), a]).item() == pytest.approx(0, abs=1e-10)
+    b = torch.rand(4, 10, generator=_g(1))
+    loss = distribution_matching_loss([a], [b])
+    assert loss.item() > 0
+    assert loss.item() == pytest.approx(((a.mean(0) - b.mean(0))**2).sum().item())
+    assert distribution_matching_loss([a, a], [b, b]).item() == pytest.approx(2 * loss.item())
+    b.requires_grad_(True)
+    distribution_matching_loss(a, b).backward()
+    assert b.grad.abs().sum() > 0
+
+
+def test_latent_homogeneity_spread_vs_collapsed():
+    n = 8
+    spread = torch.rand(n, 3, 8, 8, generator=_g(0))
+    base = torch.rand(1, 3, 8, 8, generator=_g(1))
+    collapsed = base + 0.01 * torch.randn(n, 3, 8, 8, generator=_g(2))
+    r_spread, r_coll = latent_homogeneity(spread), latent_homogeneity(collapsed)
+    assert r_coll.item() > 0.95
+    assert abs(r_spread.item()) < 0.2
+    assert r_spread < r_coll
+    # brightness / contrast changes of one pattern are still "the same latent"
+    same = torch.cat([base, 0.5 * base + 0.2, 2 * base - 0.3])
+    assert latent_homogeneity(same).item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_latent_homogeneity_range_and_small_n():
+    assert latent_homogeneity(torch.rand(1, 3, 4, 4)).item() == 0
+    assert latent_homogeneity(torch.rand(0, 3, 4, 4)).item() == 0
+    for n in (2, 3, 5):
+        for seed in range(3):
+            r = latent_homogeneity(torch.randn(n, 3, 4, 4, generator=_g(seed))).item()
+            assert -1 / (n - 1) - 1e-6 <= r <= 1 + 1e-6
+    # lower bound reached by an anti-correlated pair
+    p = torch.randn(1, 3, 4, 4, generator=_g(5))
+    assert latent_homogeneity(torch.cat([p, -p])).item() == pytest.approx(-1.0, abs=1e-6)
+
+
+def test_latent_homogeneity_gradient_spreads():
+    z = (torch.rand(1, 3, 8, 8, generator=_g(0)) + 0.05 * torch.randn(6, 3, 8, 8, generator=_g(1)))
+    z.requires_grad_(True)
+    r0 = latent_homogeneity(z)
+    r0.backward()
+    with torch.no_grad():
+        r1 = latent_homogeneity(z - 0.5 * z.grad)
+    assert r1 < r0
+
+
+def _small_srvgg():
+    torch.manual_seed(0)
+    net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=4, upscale=2)
+    return net.requires_grad_(False)
+
+
+def test_teacher_features_shapes_and_gradients():
+    net = _small_srvgg()
+    assert default_layers(net) == ['body.5', 'body.9']
+    teacher = TeacherFeatures(net, layers=None, scale=2, pool_size=4)
+    hr = torch.rand(3, 3, 32, 32, requires_grad=True)
+    feats = teacher(hr)
+    assert len(feats) == 2 and all(f.shape == (3, 8 * 16) for f in feats)
+    distribution_matching_loss(feats, [f.detach() + 1 for f in feats]).backward()
+    assert hr.grad is not None and hr.grad.abs().sum() > 0
+    # hooks are inactive outside __call__: the generator still renders normally
+    out = net(torch.rand(1, 3, 8, 8))
+    assert out.shape == (1, 3, 16, 16)
+    feats_none = TeacherFeatures(net, ['body.1'], scale=2, pool_size=None)(hr)
+    assert feats_none[0].shape == (3, 8 * 16 * 16)
+    teacher.remove()
+    with pytest.raises(ValueError):
+        TeacherFeatures(net, ['nope'], scale=2)
+
+
+def test_teacher_stops_early():
+    net = _small_srvgg()
+    calls = []
+    net.upsampler.register_forward_hook(lambda *a: calls.append(1))
+    TeacherFeatures(net, ['body.3'], scale=2)(torch.rand(1, 3, 16, 16))
+    assert calls == []
