@@ -1,0 +1,92 @@
+"""Loading the frozen, pre-trained SR generator G that defines GSDD's latent space.
+
+G maps an LR-sized latent ``z`` (N x 3 x p x p, RGB, nominally in [0, 1]) to an HR image
+(N x 3 x sp x sp). Both the distillation model and the latent-bank readers load it here, so a
+wrong file, a wrong architecture or a wrong scale is reported the same way everywhere.
+"""
+import os
+
+import torch
+from basicsr.archs import build_network
+
+from gsdd_basicsr.errors import GSDDError
+
+CONVERT_HINT = ('convert the official Real-ESRGAN weights with `python tools/convert_realesrgan_ncnn.py --model all` '
+                '(writes experiments/pretrained_models/)')
+
+
+def _state_dict_from_file(path, param_key):
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:
+        raise GSDDError(f'generator weights {path} cannot be loaded safely ({type(err).__name__}); '
+                        f'use a BasicSR state dict, e.g. {CONVERT_HINT}.') from err
+    if not isinstance(state, dict):
+        raise GSDDError(f'generator weights {path} are not a state dict.')
+    for key in (param_key, 'params_ema', 'params'):
+        if key and isinstance(state.get(key), dict):
+            return state[key]
+    if state and all(isinstance(v, torch.Tensor) for v in state.values()):
+        return state
+    raise GSDDError(f'generator weights {path} hold neither {param_key!r} nor a bare state dict '
+                    f'(keys: {", ".join(list(state)[:5])}); set path.param_key_g.')
+
+
+def _mismatch(net, state):
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}' for k, v in own.items()
+              if k in state and state[k].shape != v.shape]
+    parts = []
+    for label, items in (('missing', missing), ('unexpected', unexpected), ('shape', shapes)):
+        if items:
+            parts.append(f'{len(items)} {label} (e.g. {items[0]})')
+    return '; '.join(parts)
+
+
+@torch.no_grad()
+def generator_scale(net, device='cpu'):
+    """The upscaling factor of ``net``, measured on an 8 x 8 input."""
+    out = net(torch.zeros(1, 3, 8, 8, device=device))
+    return out.shape[-1] // 8
+
+
+def load_frozen_generator(network_opt, weights, param_key='params_ema', strict=True, scale=None, device='cpu'):
+    """Build the generator from BasicSR options, load its weights and freeze it.
+
+    Args:
+        network_opt (dict): BasicSR arch options with ``type`` (e.g. the ``network_g`` block).
+        weights (str): path of a BasicSR state dict (``params_ema`` / ``params`` / bare).
+        param_key (str): preferred key inside the file.
+        strict (bool): refuse missing or unexpected keys.
+        scale (int | None): when given, the generator must upscale by exactly this factor.
+        device (str | torch.device): where the generator lives.
+
+    Returns:
+        torch.nn.Module: in eval mode, every parameter with ``requires_grad=False``.
+
+    Raises:
+        GSDDError: no weights, unreadable weights, weights for another arch, or another scale.
+    """
+    try:
+        net = build_network(dict(network_opt))
+    except (KeyError, TypeError) as err:
+        raise GSDDError(f'network_g cannot be built ({err}); check network_g.type and its arguments.') from err
+    if not weights:
+        raise GSDDError(f'path.pretrain_network_g is not set: GSDD needs a pre-trained generator; {CONVERT_HINT}.')
+    if not os.path.isfile(weights):
+        raise GSDDError(f'generator weights {weights} do not exist; {CONVERT_HINT}.')
+    state = _state_dict_from_file(weights, param_key)
+    problem = _mismatch(net, state)
+    if problem and (strict or 'shape' in problem):
+        raise GSDDError(f'generator weights {weights} do not fit network_g ({network_opt.get("type")}): {problem}. '
+                        'Point path.pretrain_network_g at weights for this architecture or fix network_g.')
+    net.load_state_dict(state, strict=strict)
+    net.eval().requires_grad_(False).to(device)
+    if scale is not None:
+        actual = generator_scale(net, device)
+        if actual != scale:
+            raise GSDDError(f'scale is {scale} in the options but the generator {weights} upscales x{actual}; '
+                            'set scale to match or use a generator for this scale.')
+    return net

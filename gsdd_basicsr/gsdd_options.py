@@ -1,0 +1,77 @@
+"""The ``gsdd:`` block of a distillation options file: every key, its type, default and meaning.
+
+This table is the single source of the GSDD-specific settings; ``GSDDModel`` reads its
+settings only through :func:`parse_gsdd_options`, which refuses unknown keys and wrong types
+with one message naming the key and the fix.
+"""
+from gsdd_basicsr.errors import GSDDError
+
+# key: (accepted types, default, one-line meaning)
+GSDD_OPTIONS = {
+    'ipc': (int, 10, 'latents (distilled images) per class'),
+    'latent_size': (int, 32, 'latent side p in LR pixels; the generated HR image is scale*p square'),
+    'init': (str, 'inversion', 'inversion | real | noise: how latents start'),
+    'inversion_iters': (int, 50, 'Adam steps of |G(z) - x|_1 for init: inversion'),
+    'inversion_lr': (float, 0.01, 'learning rate of those steps'),
+    'batch_real': (int, 64, 'real HR crops per class per step'),
+    'batch_syn': ((int, type(None)), None, 'latents per class per step (null: all ipc)'),
+    'lambda_reg': (float, 0.1, 'weight of the latent-homogeneity regulariser R'),
+    'feature_space': (str, 'dmconvnet', 'dmconvnet | teacher | both: where distributions are matched'),
+    'embed': (dict, {}, 'DMConvNet options (num_feat, depth, norm, act, pool, return_layers)'),
+    'teacher_layers': ((list, type(None)), None, 'generator module names for the teacher space (null: default)'),
+    'augment': ((dict, type(None)), {}, 'SiameseAugment options (strategy, magnitudes); null disables it'),
+    'val_crops': (int, 128, 'held-out real crops drawn (evenly over val images/classes) for val_dm'),
+    'val_embed_draws': (int, 4, 'embedding networks averaged by the validation matching loss'),
+    'grid_per_class': (int, 8, 'images per class row in the validation grid'),
+    'prefetch': (bool, True, 'draw the next step\'s real crops in a background thread'),
+}
+
+INIT_MODES = ('inversion', 'real', 'noise')
+FEATURE_SPACES = ('dmconvnet', 'teacher', 'both')
+
+
+def _type_name(types):
+    types = types if isinstance(types, tuple) else (types, )
+    return ' or '.join('null' if t is type(None) else t.__name__ for t in types)
+
+
+def parse_gsdd_options(block):
+    """Validate a ``gsdd:`` block and fill in defaults.
+
+    Args:
+        block (dict | None): the block as read from YAML.
+
+    Returns:
+        dict: every key of ``GSDD_OPTIONS``.
+
+    Raises:
+        GSDDError: an unknown key, a wrong type or an out-of-range value.
+    """
+    block = dict(block or {})
+    unknown = sorted(set(block) - set(GSDD_OPTIONS))
+    if unknown:
+        raise GSDDError(f'unknown key(s) gsdd.{", gsdd.".join(unknown)} in the options; valid keys: '
+                        f'{", ".join(GSDD_OPTIONS)}.')
+    out = {}
+    for key, (types, default, _) in GSDD_OPTIONS.items():
+        value = block.get(key, default)
+        if isinstance(value, int) and float in (types if isinstance(types, tuple) else (types, )):
+            value = float(value)  # YAML writes 1 for 1.0
+        # bool is an int subclass: refuse `ipc: true`
+        if not isinstance(value, types) or (isinstance(value, bool) and types is not bool):
+            raise GSDDError(f'gsdd.{key} must be {_type_name(types)}, got {value!r} ({type(value).__name__}); '
+                            f'fix it in the options file.')
+        out[key] = value
+    for key in ('ipc', 'latent_size', 'batch_real', 'val_crops', 'val_embed_draws', 'grid_per_class'):
+        if out[key] < 1:
+            raise GSDDError(f'gsdd.{key} must be >= 1, got {out[key]}.')
+    if out['inversion_iters'] < 0 or out['lambda_reg'] < 0:
+        raise GSDDError('gsdd.inversion_iters and gsdd.lambda_reg must be >= 0.')
+    if out['batch_syn'] is not None and not 1 <= out['batch_syn'] <= out['ipc']:
+        raise GSDDError(f'gsdd.batch_syn must be between 1 and ipc ({out["ipc"]}) or null, got {out["batch_syn"]}.')
+    if out['init'] not in INIT_MODES:
+        raise GSDDError(f'gsdd.init must be one of {", ".join(INIT_MODES)}, got {out["init"]!r}.')
+    if out['feature_space'] not in FEATURE_SPACES:
+        raise GSDDError(f'gsdd.feature_space must be one of {", ".join(FEATURE_SPACES)}, '
+                        f'got {out["feature_space"]!r}.')
+    return out

@@ -1,0 +1,379 @@
+"""GSDDModel: dataset distillation in the input (latent) space of a frozen SR generator.
+
+One optimisation step (``optimize_parameters``), for every class ``c`` this process owns:
+
+1. ``X_c``: ``batch_real`` random real HR crops of class ``c`` (``ClassImageDataset.sample_class``);
+2. ``S_c = clamp(G(Z_c), 0, 1)`` for the class's latents ``Z_c`` (all ``ipc``, or ``batch_syn`` of them);
+3. one siamese augmentation draw ``w`` applied to both batches, and one freshly drawn embedding
+   network ``psi`` (a random ``DMConvNet`` and/or the generator's own trunk, the teacher space);
+4. ``L_c = sum_layers || mean psi(A_w(X_c)) - mean psi(A_w(S_c)) ||^2 + lambda_reg * R(Z_c)`` where
+   ``R`` is :func:`gsdd_basicsr.matching.latent_homogeneity` (mean pairwise cosine similarity of
+   the class's centred latents);
+5. ``L_c.backward()`` at once (frees the class's graph), and after all classes one Adam step on
+   the latents. ``G`` and ``psi`` have ``requires_grad=False``: only latents change.
+
+Every random draw of step ``t`` and class ``c`` (real crops, augmentation, ``psi``, the latent
+subset) comes from a stream keyed by ``(manual_seed, t, c, purpose)``. BasicSR's data loader only
+drives the iteration count; the model draws its own class-balanced batches, so a resumed run and
+a run whose classes are sharded over processes (``--launcher pytorch``: class ``c`` belongs to
+rank ``c % world_size``) produce the bank an uninterrupted single-process run produces.
+"""
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from copy import deepcopy
+from os import path as osp
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from basicsr.data import build_dataset
+from basicsr.models.base_model import BaseModel
+from basicsr.utils import get_root_logger, imwrite, tensor2img
+from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
+from torchvision.utils import make_grid
+
+from gsdd_basicsr.augment import SiameseAugment
+from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.generator import load_frozen_generator
+from gsdd_basicsr.gsdd_options import parse_gsdd_options
+from gsdd_basicsr.matching import TeacherFeatures, default_layers, distribution_matching_loss, latent_homogeneity
+from gsdd_basicsr.utils.atomic import atomic_torch_save
+from gsdd_basicsr.utils.seeding import keyed_generator
+
+BANK_FORMAT = 'gsdd-latent-bank-v1'
+
+
+@MODEL_REGISTRY.register()
+class GSDDModel(BaseModel):
+    """Distils ``datasets.train`` (a ``ClassImageDataset``) into ``ipc`` latents per class.
+
+    Options: ``network_g`` + ``path.pretrain_network_g`` (the frozen generator), the ``gsdd:``
+    block (see :mod:`gsdd_basicsr.gsdd_options`), ``train.optim_z`` and ``train.scheduler``.
+
+    Attributes:
+        latents (torch.nn.Parameter): N x 3 x p x p, N = num_classes * ipc, class-major
+            (rows ``c*ipc ... (c+1)*ipc - 1`` belong to class ``c``); nominal range [0, 1].
+        labels (torch.LongTensor): N class indices.
+    """
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.logger = get_root_logger()
+        self.gsdd = parse_gsdd_options(opt.get('gsdd'))
+        self.seed = int(opt.get('manual_seed') or 0)
+        self.rank, self.world_size = opt.get('rank', 0), opt.get('world_size', 1)
+        g, p, scale = self.gsdd, self.gsdd['latent_size'], opt['scale']
+        self.hr_size = scale * p
+
+        path_opt = opt['path']
+        self.net_g = load_frozen_generator(
+            opt['network_g'], path_opt.get('pretrain_network_g'), param_key=path_opt.get('param_key_g', 'params_ema'),
+            strict=path_opt.get('strict_load_g', True), scale=scale, device=self.device)
+
+        self.real = build_dataset(opt['datasets']['train'])
+        if not hasattr(self.real, 'sample_class'):
+            raise GSDDError(f"datasets.train.type is {opt['datasets']['train']['type']}; GSDDModel needs "
+                            'ClassImageDataset (real HR images with class labels).')
+        if self.real.gt_size != self.hr_size:
+            raise GSDDError(f'datasets.train.gt_size is {self.real.gt_size} but scale * gsdd.latent_size is '
+                            f'{self.hr_size}; set gt_size: {self.hr_size}.')
+        self.class_names = list(self.real.class_names)
+        self.num_classes = len(self.class_names)
+        self.own_classes = [c for c in range(self.num_classes) if c % self.world_size == self.rank]
+        ipc = g['ipc']
+        self.labels = torch.arange(self.num_classes).repeat_interleave(ipc)
+
+        self.augment = SiameseAugment(**g['augment']) if g['augment'] is not None else None
+        self.embedder = None
+        if g['feature_space'] in ('dmconvnet', 'both'):
+            self.embedder = ARCH_REGISTRY.get('DMConvNet')(**g['embed']).to(self.device).requires_grad_(False)
+        self.teacher = None
+        if g['feature_space'] in ('teacher', 'both'):
+            # a private copy: the teacher's hooks must never fire while G renders the latents
+            teacher_net = deepcopy(self.net_g)
+            self.teacher = TeacherFeatures(teacher_net, g['teacher_layers'] or default_layers(teacher_net), scale)
+
+        self.latents = torch.nn.Parameter(torch.zeros(len(self.labels), 3, p, p, device=self.device))
+        if not path_opt.get('resume_state'):  # a resumed run takes its latents from the state
+            self._initialise_latents()
+        self.log_dict = {}
+        self.current_iter = 0
+        self._prefetcher = ThreadPoolExecutor(max_workers=1) if g['prefetch'] else None
+        self._pending = None  # (iteration, future) of the next step's real crops
+        if self.is_train:
+            self._setup_optimizer()
+
+    # ------------------------------------------------------------------ setup
+    def _setup_optimizer(self):
+        train_opt = self.opt['train']
+        optim_opt = dict(train_opt.get('optim_z') or {'type': 'Adam', 'lr': 0.01})
+        optim_type = optim_opt.pop('type')
+        self.optimizer_z = self.get_optimizer(optim_type, [self.latents], **optim_opt)
+        self.optimizers.append(self.optimizer_z)
+        if train_opt.get('scheduler'):
+            self.setup_schedulers()
+
+    def get_optimizer(self, optim_type, params, lr, **kwargs):
+        try:
+            return super().get_optimizer(optim_type, params, lr, **kwargs)
+        except NotImplementedError as err:
+            raise GSDDError(f'train.optim_z.type {optim_type} is not supported; use Adam, AdamW, SGD, ...') from err
+
+    def _class_rows(self, c):
+        ipc = self.gsdd['ipc']
+        return slice(c * ipc, (c + 1) * ipc)
+
+    @torch.no_grad()
+    def _initialise_latents(self):
+        """Latents of the classes this process owns; the rest are filled in by ``_gather_rows``."""
+        g, p = self.gsdd, self.gsdd['latent_size']
+        for c in self.own_classes:
+            key = (self.seed, 'init', c)
+            if g['init'] == 'noise':
+                z = torch.rand(g['ipc'], 3, p, p, generator=keyed_generator(*key, device=self.device),
+                               device=self.device)
+            else:
+                crops = self.real.sample_class(c, g['ipc'], key).to(self.device)
+                z = F.interpolate(crops, size=(p, p), mode='bicubic', antialias=True, align_corners=False).clamp_(0, 1)
+                if g['init'] == 'inversion' and g['inversion_iters'] > 0:
+                    z = self._invert(z, crops, c)
+            self.latents[self._class_rows(c)] = z
+        self.latents.data = self._gather_rows(self.latents.data)
+
+    @torch.enable_grad()
+    def _invert(self, z, target, c):
+        """``inversion_iters`` Adam steps of mean |clamp(G(z), 0, 1) - target|_1 (GAN inversion)."""
+        z = z.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([z], lr=self.gsdd['inversion_lr'])
+        for step in range(self.gsdd['inversion_iters']):
+            optimizer.zero_grad(set_to_none=True)
+            loss = (self.net_g(z).clamp(0, 1) - target).abs().mean()
+            if step == 0:
+                first = loss.detach()
+            loss.backward()
+            optimizer.step()
+        self.logger.info(f'Inversion of class {self.class_names[c]}: L1 {first.item():.4f} -> {loss.item():.4f} '
+                         f'after {self.gsdd["inversion_iters"]} steps.')
+        return z.detach()
+
+    # ------------------------------------------------------------------ distributed helpers
+    def _row_mask(self):
+        owned = torch.zeros(self.num_classes, dtype=torch.bool)
+        owned[self.own_classes] = True
+        return owned.repeat_interleave(self.gsdd['ipc']).to(self.device)
+
+    def _gather_rows(self, rows):
+        """Every process's owned rows of an N x ... tensor, assembled on every process."""
+        if self.world_size == 1:
+            return rows
+        mask = self._row_mask().view(-1, *([1] * (rows.dim() - 1)))
+        out = torch.where(mask, rows, torch.zeros_like(rows))
+        dist.all_reduce(out)
+        return out
+
+    # ------------------------------------------------------------------ the step
+    def feed_data(self, data):
+        """BasicSR's loader only counts iterations: the real batches are drawn per (seed, iter, class)."""
+
+    def _draw_real(self, iteration):
+        return {c: self.real.sample_class(c, self.gsdd['batch_real'], (self.seed, iteration, c, 'real'))
+                for c in self.own_classes}
+
+    def _real_batches(self, iteration):
+        if self._prefetcher is None:
+            batches = self._draw_real(iteration)
+        else:
+            pending, self._pending = self._pending, None
+            batches = pending[1].result() if pending and pending[0] == iteration else self._draw_real(iteration)
+            self._pending = (iteration + 1, self._prefetcher.submit(self._draw_real, iteration + 1))
+        return {c: x.to(self.device, non_blocking=True) for c, x in batches.items()}
+
+    def _syn_rows(self, c, iteration):
+        rows = self._class_rows(c)
+        batch_syn = self.gsdd['batch_syn']
+        if batch_syn is None or batch_syn == self.gsdd['ipc']:
+            return rows
+        gen = keyed_generator(self.seed, iteration, c, 'syn')
+        return rows.start + torch.randperm(self.gsdd['ipc'], generator=gen)[:batch_syn].to(self.device)
+
+    def _embed(self, x):
+        """Features of an HR batch (B x 3 x H x W in [0, 1]) in the configured space(s): list of B x D."""
+        feats = []
+        if self.embedder is not None:
+            feats += self.embedder(x)
+        if self.teacher is not None:
+            feats += self.teacher(x)
+        return feats
+
+    def _draw_space(self, *key):
+        """Re-draw the random embedding network and the augmentation for one (step, class)."""
+        if self.embedder is not None:
+            self.embedder.reset_parameters(keyed_generator(*key, 'embed', device=self.device))
+        if self.augment is None:
+            return None
+        return self.augment.draw(keyed_generator(*key, 'augment', device=self.device), device=self.device)
+
+    def _augment(self, x, params):
+        return x if params is None else self.augment.apply(x, params)
+
+    def optimize_parameters(self, current_iter):
+        self.current_iter = current_iter
+        real = self._real_batches(current_iter)
+        self.optimizer_z.zero_grad(set_to_none=True)
+        lambda_reg = self.gsdd['lambda_reg']
+        per_class = torch.zeros(2, self.num_classes, device=self.device)  # rows: l_dm, l_reg
+        for c in self.own_classes:
+            params = self._draw_space(self.seed, current_iter, c)
+            with torch.no_grad():
+                feats_real = self._embed(self._augment(real[c], params))
+            z = self.latents[self._syn_rows(c, current_iter)]
+            syn = self.net_g(z).clamp(0, 1)
+            l_dm = distribution_matching_loss(feats_real, self._embed(self._augment(syn, params)))
+            l_reg = latent_homogeneity(z) if lambda_reg > 0 else l_dm.new_zeros(())
+            (l_dm + lambda_reg * l_reg).backward()
+            per_class[0, c], per_class[1, c] = l_dm.detach(), l_reg.detach()
+        if self.world_size > 1:
+            dist.all_reduce(per_class)
+        values = per_class.cpu()  # the step's one host sync: logging and the finiteness check
+        if not torch.isfinite(values).all():
+            bad = [self.class_names[c] for c in range(self.num_classes) if not torch.isfinite(values[:, c]).all()]
+            raise GSDDError(f'non-finite distillation loss at iteration {current_iter} (classes: {", ".join(bad)}); '
+                            'lower train.optim_z.lr or gsdd.lambda_reg, or resume from the last checkpoint.')
+        self.optimizer_z.step()
+        l_dm, l_reg = values.mean(dim=1).tolist()
+        self.log_dict = {'l_dm': l_dm, 'l_reg': l_reg, 'l_total': l_dm + lambda_reg * l_reg}
+
+    def get_current_log(self):
+        return self.log_dict
+
+    # ------------------------------------------------------------------ outputs
+    def latent_bank(self, current_iter):
+        """The bank as DESIGN.md section 3 defines it (collective under --launcher pytorch)."""
+        path_opt = self.opt['path']
+        return {
+            'format': BANK_FORMAT,
+            'latents': self._gather_rows(self.latents.detach()).cpu(),
+            'labels': self.labels.clone(),
+            'class_names': list(self.class_names),
+            'scale': int(self.opt['scale']),
+            'network_g': dict(self.opt['network_g']),
+            'pretrain_network_g': path_opt.get('pretrain_network_g'),
+            'param_key_g': path_opt.get('param_key_g', 'params_ema'),
+            'iter': int(current_iter),
+            'gsdd': dict(self.gsdd),
+        }
+
+    def save(self, epoch, current_iter):
+        """Write ``latents_<iter>.pth``, ``latents_latest.pth`` and ``<iter>.state``, each atomically."""
+        final = current_iter == -1
+        iteration = self.current_iter if final else current_iter
+        bank = self.latent_bank(iteration)
+        state = None if final else self._training_state(epoch, current_iter)
+        if self.rank != 0:
+            return
+        models = self.opt['path']['models']
+        if not final:
+            atomic_torch_save(bank, osp.join(models, f'latents_{iteration}.pth'))
+        atomic_torch_save(bank, osp.join(models, 'latents_latest.pth'))
+        if state is not None:
+            atomic_torch_save(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+
+    def _training_state(self, epoch, current_iter):
+        """Optimizer and scheduler states plus the latents: all a resume needs, in one file."""
+        optim_state = self.optimizer_z.state_dict()
+        for slot in optim_state['state'].values():
+            for name, value in slot.items():
+                if torch.is_tensor(value) and value.shape == self.latents.shape:
+                    slot[name] = self._gather_rows(value).cpu()
+        return {
+            'epoch': epoch,
+            'iter': current_iter,
+            'optimizers': [optim_state],
+            'schedulers': [s.state_dict() for s in self.schedulers],
+            'latents': self._gather_rows(self.latents.detach()).cpu(),
+        }
+
+    def save_training_state(self, epoch, current_iter):
+        self.save(epoch, current_iter)
+
+    def resume_training(self, resume_state):
+        if 'latents' not in resume_state or resume_state['latents'].shape != self.latents.shape:
+            raise GSDDError(f"training state {self.opt['path'].get('resume_state')} holds no latents of shape "
+                            f'{tuple(self.latents.shape)} (another ipc, latent_size or class set?); start a new '
+                            'experiment name or restore the matching options.')
+        super().resume_training(resume_state)
+        with torch.no_grad():
+            self.latents.copy_(resume_state['latents'].to(self.device))
+
+    # ------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def render(self, batch_size=None):
+        """All latents decoded: N x 3 x sp x sp in [0, 1] (collective under --launcher pytorch)."""
+        latents = self._gather_rows(self.latents.detach())
+        batch_size = batch_size or self.gsdd['ipc']
+        return torch.cat([self.net_g(z).clamp_(0, 1) for z in latents.split(batch_size)])
+
+    @torch.no_grad()
+    def validation(self, dataloader, current_iter, tb_logger, save_img=False):
+        """Grid of the bank plus three figures, logged and written to tensorboard.
+
+        - ``val_dm``: distribution-matching loss between ``gsdd.val_crops`` held-out real crops
+          (a ``ClassImageDataset``; the same crops at every validation) and the whole decoded bank, averaged over ``gsdd.val_embed_draws`` fixed random embedding
+          networks (no augmentation; lower = the bank looks more like unseen real data);
+        - ``diversity``: mean pairwise RMS pixel distance between decoded images of one class, in
+          [0, 1] units, averaged over classes (0 = collapsed);
+        - ``homogeneity``: R of each class's latents, averaged over classes.
+        """
+        images = self.render()
+        real = self._val_crops(dataloader.dataset).to(self.device)
+        if real.shape[-2:] != images.shape[-2:]:
+            raise GSDDError(f"validation crops are {tuple(real.shape[-2:])} but the bank renders "
+                            f"{tuple(images.shape[-2:])}; set gt_size: {self.hr_size} in the val dataset.")
+        val_dm = []
+        for k in range(self.gsdd['val_embed_draws']):
+            self._draw_space(self.seed, 'val', k)
+            val_dm.append(distribution_matching_loss(self._embed(real), self._embed(images)))
+        rows = [self._class_rows(c) for c in range(self.num_classes)]
+        diversity, homogeneity = [], []
+        for r in rows:
+            flat = images[r].flatten(1)
+            if len(flat) > 1:
+                dists = torch.cdist(flat, flat) / math.sqrt(flat.shape[1])
+                diversity.append(dists.sum() / (len(flat) * (len(flat) - 1)))
+            homogeneity.append(latent_homogeneity(self.latents[r]))
+        metrics = {
+            'val_dm': torch.stack(val_dm).mean().item(),
+            'diversity': torch.stack(diversity).mean().item() if diversity else 0.0,
+            'homogeneity': torch.stack(homogeneity).mean().item(),
+        }
+        self.metric_results = metrics
+        if self.rank != 0:
+            return metrics
+        name = dataloader.dataset.opt.get('name', 'val')
+        self.logger.info(f'Validation {name} at iter {current_iter}: ' +
+                         ', '.join(f'{k}: {v:.4e}' for k, v in metrics.items()))
+        grid = self._grid(images)
+        imwrite(tensor2img(grid), osp.join(self.opt['path']['visualization'], f'grid_{current_iter}.png'))
+        if tb_logger:
+            for key, value in metrics.items():
+                tb_logger.add_scalar(f'metrics/{name}/{key}', value, current_iter)
+            tb_logger.add_image('gsdd/grid', grid, current_iter)
+        return metrics
+
+    def _val_crops(self, dataset):
+        """``gsdd.val_crops`` held-out crops, spread evenly over the val classes (fixed draw)."""
+        if not hasattr(dataset, 'sample_class'):
+            raise GSDDError('the val dataset must be a ClassImageDataset (class_mode: instance for a flat folder).')
+        per_class = max(1, math.ceil(self.gsdd['val_crops'] / dataset.num_classes))
+        return torch.cat([dataset.sample_class(c, per_class, (self.seed, 'val', c)) for c in range(dataset.num_classes)])
+
+    def _grid(self, images):
+        """One row per class, up to ``grid_per_class`` images each: 3 x H x W in [0, 1]."""
+        cols = min(self.gsdd['grid_per_class'], self.gsdd['ipc'])
+        picked = torch.cat([images[self._class_rows(c)][:cols] for c in range(self.num_classes)])
+        return make_grid(picked, nrow=cols, padding=2, pad_value=1.0)
+
+    def __del__(self):
+        if getattr(self, '_prefetcher', None) is not None:
+            self._prefetcher.shutdown(wait=False, cancel_futures=True)
