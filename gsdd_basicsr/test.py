@@ -15,9 +15,12 @@ if __package__ in (None, ''):
 import gsdd_basicsr  # noqa: E402,F401  (compat fixes + registration)
 from basicsr.test import test_pipeline  # noqa: E402
 
+from gsdd_basicsr.cli import user_errors  # noqa: E402
+
 
 def main():
-    test_pipeline(os.getcwd())
+    with user_errors('test.py'):
+        test_pipeline(os.getcwd())
 
 
 if __name__ == '__main__':

@@ -35,6 +35,7 @@ from basicsr.utils import FileClient, get_root_logger, img2tensor
 from basicsr.utils.registry import DATASET_REGISTRY
 
 from gsdd_basicsr.data import class_sources as cs
+from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.seeding import keyed_rng
 
 CLASS_MODES = ('folder', 'meta', 'kmeans', 'instance')
@@ -72,17 +73,17 @@ class ClassImageDataset(data.Dataset):
         super().__init__()
         self.opt = opt
         if opt.get('gt_size') is None:
-            raise ValueError('ClassImageDataset needs gt_size (HR crop size in pixels).')
+            raise GSDDError('ClassImageDataset needs gt_size (HR crop size in pixels).')
         self.gt_size = int(opt['gt_size'])
         if self.gt_size < 1:
-            raise ValueError(f'gt_size must be positive, got {self.gt_size}.')
+            raise GSDDError(f'gt_size must be positive, got {self.gt_size}.')
         self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
         self.backend = self.io_backend_opt.get('type', 'disk')
         if self.backend not in ('disk', 'lmdb'):
-            raise ValueError(f"ClassImageDataset io_backend type must be 'disk' or 'lmdb', got {self.backend!r}.")
+            raise GSDDError(f"ClassImageDataset io_backend type must be 'disk' or 'lmdb', got {self.backend!r}.")
         self.class_mode = opt.get('class_mode', 'folder')
         if self.class_mode not in CLASS_MODES:
-            raise ValueError(f'class_mode must be one of {CLASS_MODES}, got {self.class_mode!r}.')
+            raise GSDDError(f'class_mode must be one of {CLASS_MODES}, got {self.class_mode!r}.')
         seed = opt.get('seed')
         if seed is None:
             seed = opt.get('manual_seed')
@@ -92,11 +93,11 @@ class ClassImageDataset(data.Dataset):
 
         root = opt.get('dataroot_gt')
         if not root:
-            raise ValueError('ClassImageDataset needs dataroot_gt.')
+            raise GSDDError('ClassImageDataset needs dataroot_gt.')
         self.root = str(root)
         if not osp.isdir(self.root):
             kind = 'LMDB folder' if self.backend == 'lmdb' else 'folder'
-            raise FileNotFoundError(f'dataroot_gt {self.root!r} does not exist or is not a {kind}.')
+            raise MissingInputError(f'dataroot_gt {self.root!r} does not exist or is not a {kind}.')
 
         self._file_client = None
         self._cache = {}
@@ -111,12 +112,12 @@ class ClassImageDataset(data.Dataset):
         mode, root = self.class_mode, self.root
         meta_file = self.opt.get('meta_info_file')
         if mode == 'meta' and not meta_file:
-            raise ValueError("class_mode 'meta' needs meta_info_file (lines '<path or key> <class>').")
+            raise GSDDError("class_mode 'meta' needs meta_info_file (lines '<path or key> <class>').")
 
         if self.backend == 'lmdb':
             lmdb_meta = cs.read_lmdb_meta(root)
             if not lmdb_meta:
-                raise ValueError(f'LMDB {root!r} lists no images in its meta_info.txt.')
+                raise GSDDError(f'LMDB {root!r} lists no images in its meta_info.txt.')
             if meta_file:
                 entries = [(self._lmdb_key(name, lmdb_meta, meta_file), cls)
                            for name, cls in self._meta_entries(meta_file)]
@@ -124,10 +125,10 @@ class ClassImageDataset(data.Dataset):
                 entries = [(key, None) for key in lmdb_meta]
             if mode == 'folder':
                 if meta_file:
-                    raise ValueError("class_mode 'folder' takes its classes from the keys; use class_mode 'meta' "
+                    raise GSDDError("class_mode 'folder' takes its classes from the keys; use class_mode 'meta' "
                                      'for a meta_info_file with classes.')
                 if not any('/' in k for k, _ in entries):
-                    raise ValueError(f"class_mode 'folder' on LMDB {root!r} needs keys '<class>/<name>'; none has "
+                    raise GSDDError(f"class_mode 'folder' on LMDB {root!r} needs keys '<class>/<name>'; none has "
                                      "a '/'. Use class_mode meta, kmeans or instance.")
                 entries = [(k, k.split('/', 1)[0] if '/' in k else None) for k, _ in entries]
                 dropped = sum(c is None for _, c in entries)
@@ -146,12 +147,12 @@ class ClassImageDataset(data.Dataset):
                     loose = cs.list_images(root)
                     hint = (f' It holds {len(loose)} images directly; use class_mode meta, kmeans or instance.'
                             if loose else '')
-                    raise ValueError(f"class_mode 'folder': {root!r} has no class sub-folders.{hint}")
+                    raise GSDDError(f"class_mode 'folder': {root!r} has no class sub-folders.{hint}")
                 wanted = self.opt.get('classes')
                 if wanted:
                     missing = [c for c in wanted if c not in folders]
                     if missing:
-                        raise ValueError(f'classes {missing} not found under {root!r}; available: {folders}.')
+                        raise GSDDError(f'classes {missing} not found under {root!r}; available: {folders}.')
                 entries = []
                 for folder in folders:
                     imgs = cs.list_images(osp.join(root, folder))
@@ -163,7 +164,7 @@ class ClassImageDataset(data.Dataset):
             else:
                 entries = [(p, None) for p in cs.list_images(root)]
                 if not entries:
-                    raise ValueError(f'dataroot_gt {root!r} contains no images ({", ".join(cs.IMG_EXTENSIONS)}).')
+                    raise GSDDError(f'dataroot_gt {root!r} contains no images ({", ".join(cs.IMG_EXTENSIONS)}).')
             if mode in ('kmeans', 'instance'):
                 entries = [(n, None) for n, _ in entries]
             names = [n for n, _ in entries]
@@ -177,7 +178,7 @@ class ClassImageDataset(data.Dataset):
             for i in sel:
                 if not osp.isfile(paths[i]):
                     where = f' (listed in {meta_file!r})' if meta_file else ''
-                    raise FileNotFoundError(f'Image {paths[i]!r}{where} does not exist.')
+                    raise MissingInputError(f'Image {paths[i]!r}{where} does not exist.')
                 sizes[i] = cs.read_image_size(paths[i])
             classes = [c for _, c in entries]
         if mode == 'instance':
@@ -192,7 +193,7 @@ class ClassImageDataset(data.Dataset):
         seen = set()
         for name, _ in entries:
             if name in seen:
-                raise ValueError(f'{meta_file!r} lists {name!r} twice.')
+                raise GSDDError(f'{meta_file!r} lists {name!r} twice.')
             seen.add(name)
         return entries
 
@@ -203,7 +204,7 @@ class ClassImageDataset(data.Dataset):
         stem = osp.splitext(name)[0]
         if stem in lmdb_meta:
             return stem
-        raise ValueError(f'{meta_file!r} lists {name!r}, which is not a key of the LMDB (see its meta_info.txt).')
+        raise GSDDError(f'{meta_file!r} lists {name!r}, which is not a key of the LMDB (see its meta_info.txt).')
 
     # ------------------------------------------------------------------ classes
     def _build(self, names, paths, sizes, classes):
@@ -219,14 +220,14 @@ class ClassImageDataset(data.Dataset):
             missing = [c for c in wanted if c not in all_names]
             if missing:
                 shown = all_names if len(all_names) <= 30 else all_names[:30] + ['...']
-                raise ValueError(f'classes {missing} not found; available: {shown}.')
+                raise GSDDError(f'classes {missing} not found; available: {shown}.')
             if len(set(wanted)) != len(wanted):
-                raise ValueError(f'classes lists a class twice: {wanted}.')
+                raise GSDDError(f'classes lists a class twice: {wanted}.')
             class_names = wanted
         else:
             class_names = all_names
             for folder in self._empty_folders:
-                raise ValueError(f"Class {folder!r} has no images under {osp.join(self.root, folder)!r}.")
+                raise GSDDError(f"Class {folder!r} has no images under {osp.join(self.root, folder)!r}.")
         keep_cls = set(class_names) if class_names is not None else None
 
         # skip images smaller than gt_size (per class count, one warning)
@@ -250,10 +251,10 @@ class ClassImageDataset(data.Dataset):
 
         if mode == 'kmeans':
             if not keep:
-                raise ValueError(self._too_small_msg('(all)', min_sides.get('(all)', []), 0))
+                raise GSDDError(self._too_small_msg('(all)', min_sides.get('(all)', []), 0))
             k = self.opt.get('num_classes')
             if k is None:
-                raise ValueError("class_mode 'kmeans' needs num_classes.")
+                raise GSDDError("class_mode 'kmeans' needs num_classes.")
             km_labels = self._kmeans([paths[i] for i in keep], [sizes[i] for i in keep], int(k))
             for i, lab in zip(keep, km_labels):
                 classes[i] = f'k{lab:02d}'
@@ -262,7 +263,7 @@ class ClassImageDataset(data.Dataset):
                 wanted = [str(c) for c in wanted]
                 missing = [c for c in wanted if c not in all_names]
                 if missing:
-                    raise ValueError(f'classes {missing} not found; k-means classes are {all_names}.')
+                    raise GSDDError(f'classes {missing} not found; k-means classes are {all_names}.')
                 class_names = wanted
             else:
                 class_names = all_names
@@ -282,7 +283,7 @@ class ClassImageDataset(data.Dataset):
             self.class_to_indices[lab].append(idx)
         for c, idxs in zip(self.class_names, self.class_to_indices):
             if len(idxs) < self.min_images_per_class:
-                raise ValueError(self._too_small_msg(c, min_sides.get(c, []), len(idxs)))
+                raise GSDDError(self._too_small_msg(c, min_sides.get(c, []), len(idxs)))
 
     def _too_small_msg(self, cls, min_sides, usable):
         m = self.min_images_per_class
@@ -346,7 +347,7 @@ class ClassImageDataset(data.Dataset):
         path = self.paths[index]
         img = cs.decode_image(self._get_bytes(path), self._display(path))
         if img.shape[:2] != self.sizes[index]:
-            raise ValueError(f'Image {self._display(path)!r} decodes to {img.shape[:2]} but was indexed as '
+            raise GSDDError(f'Image {self._display(path)!r} decodes to {img.shape[:2]} but was indexed as '
                              f'{self.sizes[index]} (changed on disk, or a wrong LMDB meta_info.txt).')
         if self.cache_enabled:
             self._cache[index] = img
@@ -385,7 +386,7 @@ class ClassImageDataset(data.Dataset):
             raise IndexError(f'class_index {class_index} out of range [0, {self.num_classes}).')
         n = int(n)
         if n < 1:
-            raise ValueError(f'n must be >= 1, got {n}.')
+            raise GSDDError(f'n must be >= 1, got {n}.')
         key = tuple(generator_key) if isinstance(generator_key, (tuple, list)) else (generator_key, )
         rng = keyed_rng(*key)
         members = self.class_to_indices[int(class_index)]

@@ -36,6 +36,7 @@ from os import path as osp
 import cv2
 import numpy as np
 
+from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.seeding import key_seed
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pbm')
@@ -82,7 +83,7 @@ def read_image_size(path):
         pass
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ValueError(f'Cannot read image {path!r}: the file is corrupt or not an image.')
+        raise GSDDError(f'Cannot read image {path!r}: the file is corrupt or not an image.')
     return int(img.shape[0]), int(img.shape[1])
 
 
@@ -97,7 +98,7 @@ def read_lmdb_meta(lmdb_root):
     """
     meta = osp.join(lmdb_root, 'meta_info.txt')
     if not osp.isfile(meta):
-        raise FileNotFoundError(f'LMDB {lmdb_root!r} has no meta_info.txt (BasicSR format '
+        raise MissingInputError(f'LMDB {lmdb_root!r} has no meta_info.txt (BasicSR format '
                                 '"name (h,w,c) compression" per line), needed for image keys and sizes.')
     out = {}
     with open(meta, encoding='utf-8') as f:
@@ -107,7 +108,7 @@ def read_lmdb_meta(lmdb_root):
                 continue
             m = re.match(r'^(\S+)\s+\(\s*(\d+)\s*,\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)', line)
             if m is None:
-                raise ValueError(f'{meta}:{lineno}: expected "name (h,w,c) compression", got {line!r}.')
+                raise GSDDError(f'{meta}:{lineno}: expected "name (h,w,c) compression", got {line!r}.')
             out[osp.splitext(m.group(1))[0]] = (int(m.group(2)), int(m.group(3)))
     return out
 
@@ -123,7 +124,7 @@ def parse_class_meta(meta_file):
         list[tuple[str, str]]: ``(name, class_name)`` in file order.
     """
     if not osp.isfile(meta_file):
-        raise FileNotFoundError(f'meta_info_file {meta_file!r} does not exist.')
+        raise MissingInputError(f'meta_info_file {meta_file!r} does not exist.')
     out = []
     with open(meta_file, encoding='utf-8') as f:
         for lineno, line in enumerate(f, 1):
@@ -132,22 +133,22 @@ def parse_class_meta(meta_file):
                 continue
             no_class = len(parts) < 2 or (len(parts) == 3 and _SHAPE_RE.match(parts[1]) and parts[2].isdigit())
             if no_class:
-                raise ValueError(f'{meta_file}:{lineno}: no class column in {line.strip()!r}; expected '
+                raise GSDDError(f'{meta_file}:{lineno}: no class column in {line.strip()!r}; expected '
                                  '"<path or key> [extra columns ...] <class>".')
             out.append((parts[0], parts[-1]))
     if not out:
-        raise ValueError(f'meta_info_file {meta_file!r} lists no images.')
+        raise GSDDError(f'meta_info_file {meta_file!r} lists no images.')
     return out
 
 
 def parse_image_list(list_file):
     """First column of every non-blank, non-``#`` line (e.g. a BasicSR ``meta_info.txt``)."""
     if not osp.isfile(list_file):
-        raise FileNotFoundError(f'meta_info_file {list_file!r} does not exist.')
+        raise MissingInputError(f'meta_info_file {list_file!r} does not exist.')
     with open(list_file, encoding='utf-8') as f:
         names = [line.split()[0] for line in f if line.strip() and not line.lstrip().startswith('#')]
     if not names:
-        raise ValueError(f'meta_info_file {list_file!r} lists no images.')
+        raise GSDDError(f'meta_info_file {list_file!r} lists no images.')
     return names
 
 
@@ -166,7 +167,7 @@ def to_float_bgr(img, name):
     elif np.issubdtype(img.dtype, np.floating):
         img = np.clip(img.astype(np.float32), 0., 1.)
     else:
-        raise ValueError(f'Image {name!r} has unsupported pixel type {img.dtype}.')
+        raise GSDDError(f'Image {name!r} has unsupported pixel type {img.dtype}.')
     if img.ndim == 2:
         img = img[:, :, None]
     c = img.shape[2]
@@ -186,7 +187,7 @@ def decode_image(content, name):
     if content is not None and len(content) > 0:
         img = imfrombytes(content, flag='unchanged', float32=False)
     if img is None:
-        raise ValueError(f'Cannot decode image {name!r}: the file is corrupt, truncated or not an image.')
+        raise GSDDError(f'Cannot decode image {name!r}: the file is corrupt, truncated or not an image.')
     return to_float_bgr(img, name)
 
 
@@ -208,7 +209,7 @@ def decode_thumbnail(content, name, hw=None, side=64):
     if content is not None and len(content) > 0:
         img = cv2.imdecode(np.frombuffer(content, np.uint8), flag)
     if img is None:
-        raise ValueError(f'Cannot decode image {name!r}: the file is corrupt, truncated or not an image.')
+        raise GSDDError(f'Cannot decode image {name!r}: the file is corrupt, truncated or not an image.')
     img = to_float_bgr(img, name)
     h, w = img.shape[:2]
     s = min(h, w)
@@ -268,9 +269,9 @@ def kmeans_labels(data, k, seed, restarts=8, iters=50):
     data = np.asarray(data, dtype=np.float64)
     n = data.shape[0]
     if k < 1:
-        raise ValueError(f'num_classes must be >= 1 for class_mode kmeans, got {k}.')
+        raise GSDDError(f'num_classes must be >= 1 for class_mode kmeans, got {k}.')
     if n < k:
-        raise ValueError(f'class_mode kmeans: {n} usable images cannot form num_classes={k} classes.')
+        raise GSDDError(f'class_mode kmeans: {n} usable images cannot form num_classes={k} classes.')
     best, best_cost = None, np.inf
     for r in range(max(1, int(restarts))):
         rng = np.random.default_rng(key_seed(seed, 'kmeans', r))
@@ -284,7 +285,7 @@ def kmeans_labels(data, k, seed, restarts=8, iters=50):
         if cost < best_cost - 1e-12:
             best, best_cost = labels, cost
     if best is None:
-        raise ValueError(f'class_mode kmeans: could not form {k} non-empty clusters from {n} images '
+        raise GSDDError(f'class_mode kmeans: could not form {k} non-empty clusters from {n} images '
                          '(too many near-identical images?); lower num_classes.')
     order = {}
     for lab in best:

@@ -19,7 +19,6 @@ a run whose classes are sharded over processes (``--launcher pytorch``: class ``
 rank ``c % world_size``) produce the bank an uninterrupted single-process run produces.
 """
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from os import path as osp

@@ -1,0 +1,335 @@
+"""Write image sets in the exported-set layout (DESIGN.md section 3), and export latent banks.
+
+Layout of a set folder ``OUT``::
+
+    OUT/HR/<name>.png                 HR images (8-bit RGB PNG)
+    OUT/LR_bicubic/X<s>/<name>.png    LR = MATLAB bicubic (basicsr imresize) of the 8-bit HR
+    OUT/meta_info.txt                 one HR file name per line
+    OUT/HR.lmdb, OUT/LR_bicubic/X<s>.lmdb   with lmdb=True (basicsr.utils.lmdb_util)
+    OUT/preview_grid.png              rows = classes, up to 8 images per row
+    OUT/storage_report.json           bytes and counts (see :func:`write_image_set`)
+
+How BasicSR reads it, unmodified:
+
+- ``PairedImageDataset``: ``dataroot_gt: OUT/HR``, ``dataroot_lq: OUT/LR_bicubic/X<s>``
+  (disk), or ``OUT/HR.lmdb`` and ``OUT/LR_bicubic/X<s>.lmdb`` with ``io_backend: {type: lmdb}``.
+- ``RealESRGANDataset``: ``dataroot_gt: OUT/HR``, ``meta_info: OUT/meta_info.txt`` (it joins
+  ``dataroot_gt`` with each line), or ``dataroot_gt: OUT/HR.lmdb`` with the lmdb backend (it
+  reads the LMDB's own ``meta_info.txt``).
+
+The folder is written into a temporary sibling and renamed into place at the end, so ``OUT`` is
+never half-written; a non-empty ``OUT`` is refused unless ``force``.
+"""
+import contextlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from os import path as osp
+
+import cv2
+import numpy as np
+
+from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.latent_bank import (bank_image_classes, bank_image_names, build_bank_generator, load_latent_bank,
+                                      render_bank)
+
+IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
+PREVIEW_PER_CLASS = 8
+PREVIEW_TILE = 128
+
+
+# ----------------------------------------------------------------------------------------------
+# small helpers shared with the coreset tool and the datasets
+# ----------------------------------------------------------------------------------------------
+def lr_from_hr(hr_uint8, scale):
+    """The exported LR of an 8-bit HR image: ``basicsr.utils.matlab_functions.imresize`` of
+    ``hr / 255`` by ``1 / scale``, rounded to 8 bits. Works on RGB or BGR (channel-wise)."""
+    from basicsr.utils.matlab_functions import imresize
+    hr = np.asarray(hr_uint8)
+    if hr.dtype != np.uint8:
+        raise GSDDError(f'HR must be uint8, got {hr.dtype}')
+    lr = imresize(hr.astype(np.float32) / 255., 1 / scale)
+    return np.clip(np.round(lr * 255.), 0, 255).astype(np.uint8)
+
+
+def scan_images(folder):
+    """Relative paths of every image under ``folder`` (recursive, sorted, hidden entries skipped)."""
+    if not osp.isdir(folder):
+        raise MissingInputError(f'image folder {folder} does not exist')
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+        for f in sorted(files):
+            if not f.startswith('.') and f.lower().endswith(IMG_EXTENSIONS):
+                found.append(osp.relpath(osp.join(root, f), folder))
+    return sorted(found)
+
+
+def image_size(path):
+    """(height, width) of an image file, from its header when Pillow can read it."""
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            w, h = im.size
+        return h, w
+    except Exception:
+        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise GSDDError(f'cannot read image {path}')
+        return img.shape[:2]
+
+
+def source_stats(folder):
+    """Bytes, image count and pixel count of a real training set (recursive image search)."""
+    files = scan_images(folder)
+    if not files:
+        raise GSDDError(f'no images found under {folder}')
+    total_bytes, pixels = 0, 0
+    for rel in files:
+        p = osp.join(folder, rel)
+        total_bytes += osp.getsize(p)
+        h, w = image_size(p)
+        pixels += h * w
+    return {'path': osp.abspath(folder), 'bytes': total_bytes, 'num_images': len(files), 'num_pixels': pixels}
+
+
+def _is_nonempty_dir(path):
+    return osp.isdir(path) and bool(os.listdir(path))
+
+
+def _inside(child, parent):
+    child, parent = osp.realpath(child), osp.realpath(parent)
+    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
+
+
+def check_output_dir(out, force=False, keep=()):
+    """Refuse an unusable output folder before any work is done.
+
+    Args:
+        out (str): the folder to write.
+        force (bool): allow replacing a non-empty folder.
+        keep (sequence[str]): inputs that must not lie inside ``out`` (they would be deleted).
+    """
+    if osp.exists(out) and not osp.isdir(out):
+        raise GSDDError(f'output {out} exists and is not a folder')
+    if _is_nonempty_dir(out) and not force:
+        raise GSDDError(f'output folder {out} exists and is not empty; pass --force to replace it')
+    for p in keep:
+        if p and (_inside(p, out) or _inside(out, p) and osp.isdir(p)):
+            raise GSDDError(f'output folder {out} and input {p} overlap; choose another --out')
+
+
+def _imwrite_rgb(path, img_rgb):
+    if not cv2.imwrite(path, np.ascontiguousarray(img_rgb[..., ::-1])):
+        raise OSError(f'cannot write {path}')
+
+
+def _folder_bytes(folder):
+    return sum(osp.getsize(osp.join(r, f)) for r, _, fs in os.walk(folder) for f in fs)
+
+
+def preview_grid(images, groups, per_class=PREVIEW_PER_CLASS, tile=PREVIEW_TILE, pad=2, label_width=96):
+    """An RGB uint8 grid: one row per group (order of first appearance), up to ``per_class``
+    images per row, each fitted into a ``tile`` square, the group name on the left."""
+    order, rows = [], {}
+    for img, g in zip(images, groups):
+        if g not in rows:
+            order.append(g)
+            rows[g] = []
+        if len(rows[g]) < per_class:
+            rows[g].append(img)
+    t = min(tile, max(max(im.shape[:2]) for im in images))
+    ncol = max(len(v) for v in rows.values())
+    grid = np.full((pad + len(order) * (t + pad), label_width + pad + ncol * (t + pad), 3), 255, np.uint8)
+    for r, g in enumerate(order):
+        y0 = pad + r * (t + pad)
+        cv2.putText(grid, str(g)[:12], (4, y0 + t // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        for c, im in enumerate(rows[g]):
+            h, w = im.shape[:2]
+            f = t / max(h, w)
+            th, tw = max(1, round(h * f)), max(1, round(w * f))
+            interp = cv2.INTER_AREA if f < 1 else cv2.INTER_NEAREST
+            small = cv2.resize(im, (tw, th), interpolation=interp)
+            x0 = label_width + pad + c * (t + pad)
+            oy, ox = (t - th) // 2, (t - tw) // 2
+            grid[y0:y0 + t, x0:x0 + t] = 128
+            grid[y0 + oy:y0 + oy + th, x0 + ox:x0 + ox + tw] = small
+    return grid
+
+
+def _make_lmdb(data_path, names, lmdb_path):
+    from basicsr.utils.lmdb_util import make_lmdb_from_imgs
+    total = sum(osp.getsize(osp.join(data_path, n)) for n in names)
+    # basicsr prints progress (stdout, tqdm on stderr); keep both for the tool's own messages
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        make_lmdb_from_imgs(data_path, lmdb_path, list(names), [osp.splitext(n)[0] for n in names],
+                            map_size=max(64 << 20, 4 * total))
+
+
+# ----------------------------------------------------------------------------------------------
+# the writer
+# ----------------------------------------------------------------------------------------------
+def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=None, force=False, report=None,
+                    extra_files=None, keep=()):
+    """Write an image set in the exported layout (module docstring). One writer for distilled
+    exports and real coresets.
+
+    Args:
+        out (str): output folder.
+        images (sequence[ndarray]): HR images, uint8 HWC RGB, height and width multiples of ``scale``.
+        names (sequence[str]): file names (``*.png``, no other dot, unique), one per image.
+        scale (int): LR factor; LR images go to ``LR_bicubic/X<scale>``.
+        groups (sequence[str] | None): class of each image (preview rows, per-class counts).
+        lmdb (bool): also write ``HR.lmdb`` and ``LR_bicubic/X<s>.lmdb``.
+        source (str | None): real training set to compare storage with.
+        force (bool): replace a non-empty ``out``.
+        report (dict | None): extra entries for ``storage_report.json`` (e.g. ``latent_bank_bytes``).
+        extra_files (dict | None): ``{file name: JSON-able object}`` written next to the report.
+        keep (sequence[str]): inputs that must not lie inside ``out``.
+
+    Returns:
+        dict: the storage report. Its byte counts are the sizes of the files written:
+        ``hr_png_bytes`` / ``lr_png_bytes`` (sums over ``HR/`` and ``LR_bicubic/X<s>/``),
+        ``hr_lmdb_bytes`` / ``lr_lmdb_bytes`` (all files of each LMDB folder), ``num_images``,
+        ``hr_pixels``; with ``source``: ``source`` (bytes, num_images, num_pixels) and ``ratios``
+        (``bank_to_real_bytes`` when the report has ``latent_bank_bytes``, ``hr_to_real_bytes``,
+        ``lr_to_real_bytes``, ``images_to_real``, ``hr_pixels_to_real``).
+    """
+    images, names = list(images), list(names)
+    groups = list(groups) if groups is not None else ['all'] * len(images)
+    if not images:
+        raise GSDDError('no images to write')
+    if not (len(images) == len(names) == len(groups)):
+        raise GSDDError(f'{len(images)} images, {len(names)} names and {len(groups)} groups')
+    if len(set(names)) != len(names):
+        raise GSDDError('image names are not unique')
+    if not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise GSDDError(f'scale must be a positive int, got {scale!r}')
+    for name, img in zip(names, images):
+        stem, ext = osp.splitext(name)
+        if ext != '.png' or '.' in stem or not stem or '/' in name or os.sep in name or ' ' in name:
+            raise GSDDError(f'bad image name {name!r}: use <stem>.png, stem without dots, slashes or spaces')
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            raise GSDDError(f'{name}: expected a uint8 H x W x 3 image, got {img.dtype} {img.shape}')
+        if img.shape[0] % scale or img.shape[1] % scale:
+            raise GSDDError(f'{name}: HR size {img.shape[:2]} is not a multiple of scale {scale}')
+
+    out = osp.abspath(out)
+    keep = [p for p in keep if p] + ([source] if source else [])
+    check_output_dir(out, force, keep)
+    stats = source_stats(source) if source else None
+    parent = osp.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.tmp-', dir=parent)
+    try:
+        hr_dir, lr_rel = osp.join(tmp, 'HR'), osp.join('LR_bicubic', f'X{scale}')
+        lr_dir = osp.join(tmp, lr_rel)
+        os.makedirs(hr_dir)
+        os.makedirs(lr_dir)
+        hr_bytes = lr_bytes = hr_pixels = 0
+        for name, img in zip(names, images):
+            _imwrite_rgb(osp.join(hr_dir, name), img)
+            _imwrite_rgb(osp.join(lr_dir, name), lr_from_hr(img, scale))
+            hr_bytes += osp.getsize(osp.join(hr_dir, name))
+            lr_bytes += osp.getsize(osp.join(lr_dir, name))
+            hr_pixels += img.shape[0] * img.shape[1]
+        with open(osp.join(tmp, 'meta_info.txt'), 'w') as f:
+            f.write(''.join(f'{n}\n' for n in names))
+
+        rep = {'num_images': len(images), 'scale': int(scale)}
+        rep.update(report or {})
+        rep.update({'hr_png_bytes': hr_bytes, 'lr_png_bytes': lr_bytes, 'hr_pixels': hr_pixels,
+                    'hr_shapes': sorted({f'{im.shape[0]}x{im.shape[1]}' for im in images})})
+        counts = {}
+        for g in groups:
+            counts[g] = counts.get(g, 0) + 1
+        rep['images_per_class'] = counts
+        if lmdb:
+            _make_lmdb(hr_dir, names, osp.join(tmp, 'HR.lmdb'))
+            _make_lmdb(lr_dir, names, osp.join(tmp, lr_rel + '.lmdb'))
+            rep['hr_lmdb_bytes'] = _folder_bytes(osp.join(tmp, 'HR.lmdb'))
+            rep['lr_lmdb_bytes'] = _folder_bytes(osp.join(tmp, lr_rel + '.lmdb'))
+        if stats:
+            rep['source'] = stats
+            ratios = {
+                'hr_to_real_bytes': hr_bytes / stats['bytes'],
+                'lr_to_real_bytes': lr_bytes / stats['bytes'],
+                'images_to_real': len(images) / stats['num_images'],
+                'hr_pixels_to_real': hr_pixels / stats['num_pixels'],
+            }
+            if rep.get('latent_bank_bytes') is not None:
+                ratios['bank_to_real_bytes'] = rep['latent_bank_bytes'] / stats['bytes']
+            rep['ratios'] = ratios
+        _imwrite_rgb(osp.join(tmp, 'preview_grid.png'), preview_grid(images, groups))
+        for fname, obj in (extra_files or {}).items():
+            with open(osp.join(tmp, fname), 'w') as f:
+                json.dump(obj, f, indent=2)
+        with open(osp.join(tmp, 'storage_report.json'), 'w') as f:
+            json.dump(rep, f, indent=2)
+        _move_into_place(tmp, out, force)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return rep
+
+
+def _move_into_place(tmp, out, force):
+    if not osp.exists(out):
+        os.rename(tmp, out)
+        return
+    if _is_nonempty_dir(out) and not force:
+        raise GSDDError(f'output folder {out} appeared while writing; pass --force to replace it')
+    old = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.old-', dir=osp.dirname(out))
+    os.rmdir(old)
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# latent bank export
+# ----------------------------------------------------------------------------------------------
+def export_distilled(latents, out, weights=None, lmdb=False, source=None, force=False, device='auto',
+                     batch_size=16, param_key=None):
+    """Render a latent bank and write it as an image set (module docstring).
+
+    Args:
+        latents (str): latent bank file (``latents_<iter>.pth``).
+        out (str): output folder.
+        weights (str | None): generator weights; default the bank's ``pretrain_network_g``.
+        lmdb (bool): also write LMDBs.
+        source (str | None): the real training set, for the storage comparison.
+        force (bool): replace a non-empty ``out``.
+        device (str): ``auto`` | ``cpu`` | ``cuda``.
+        batch_size (int): latents per generator forward pass.
+        param_key (str | None): key of the weights' state dict (default ``param_key_g`` of the
+            bank, else ``params_ema`` then ``params``).
+
+    Returns:
+        dict: the storage report (also written to ``out/storage_report.json``).
+    """
+    bank = load_latent_bank(latents)
+    check_output_dir(osp.abspath(out), force, [latents, weights, source])
+    if source and not osp.isdir(source):
+        raise MissingInputError(f'--source folder {source} does not exist')
+    generator = build_bank_generator(bank, weights=weights, device=device, param_key=param_key)
+    images = render_bank(bank, generator, batch_size=batch_size)
+    del generator
+    report = {
+        'kind': 'gsdd_export',
+        'latent_bank': osp.abspath(latents),
+        'latent_bank_bytes': osp.getsize(latents),
+        'latent_shape': list(bank['latents'].shape),
+        'iter': bank['iter'],
+        'network_g_type': bank['network_g']['type'],
+        'generator_weights': osp.abspath(weights or bank['pretrain_network_g']),
+        'class_names': bank['class_names'],
+    }
+    return write_image_set(out, images, bank_image_names(bank), bank['scale'], groups=bank_image_classes(bank),
+                           lmdb=lmdb, source=source, force=force, report=report, keep=[latents, weights])

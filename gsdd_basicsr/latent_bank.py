@@ -1,0 +1,350 @@
+"""Latent banks: the output of distillation, and how to turn one back into HR images.
+
+A latent bank is a ``torch.save`` of a plain dict (loadable with ``weights_only=True``)::
+
+    latents      float tensor N x 3 x p x p   the generator's inputs (LR-sized)
+    labels       long tensor N                class index of each latent
+    class_names  list[str]                    one name per class
+    scale        int                          the generator's upscaling factor s
+    network_g    dict                         BasicSR generator options, ``type`` included
+    iter         int                          distillation iteration it was saved at
+    pretrain_network_g  str (optional)        generator weights the bank was distilled with
+    param_key_g         str (optional)        key of the state dict in that file
+
+Other entries are allowed (kept by :func:`save_latent_bank` when they are plain tensors, numbers,
+strings, lists or dicts).
+
+Image ``i`` of a bank is ``HR_i = clamp(G(latents[i]), 0, 1)``, a ``3 x sp x sp`` image. Its
+file name everywhere (exported folders, :class:`GANLatentDataset` paths) is
+``<class>_<k:04d>.png`` where ``k`` counts the images of that class in bank order
+(:func:`bank_image_names`).
+"""
+import copy
+import pickle
+import re
+from collections import OrderedDict
+from os import path as osp
+
+import numpy as np
+import torch
+
+from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.utils.atomic import atomic_torch_save
+
+REQUIRED_KEYS = ('latents', 'labels', 'class_names', 'scale', 'network_g', 'iter')
+OPTIONAL_KEYS = ('pretrain_network_g', 'param_key_g')
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _plain(obj):
+    """Recursively turn mappings into plain dicts (YAML options arrive as OrderedDicts)."""
+    if isinstance(obj, (dict, OrderedDict)):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    return obj
+
+
+def _is_safe(obj):
+    if obj is None or isinstance(obj, (bool, int, float, str)) or torch.is_tensor(obj):
+        return True
+    if isinstance(obj, list):
+        return all(_is_safe(v) for v in obj)
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _is_safe(v) for k, v in obj.items())
+    return False
+
+
+def generator_scale_option(network_g):
+    """The upscaling factor written in generator options (``upscale`` or ``scale``), or None."""
+    for key in ('upscale', 'scale'):
+        if key in network_g and _is_int(network_g[key]):
+            return int(network_g[key])
+    return None
+
+
+def validate_latent_bank(bank, where='latent bank'):
+    """Check keys, types and shapes of a bank dict.
+
+    Args:
+        bank (dict): the bank.
+        where (str): what to call it in error messages (usually the file name).
+
+    Returns:
+        dict: a plain dict holding the validated entries (latents as float32, labels as int64).
+
+    Raises:
+        GSDDError: (a ``ValueError``) naming ``where`` and the problem.
+    """
+
+    def fail(msg):
+        raise GSDDError(f'{where}: {msg}')
+
+    if not isinstance(bank, dict):
+        fail(f'wrong format: expected a dict with keys {list(REQUIRED_KEYS)}, got {type(bank).__name__}')
+    missing = [k for k in REQUIRED_KEYS if k not in bank]
+    if missing:
+        fail(f'wrong format: missing key(s) {missing} (has {sorted(map(str, bank.keys()))})')
+
+    latents = bank['latents']
+    if not torch.is_tensor(latents) or not latents.is_floating_point():
+        fail(f"'latents' must be a float tensor, got {type(latents).__name__}"
+             f"{'' if not torch.is_tensor(latents) else ' of dtype ' + str(latents.dtype)}")
+    if latents.ndim != 4 or latents.shape[1] != 3 or latents.shape[0] == 0 or min(latents.shape[2:]) < 1:
+        fail(f"'latents' must have shape N x 3 x p x p with N >= 1, got {tuple(latents.shape)}")
+    n = latents.shape[0]
+
+    labels = bank['labels']
+    if not torch.is_tensor(labels) or labels.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+        fail(f"'labels' must be a long tensor, got {type(labels).__name__}"
+             f"{'' if not torch.is_tensor(labels) else ' of dtype ' + str(labels.dtype)}")
+    if labels.ndim != 1 or labels.shape[0] != n:
+        fail(f"'labels' must have shape ({n},) to match 'latents', got {tuple(labels.shape)}")
+
+    class_names = bank['class_names']
+    if (not isinstance(class_names, (list, tuple)) or not class_names
+            or not all(isinstance(c, str) and c for c in class_names)):
+        fail("'class_names' must be a non-empty list of non-empty strings")
+    if len(set(class_names)) != len(class_names):
+        fail(f"'class_names' has duplicates: {list(class_names)}")
+    if int(labels.min()) < 0 or int(labels.max()) >= len(class_names):
+        fail(f"'labels' must lie in [0, {len(class_names) - 1}] (one per class name), "
+             f'got [{int(labels.min())}, {int(labels.max())}]')
+
+    scale = bank['scale']
+    if not _is_int(scale) or scale < 1:
+        fail(f"'scale' must be a positive int, got {scale!r}")
+
+    network_g = bank['network_g']
+    if not isinstance(network_g, dict) or not isinstance(network_g.get('type'), str):
+        fail("'network_g' must be a dict of BasicSR generator options with a 'type' string")
+    opt_scale = generator_scale_option(network_g)
+    if opt_scale is not None and opt_scale != scale:
+        fail(f"scale mismatch: 'scale' is {scale} but network_g ({network_g['type']}) upscales by {opt_scale}")
+
+    if not _is_int(bank['iter']):
+        fail(f"'iter' must be an int, got {bank['iter']!r}")
+
+    for key in OPTIONAL_KEYS:
+        if bank.get(key) is not None and not isinstance(bank[key], str):
+            fail(f"'{key}' must be a string or absent, got {type(bank[key]).__name__}")
+
+    out = {k: v for k, v in bank.items()}
+    out['latents'] = latents.detach().float()
+    out['labels'] = labels.detach().long()
+    out['class_names'] = list(class_names)
+    out['scale'] = int(scale)
+    out['iter'] = int(bank['iter'])
+    out['network_g'] = _plain(network_g)
+    return out
+
+
+def load_latent_bank(path):
+    """Load and validate a latent bank file (safely: ``weights_only=True``).
+
+    Raises:
+        MissingInputError: no such file (a ``FileNotFoundError``).
+        GSDDError: (a ``ValueError``) naming the file and the problem (not a torch file, needs arbitrary
+            unpickling, wrong keys / types / shapes, scale mismatch).
+    """
+    if not osp.isfile(path):
+        raise MissingInputError(f'latent bank {path} does not exist')
+    try:
+        bank = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise GSDDError(f'latent bank {path}: refusing to load, it needs arbitrary unpickling (objects other '
+                         f'than tensors, numbers, strings, lists and dicts): {first[:300]}. Re-save it as a plain '
+                         'dict with gsdd_basicsr.latent_bank.save_latent_bank.') from err
+    except Exception as err:  # truncated zip, not a torch file, ...
+        raise GSDDError(f'latent bank {path}: not a readable torch file ({type(err).__name__}: '
+                         f'{str(err).strip().splitlines()[0][:300] if str(err).strip() else ""})') from err
+    return validate_latent_bank(bank, where=f'latent bank {path}')
+
+
+def save_latent_bank(bank, path):
+    """Validate ``bank`` and write it atomically (:func:`gsdd_basicsr.utils.atomic.atomic_torch_save`:
+    temporary file in the same folder, then ``os.replace``), as a plain dict that
+    :func:`load_latent_bank` reads back.
+
+    Raises:
+        GSDDError: the bank is invalid or holds an entry that would need arbitrary unpickling.
+    """
+    bank = validate_latent_bank(bank, where=f'latent bank for {path}')
+    plain = {
+        'latents': bank['latents'].detach().cpu().contiguous(),
+        'labels': bank['labels'].detach().cpu().contiguous(),
+        'class_names': [str(c) for c in bank['class_names']],
+        'scale': int(bank['scale']),
+        'network_g': _plain(bank['network_g']),
+        'iter': int(bank['iter']),
+    }
+    for key in OPTIONAL_KEYS:
+        if bank.get(key) is not None:
+            plain[key] = str(bank[key])
+    for key, value in bank.items():  # extra entries (e.g. distillation settings) are kept if plain
+        if key not in plain and key not in OPTIONAL_KEYS:
+            value = _plain(value)
+            if not _is_safe(value):
+                raise GSDDError(f'latent bank for {path}: entry {key!r} is not a plain tensor / number / string / '
+                                 'list / dict and would need arbitrary unpickling')
+            plain[str(key)] = value
+    atomic_torch_save(plain, path)
+    return path
+
+
+def safe_class_name(name):
+    """A class name usable in file names and LMDB keys: ``[A-Za-z0-9_-]`` only (no dots)."""
+    return re.sub(r'[^A-Za-z0-9_-]+', '_', name).strip('_') or 'class'
+
+
+def image_names(groups):
+    """``<group>_<k:04d>.png`` for a sequence of group (class) names, ``k`` counting per group.
+
+    Raises:
+        GSDDError: two different groups map to the same file-name prefix.
+    """
+    seen, counts, names = {}, {}, []
+    for g in groups:
+        safe = safe_class_name(g)
+        if seen.setdefault(safe, g) != g:
+            raise GSDDError(f'class names {seen[safe]!r} and {g!r} both map to file prefix {safe!r}')
+        k = counts.get(safe, 0)
+        counts[safe] = k + 1
+        names.append(f'{safe}_{k:04d}.png')
+    return names
+
+
+def bank_image_names(bank):
+    """File name of every image of a bank, in bank order (see the module docstring)."""
+    return image_names([bank['class_names'][int(i)] for i in bank['labels']])
+
+
+def bank_image_classes(bank):
+    """Class name of every image of a bank, in bank order."""
+    return [bank['class_names'][int(i)] for i in bank['labels']]
+
+
+def resolve_device(device):
+    """``'auto'`` / None -> cuda when available else cpu; anything else -> ``torch.device``."""
+    if device is None or device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    device = torch.device(device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise GSDDError(f'device {device} requested but CUDA is not available')
+    return device
+
+
+def _select_state_dict(state, param_key, where):
+    if not isinstance(state, dict):
+        raise GSDDError(f'{where}: expected a state dict, got {type(state).__name__}')
+    for key in [param_key, 'params_ema', 'params']:
+        if key is not None and key in state:
+            state = state[key]
+            break
+    else:
+        if not state or not all(torch.is_tensor(v) for v in state.values()):
+            raise GSDDError(f"{where}: no '{param_key or 'params_ema'}' / 'params' entry and not a plain "
+                             f'state dict (keys {sorted(map(str, state.keys()))[:10]})')
+    if not isinstance(state, dict):
+        raise GSDDError(f'{where}: parameter entry is a {type(state).__name__}, not a state dict')
+    return {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
+
+
+def build_bank_generator(bank, weights=None, device='cpu', param_key=None):
+    """The frozen generator ``G`` of a bank, ready to render.
+
+    Args:
+        bank (dict): a validated bank (:func:`load_latent_bank`).
+        weights (str | None): generator weights; default ``bank['pretrain_network_g']``.
+        device (str | torch.device): ``'cpu'``, ``'cuda'``, ``'cuda:1'`` or ``'auto'``.
+        param_key (str | None): state-dict key; default ``bank['param_key_g']``, else
+            ``params_ema``, falling back to ``params`` (BasicSR's convention).
+
+    Returns:
+        torch.nn.Module: in eval mode, no parameter requires grad, on ``device``.
+
+    Raises:
+        GSDDError: no weights, unreadable weights, keys that do not match the architecture
+            (strict loading), or a generator whose scale differs from ``bank['scale']``.
+    """
+    from basicsr.archs import build_network
+
+    weights = weights or bank.get('pretrain_network_g')
+    if not weights:
+        raise GSDDError('no generator weights: the latent bank has no pretrain_network_g; pass them '
+                         '(--weights / pretrain_network_g)')
+    if not osp.isfile(weights):
+        raise MissingInputError(f'generator weights {weights} do not exist')
+    param_key = param_key or bank.get('param_key_g')
+    try:
+        state = torch.load(weights, map_location='cpu', weights_only=True)
+    except Exception as err:
+        raise GSDDError(f'generator weights {weights}: cannot be loaded safely ({type(err).__name__}: '
+                         f'{str(err).strip().splitlines()[0][:300] if str(err).strip() else ""})') from err
+    state = _select_state_dict(state, param_key, f'generator weights {weights}')
+
+    from basicsr.utils.registry import ARCH_REGISTRY
+    net_opt = copy.deepcopy(bank['network_g'])
+    if net_opt['type'] not in ARCH_REGISTRY and f"{net_opt['type']}_basicsr" in ARCH_REGISTRY:
+        net_opt['type'] += '_basicsr'  # basicsr registers a few archs with a suffix (and prints when guessing)
+    net = build_network(net_opt)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise GSDDError(f"generator weights {weights} do not fit network_g {bank['network_g']['type']}: "
+                         f'{str(err).strip().splitlines()[0][:300]} ...') from err
+    net.eval().requires_grad_(False)
+    device = resolve_device(device)
+    net = net.to(device)
+
+    in_ch = int(bank['network_g'].get('num_in_ch', 3))
+    with torch.inference_mode():
+        probe = net(torch.zeros(1, in_ch, 8, 8, device=device))
+    if probe.shape[-2:] != (8 * bank['scale'], 8 * bank['scale']):
+        raise GSDDError(f"scale mismatch: generator {bank['network_g']['type']} maps 8x8 to "
+                         f"{tuple(probe.shape[-2:])}, but the bank's scale is {bank['scale']}")
+    return net
+
+
+def render_bank(bank, generator, batch_size=16, device=None, as_uint8=True, indices=None):
+    """Render ``HR = clamp(G(z), 0, 1)`` for the bank's latents, in batches, without autograd.
+
+    Args:
+        bank (dict): a validated bank.
+        generator (torch.nn.Module): from :func:`build_bank_generator`.
+        batch_size (int): latents per forward pass.
+        device: where to run; default the generator's device.
+        as_uint8 (bool): True -> list of ``uint8`` HWC RGB numpy arrays (rounded to the nearest
+            8-bit level, what PNG export stores); False -> float tensor N x 3 x sH x sW in [0, 1]
+            on the CPU.
+        indices (sequence[int] | None): render only these latents (default all).
+    """
+    if batch_size < 1:
+        raise GSDDError(f'batch_size must be >= 1, got {batch_size}')
+    if device is None:
+        params = list(generator.parameters())
+        device = params[0].device if params else torch.device('cpu')
+    else:
+        device = resolve_device(device)
+    latents = bank['latents'] if indices is None else bank['latents'][torch.as_tensor(list(indices)).long()]
+    outs = []
+    with torch.inference_mode():
+        for start in range(0, latents.shape[0], batch_size):
+            z = latents[start:start + batch_size].to(device=device, dtype=torch.float32)
+            hr = generator(z).clamp_(0, 1)
+            if as_uint8:
+                hr = (hr * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+                outs.extend(np.ascontiguousarray(img) for img in hr)
+            else:
+                outs.append(hr.float().cpu())
+    if as_uint8:
+        return outs
+    return torch.cat(outs, 0)

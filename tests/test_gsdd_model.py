@@ -1,0 +1,255 @@
+"""GSDDModel on a tiny random generator and tiny real images (CPU, seconds)."""
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+from basicsr.archs.srvgg_arch import SRVGGNetCompact
+from basicsr.models import build_model
+
+SCALE, LATENT, IPC = 2, 8, 3
+
+
+def _write_classes(root, classes=('ant', 'bee'), per_class=3, size=24):
+    rng = np.random.default_rng(1)
+    for k, name in enumerate(classes):
+        os.makedirs(root / name, exist_ok=True)
+        for i in range(per_class):
+            small = rng.random((4, 4, 3)) * 0.5 + 0.5 * (k % 2)
+            img = cv2.resize(small.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+            cv2.imwrite(str(root / name / f'{i}.png'), (img * 255).astype(np.uint8))
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp('gsdd')
+    _write_classes(root / 'train')
+    _write_classes(root / 'val', classes=('held',), per_class=2)
+    torch.manual_seed(0)
+    net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=SCALE, act_type='prelu')
+    torch.save({'params_ema': net.state_dict()}, root / 'g.pth')
+    return root
+
+
+def _opt(root, name='tiny', **gsdd):
+    gsdd_block = dict(ipc=IPC, latent_size=LATENT, init='inversion', inversion_iters=2, batch_real=4,
+                      lambda_reg=0.1, embed=dict(num_feat=8, depth=2), val_crops=4, val_embed_draws=2)
+    gsdd_block.update(gsdd)
+    dataset = dict(type='ClassImageDataset', io_backend=dict(type='disk'), gt_size=SCALE * LATENT)
+    return dict(
+        name=name, model_type='GSDDModel', scale=SCALE, num_gpu=0, manual_seed=3, is_train=True, dist=False,
+        rank=0, world_size=1,
+        datasets=dict(
+            train=dict(name='t', **dataset, dataroot_gt=str(root / 'train'), phase='train', batch_size_per_gpu=1,
+                       num_worker_per_gpu=0, dataset_enlarge_ratio=10, use_shuffle=True),
+            val=dict(name='v', **dataset, dataroot_gt=str(root / 'val' / 'held'), class_mode='instance',
+                     phase='val')),
+        network_g=dict(type='SRVGGNetCompact', num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=SCALE,
+                       act_type='prelu'),
+        path=dict(pretrain_network_g=str(root / 'g.pth'), param_key_g='params_ema', strict_load_g=True,
+                  resume_state=None, experiments_root=str(root / 'experiments' / name),
+                  models=str(root / 'experiments' / name / 'models'),
+                  training_states=str(root / 'experiments' / name / 'training_states'),
+                  visualization=str(root / 'experiments' / name / 'visualization'),
+                  log=str(root / 'experiments' / name)),
+        gsdd=gsdd_block,
+        train=dict(optim_z=dict(type='Adam', lr=0.05), scheduler=dict(type='MultiStepLR', milestones=[100], gamma=0.5),
+                   total_iter=4, warmup_iter=-1),
+        val=dict(val_freq=2, save_img=True),
+        logger=dict(print_freq=1, save_checkpoint_freq=2, use_tb_logger=False),
+    )
+
+
+def test_loss_decreases_on_a_fixed_draw_and_only_latents_change(setup):
+    model = build_model(_opt(setup, augment=None))
+    g_before = {k: v.clone() for k, v in model.net_g.state_dict().items()}
+    latents_before = model.latents.detach().clone()
+    losses = []
+    for _ in range(8):  # the same iteration key: same real crops, same embedding net -> a fixed objective
+        model.optimize_parameters(1)
+        losses.append(model.get_current_log()['l_dm'])
+    assert losses[-1] < 0.8 * losses[0]
+    assert all(torch.equal(v, g_before[k]) for k, v in model.net_g.state_dict().items())
+    assert not any(p.requires_grad for p in model.net_g.parameters())
+    assert not any(p.requires_grad for p in model.embedder.parameters())
+    assert not torch.equal(model.latents.detach(), latents_before)
+
+
+def test_same_seed_same_bank_and_bank_format(setup):
+    banks = []
+    for _ in range(2):
+        model = build_model(_opt(setup))
+        for it in range(1, 4):
+            model.optimize_parameters(it)
+        banks.append(model.latent_bank(3))
+    assert torch.equal(banks[0]['latents'], banks[1]['latents'])
+    bank = banks[0]
+    assert bank['latents'].shape == (2 * IPC, 3, LATENT, LATENT) and bank['latents'].dtype == torch.float32
+    assert bank['labels'].tolist() == [0] * IPC + [1] * IPC
+    assert bank['class_names'] == ['ant', 'bee'] and bank['scale'] == SCALE and bank['iter'] == 3
+    assert bank['network_g']['type'] == 'SRVGGNetCompact'
+
+
+@pytest.mark.parametrize('init', ['inversion', 'real', 'noise'])
+def test_init_modes(setup, init):
+    model = build_model(_opt(setup, init=init, inversion_iters=5))
+    z = model.latents.detach()
+    if init == 'noise':
+        assert 0 <= z.min() and z.max() <= 1 and z.std() > 0.2  # uniform noise
+    else:  # both start from bicubic-down real crops; inversion moves them by a few Adam steps
+        real = build_model(_opt(setup, init='real')).latents.detach()
+        assert torch.equal(z, real) == (init == 'real')
+        assert (z - real).abs().max() < 0.2
+
+
+def test_batch_syn_samples_a_subset_and_validation_writes_a_grid(setup):
+    model = build_model(_opt(setup, name='val', batch_syn=2))
+    before = model.latents.detach().clone()
+    model.optimize_parameters(1)
+    changed = (model.latents.detach() != before).flatten(1).any(dim=1).view(2, IPC).sum(dim=1)
+    assert changed.tolist() == [2, 2]  # exactly batch_syn latents per class got a gradient step
+
+    from basicsr.data import build_dataset
+    val_set = build_dataset(_opt(setup)['datasets']['val'])
+    loader = torch.utils.data.DataLoader(val_set, batch_size=1)
+    metrics = model.validation(loader, 1, tb_logger=None, save_img=True)
+    assert set(metrics) == {'val_dm', 'diversity', 'homogeneity'}
+    assert np.isfinite(list(metrics.values())).all() and metrics['diversity'] > 0
+    grid = cv2.imread(str(setup / 'experiments' / 'val' / 'visualization' / 'grid_1.png'))
+    assert grid.shape[0] > 2 * SCALE * LATENT  # two class rows
+
+
+@pytest.mark.parametrize('space', ['teacher', 'both'])
+def test_teacher_feature_space(setup, space):
+    model = build_model(_opt(setup, feature_space=space, teacher_layers=['body.1']))
+    model.optimize_parameters(1)
+    assert np.isfinite(model.get_current_log()['l_dm'])
+    assert (model.teacher is not None) and ((model.embedder is not None) == (space == 'both'))
+
+
+def test_sharded_classes_give_the_single_process_bank(setup):
+    """Two ranks, each owning one class, assemble exactly the one-process bank (in-process gloo)."""
+    script = f'''
+import os, sys, torch, torch.distributed as dist
+sys.path.insert(0, {repr(os.path.dirname(os.path.abspath(__file__)))})
+import gsdd_basicsr
+from basicsr.models import build_model
+import test_gsdd_model as t
+import pathlib
+dist.init_process_group('gloo')
+opt = t._opt(pathlib.Path({str(setup)!r}), name='dist')
+opt.update(dist=True, rank=dist.get_rank(), world_size=dist.get_world_size())
+model = build_model(opt)
+for it in range(1, 4):
+    model.optimize_parameters(it)
+bank = model.latent_bank(3)
+if dist.get_rank() == 0:
+    torch.save(bank['latents'], sys.argv[1])
+dist.destroy_process_group()
+'''
+    out = setup / 'dist_latents.pt'
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    script_path = setup / 'dist_script.py'
+    script_path.write_text(script)
+    run = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29611',
+                          str(script_path), str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    single = build_model(_opt(setup, name='single'))
+    for it in range(1, 4):
+        single.optimize_parameters(it)
+    assert (torch.load(out) - single.latent_bank(3)['latents']).abs().max() <= 1e-6
+
+
+def _cli_opt(root, name, **gsdd):
+    opt = _opt(root, name=name, **gsdd)
+    for key in ('is_train', 'dist', 'rank', 'world_size'):
+        opt.pop(key)
+    opt['path'] = {k: v for k, v in opt['path'].items() if k in ('pretrain_network_g', 'param_key_g', 'strict_load_g')}
+    return opt
+
+
+def _train(root, opt, *extra):
+    opt_path = root / f"{opt['name']}.yml"
+    opt_path.write_text(yaml.safe_dump(opt))
+    entry = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'gsdd_basicsr', 'train.py')
+    return subprocess.run([sys.executable, entry, '-opt', str(opt_path), *extra], cwd=root, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
+
+
+def test_resume_equals_uninterrupted(setup):
+    full = _train(setup, _cli_opt(setup, 'full'))
+    assert full.returncode == 0, full.stderr[-3000:]
+    part = _cli_opt(setup, 'part')
+    part['train']['total_iter'] = 2  # "killed" right after the checkpoint at 2
+    assert _train(setup, part).returncode == 0
+    part['train']['total_iter'] = 4
+    resumed = _train(setup, part, '--auto_resume')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'Resuming from' in resumed.stdout
+    a = torch.load(setup / 'experiments' / 'full' / 'models' / 'latents_4.pth', weights_only=True)
+    b = torch.load(setup / 'experiments' / 'part' / 'models' / 'latents_4.pth', weights_only=True)
+    assert (a['latents'] - b['latents']).abs().max() <= 1e-6
+    assert b['iter'] == 4 and os.path.isfile(setup / 'experiments' / 'part' / 'models' / 'latents_latest.pth')
+
+
+def _break_weights_arch(root, opt):
+    opt['network_g']['num_feat'] = 16
+
+
+def _break_scale(root, opt):
+    opt['scale'] = 4
+
+
+def _break_weights_missing(root, opt):
+    opt['path']['pretrain_network_g'] = str(root / 'nope.pth')
+
+
+def _break_unknown_key(root, opt):
+    opt['gsdd']['ipcs'] = 3
+
+
+def _break_wrong_type(root, opt):
+    opt['gsdd']['ipc'] = 'ten'
+
+
+def _break_empty_dataroot(root, opt):
+    os.makedirs(root / 'empty', exist_ok=True)
+    opt['datasets']['train']['dataroot_gt'] = str(root / 'empty')
+
+
+def _break_gt_size(root, opt):
+    opt['datasets']['train']['gt_size'] = 20
+
+
+def _break_crop_larger_than_images(root, opt):
+    opt['datasets']['train']['gt_size'] = 32
+
+
+def _break_nan(root, opt):
+    opt['train']['optim_z']['lr'] = float('nan')
+
+
+@pytest.mark.parametrize('breaker, message', [
+    (_break_weights_arch, 'do not fit network_g'),
+    (_break_scale, 'upscales x2'),
+    (_break_weights_missing, 'nope.pth do not exist'),
+    (_break_unknown_key, 'gsdd.ipcs'),
+    (_break_wrong_type, 'gsdd.ipc must be int'),
+    (_break_empty_dataroot, 'empty'),
+    (_break_gt_size, 'gt_size: 16'),
+    (_break_crop_larger_than_images, "Class 'ant' has 0 usable image(s)"),
+    (_break_nan, 'non-finite distillation loss at iteration 2'),
+])
+def test_bad_input_is_one_clear_error_and_leaves_nothing(setup, breaker, message):
+    opt = _cli_opt(setup, f'bad_{breaker.__name__}')
+    breaker(setup, opt)
+    run = _train(setup, opt)
+    assert run.returncode == 2, run.stderr[-2000:]
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith('train.py: error:') and message in last, last
+    assert 'Traceback' not in run.stderr
+    assert not (setup / 'experiments' / opt['name']).exists()
