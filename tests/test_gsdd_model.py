@@ -230,7 +230,11 @@ def _break_crop_larger_than_images(root, opt):
 
 
 def _break_nan(root, opt):
-    opt['train']['optim_z']['lr'] = float('nan')
+    state = torch.load(root / 'g.pth', weights_only=True)
+    state['params_ema']['body.0.bias'][0] = float('nan')  # the generator outputs NaN
+    torch.save(state, root / 'g_nan.pth')
+    opt['path']['pretrain_network_g'] = str(root / 'g_nan.pth')
+    opt['gsdd']['init'] = 'real'
 
 
 @pytest.mark.parametrize('breaker, message', [
@@ -242,7 +246,7 @@ def _break_nan(root, opt):
     (_break_empty_dataroot, 'empty'),
     (_break_gt_size, 'gt_size: 16'),
     (_break_crop_larger_than_images, "Class 'ant' has 0 usable image(s)"),
-    (_break_nan, 'non-finite distillation loss at iteration 2'),
+    (_break_nan, 'non-finite distillation loss at iteration 1'),
 ])
 def test_bad_input_is_one_clear_error_and_leaves_nothing(setup, breaker, message):
     opt = _cli_opt(setup, f'bad_{breaker.__name__}')
