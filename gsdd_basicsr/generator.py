@@ -4,15 +4,43 @@ G maps an LR-sized latent ``z`` (N x 3 x p x p, RGB, nominally in [0, 1]) to an 
 (N x 3 x sp x sp). Both the distillation model and the latent-bank readers load it here, so a
 wrong file, a wrong architecture or a wrong scale is reported the same way everywhere.
 """
+import copy
 import os
 
 import torch
-from basicsr.archs import build_network
 
-from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.errors import GSDDError, MissingInputError
 
 CONVERT_HINT = ('convert the official Real-ESRGAN weights with `python tools/convert_realesrgan_ncnn.py --model all` '
                 '(writes experiments/pretrained_models/)')
+
+
+def build_arch(network_opt):
+    """``basicsr.archs.build_network`` without its "use name: X_basicsr" print.
+
+    basicsr 1.4.2 registers its SRVGGNetCompact as ``SRVGGNetCompact_basicsr`` (Real-ESRGAN's
+    package registers the plain name); options may use either.
+    """
+    import basicsr.archs  # noqa: F401  (fills ARCH_REGISTRY)
+    from basicsr.utils.registry import ARCH_REGISTRY
+    opt = copy.deepcopy(dict(network_opt))
+    arch_type = opt.pop('type')
+    if arch_type not in ARCH_REGISTRY and f'{arch_type}_basicsr' in ARCH_REGISTRY:
+        arch_type = f'{arch_type}_basicsr'
+    try:
+        return ARCH_REGISTRY.get(arch_type)(**opt)
+    except (KeyError, TypeError) as err:
+        raise GSDDError(f'network_g cannot be built ({err}); check network_g.type and its arguments.') from err
+
+
+def resolve_device(device):
+    """``'auto'`` / None -> cuda when available else cpu; anything else -> ``torch.device``."""
+    if device is None or device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    device = torch.device(device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise GSDDError(f'device {device} requested but CUDA is not available; use cpu or auto.')
+    return device
 
 
 def _state_dict_from_file(path, param_key):
@@ -25,9 +53,11 @@ def _state_dict_from_file(path, param_key):
         raise GSDDError(f'generator weights {path} are not a state dict.')
     for key in (param_key, 'params_ema', 'params'):
         if key and isinstance(state.get(key), dict):
-            return state[key]
+            state = state[key]
+            break
     if state and all(isinstance(v, torch.Tensor) for v in state.values()):
-        return state
+        # weights saved from a DataParallel / DDP wrapper carry a 'module.' prefix
+        return {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
     raise GSDDError(f'generator weights {path} hold neither {param_key!r} nor a bare state dict '
                     f'(keys: {", ".join(list(state)[:5])}); set path.param_key_g.')
 
@@ -61,7 +91,7 @@ def load_frozen_generator(network_opt, weights, param_key='params_ema', strict=T
         param_key (str): preferred key inside the file.
         strict (bool): refuse missing or unexpected keys.
         scale (int | None): when given, the generator must upscale by exactly this factor.
-        device (str | torch.device): where the generator lives.
+        device (str | torch.device): where the generator lives (``'auto'``: CUDA if available).
 
     Returns:
         torch.nn.Module: in eval mode, every parameter with ``requires_grad=False``.
@@ -69,20 +99,19 @@ def load_frozen_generator(network_opt, weights, param_key='params_ema', strict=T
     Raises:
         GSDDError: no weights, unreadable weights, weights for another arch, or another scale.
     """
-    try:
-        net = build_network(dict(network_opt))
-    except (KeyError, TypeError) as err:
-        raise GSDDError(f'network_g cannot be built ({err}); check network_g.type and its arguments.') from err
+    net = build_arch(network_opt)
     if not weights:
-        raise GSDDError(f'path.pretrain_network_g is not set: GSDD needs a pre-trained generator; {CONVERT_HINT}.')
+        raise GSDDError('no generator weights: path.pretrain_network_g (or --weights) is not set and GSDD needs a '
+                        f'pre-trained generator; {CONVERT_HINT}.')
     if not os.path.isfile(weights):
-        raise GSDDError(f'generator weights {weights} do not exist; {CONVERT_HINT}.')
+        raise MissingInputError(f'generator weights {weights} do not exist; {CONVERT_HINT}.')
     state = _state_dict_from_file(weights, param_key)
     problem = _mismatch(net, state)
     if problem and (strict or 'shape' in problem):
         raise GSDDError(f'generator weights {weights} do not fit network_g ({network_opt.get("type")}): {problem}. '
                         'Point path.pretrain_network_g at weights for this architecture or fix network_g.')
     net.load_state_dict(state, strict=strict)
+    device = resolve_device(device)
     net.eval().requires_grad_(False).to(device)
     if scale is not None:
         actual = generator_scale(net, device)

@@ -19,7 +19,6 @@ file name everywhere (exported folders, :class:`GANLatentDataset` paths) is
 ``<class>_<k:04d>.png`` where ``k`` counts the images of that class in bank order
 (:func:`bank_image_names`).
 """
-import copy
 import pickle
 import re
 from collections import OrderedDict
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.generator import load_frozen_generator, resolve_device
 from gsdd_basicsr.utils.atomic import atomic_torch_save
 
 REQUIRED_KEYS = ('latents', 'labels', 'class_names', 'scale', 'network_g', 'iter')
@@ -232,32 +232,6 @@ def bank_image_classes(bank):
     return [bank['class_names'][int(i)] for i in bank['labels']]
 
 
-def resolve_device(device):
-    """``'auto'`` / None -> cuda when available else cpu; anything else -> ``torch.device``."""
-    if device is None or device == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    device = torch.device(device)
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise GSDDError(f'device {device} requested but CUDA is not available')
-    return device
-
-
-def _select_state_dict(state, param_key, where):
-    if not isinstance(state, dict):
-        raise GSDDError(f'{where}: expected a state dict, got {type(state).__name__}')
-    for key in [param_key, 'params_ema', 'params']:
-        if key is not None and key in state:
-            state = state[key]
-            break
-    else:
-        if not state or not all(torch.is_tensor(v) for v in state.values()):
-            raise GSDDError(f"{where}: no '{param_key or 'params_ema'}' / 'params' entry and not a plain "
-                             f'state dict (keys {sorted(map(str, state.keys()))[:10]})')
-    if not isinstance(state, dict):
-        raise GSDDError(f'{where}: parameter entry is a {type(state).__name__}, not a state dict')
-    return {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
-
-
 def build_bank_generator(bank, weights=None, device='cpu', param_key=None):
     """The frozen generator ``G`` of a bank, ready to render.
 
@@ -275,43 +249,9 @@ def build_bank_generator(bank, weights=None, device='cpu', param_key=None):
         GSDDError: no weights, unreadable weights, keys that do not match the architecture
             (strict loading), or a generator whose scale differs from ``bank['scale']``.
     """
-    from basicsr.archs import build_network
-
-    weights = weights or bank.get('pretrain_network_g')
-    if not weights:
-        raise GSDDError('no generator weights: the latent bank has no pretrain_network_g; pass them '
-                         '(--weights / pretrain_network_g)')
-    if not osp.isfile(weights):
-        raise MissingInputError(f'generator weights {weights} do not exist')
-    param_key = param_key or bank.get('param_key_g')
-    try:
-        state = torch.load(weights, map_location='cpu', weights_only=True)
-    except Exception as err:
-        raise GSDDError(f'generator weights {weights}: cannot be loaded safely ({type(err).__name__}: '
-                         f'{str(err).strip().splitlines()[0][:300] if str(err).strip() else ""})') from err
-    state = _select_state_dict(state, param_key, f'generator weights {weights}')
-
-    from basicsr.utils.registry import ARCH_REGISTRY
-    net_opt = copy.deepcopy(bank['network_g'])
-    if net_opt['type'] not in ARCH_REGISTRY and f"{net_opt['type']}_basicsr" in ARCH_REGISTRY:
-        net_opt['type'] += '_basicsr'  # basicsr registers a few archs with a suffix (and prints when guessing)
-    net = build_network(net_opt)
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise GSDDError(f"generator weights {weights} do not fit network_g {bank['network_g']['type']}: "
-                         f'{str(err).strip().splitlines()[0][:300]} ...') from err
-    net.eval().requires_grad_(False)
-    device = resolve_device(device)
-    net = net.to(device)
-
-    in_ch = int(bank['network_g'].get('num_in_ch', 3))
-    with torch.inference_mode():
-        probe = net(torch.zeros(1, in_ch, 8, 8, device=device))
-    if probe.shape[-2:] != (8 * bank['scale'], 8 * bank['scale']):
-        raise GSDDError(f"scale mismatch: generator {bank['network_g']['type']} maps 8x8 to "
-                         f"{tuple(probe.shape[-2:])}, but the bank's scale is {bank['scale']}")
-    return net
+    return load_frozen_generator(bank['network_g'], weights or bank.get('pretrain_network_g'),
+                                 param_key=param_key or bank.get('param_key_g') or 'params_ema', strict=True,
+                                 scale=bank['scale'], device=device)
 
 
 def render_bank(bank, generator, batch_size=16, device=None, as_uint8=True, indices=None):

@@ -4,7 +4,7 @@ Everything is written to a temporary name in the destination folder (same file s
 final ``os.replace`` is atomic), flushed and fsync'ed, then renamed over the destination.
 """
 import os
-import tempfile
+import uuid
 
 import torch
 
@@ -18,13 +18,14 @@ def atomic_torch_save(obj, path):
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=folder)
+    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp')
     try:
-        with os.fdopen(fd, 'wb') as f:
+        with open(tmp, 'xb') as f:  # normal permissions (umask), unlike mkstemp's 0600
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        return path
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

