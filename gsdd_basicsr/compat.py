@@ -14,17 +14,30 @@ basicsr. Each fix is the smallest change that keeps basicsr's own behaviour:
 3. ``init_dist('pytorch')`` always selects a CUDA device and NCCL; without a GPU we use gloo.
 4. ``BaseModel.model_to_device`` wraps with DDP on ``torch.cuda.current_device()``; on a CPU we
    wrap without device ids.
+5. ``BaseModel.save_network`` / ``save_training_state`` write with a plain ``torch.save`` (a crash
+   mid-write leaves a truncated ``net_g_<iter>.pth`` / ``<iter>.state``) and, after three failed
+   tries, log a warning and go on without the checkpoint. Ours keep BasicSR's file names, keys and
+   ``@master_only``, but write through :func:`gsdd_basicsr.utils.atomic.atomic_torch_save` (the
+   previous file stays complete until the new one is) and raise a ``GSDDError`` naming the file
+   when the write fails (e.g. a full disk), so ``train.py`` stops with one line and exit 2 instead
+   of training on without checkpoints.
 """
 import collections
 import importlib
 import os
 import sys
 
+from gsdd_basicsr.errors import GSDDError
+
 _APPLIED = False
 
 
-class ResumeStateError(RuntimeError):
-    """No usable training state where one was asked for."""
+class ResumeStateError(GSDDError, RuntimeError):
+    """No usable training state where one was asked for (a ``GSDDError``: one line, exit 2)."""
+
+
+class CheckpointWriteError(GSDDError, OSError):
+    """A checkpoint could not be written; the previous file of that name is unchanged."""
 
 
 def _alias_functional_tensor():
@@ -130,6 +143,58 @@ def _model_to_device(self, net):
     return net
 
 
+def save_checkpoint(obj, path, what='checkpoint'):
+    """Write ``obj`` to ``path`` atomically; a failed write is a ``CheckpointWriteError`` naming ``path``.
+
+    Args:
+        obj: what ``torch.save`` writes.
+        path (str): the destination; replaced only once the new file is complete.
+        what (str): what to call the file in the message (``network``, ``training state``, ...).
+
+    Raises:
+        CheckpointWriteError: (a ``GSDDError`` and an ``OSError``) the write failed: a full disk,
+            no permission, ... (``torch.save`` reports a failed write of its zip container as a
+            ``RuntimeError``, so both are caught). ``path`` is left as it was, no temporary file stays.
+    """
+    from gsdd_basicsr.utils.atomic import atomic_torch_save
+    try:
+        return atomic_torch_save(obj, path)
+    except (OSError, RuntimeError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointWriteError(f'cannot write {what} {path} ({type(err).__name__}: {reason}); the previous '
+                                   'file of that name, if any, is unchanged. Free disk space (or fix the '
+                                   'permissions) and continue with --auto_resume.') from err
+
+
+def _save_network(self, net, net_label, current_iter, param_key='params'):
+    """``BaseModel.save_network`` (same file name ``<net_label>_<iter|latest>.pth`` and keys), atomic."""
+    if current_iter == -1:
+        current_iter = 'latest'
+    save_path = os.path.join(self.opt['path']['models'], f'{net_label}_{current_iter}.pth')
+    nets = net if isinstance(net, list) else [net]
+    param_keys = param_key if isinstance(param_key, list) else [param_key]
+    assert len(nets) == len(param_keys), 'The lengths of net and param_key should be the same.'
+    save_dict = {}
+    for net_, param_key_ in zip(nets, param_keys):
+        state_dict = self.get_bare_model(net_).state_dict()
+        save_dict[param_key_] = collections.OrderedDict(
+            (key[7:] if key.startswith('module.') else key, param.cpu()) for key, param in state_dict.items())
+    save_checkpoint(save_dict, save_path, 'network')
+
+
+def _save_training_state(self, epoch, current_iter):
+    """``BaseModel.save_training_state`` (same ``<iter>.state`` file and keys), atomic."""
+    if current_iter == -1:
+        return
+    state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [], 'schedulers': []}
+    for o in self.optimizers:
+        state['optimizers'].append(o.state_dict())
+    for s in self.schedulers:
+        state['schedulers'].append(s.state_dict())
+    save_path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
+    save_checkpoint(state, save_path, 'training state')
+
+
 def apply():
     """Apply every fix once. Safe to call many times."""
     global _APPLIED
@@ -143,7 +208,10 @@ def apply():
     import basicsr.train
     import basicsr.utils.dist_util
     from basicsr.models.base_model import BaseModel
+    from basicsr.utils.dist_util import master_only
     basicsr.train.load_resume_state = load_resume_state
     basicsr.utils.dist_util._init_dist_pytorch = _init_dist_pytorch
     BaseModel.model_to_device = _model_to_device
+    BaseModel.save_network = master_only(_save_network)
+    BaseModel.save_training_state = master_only(_save_training_state)
     _APPLIED = True

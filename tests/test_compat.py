@@ -1,3 +1,5 @@
+import errno
+import os
 import sys
 
 import pytest
@@ -21,6 +23,9 @@ def test_basicsr_functions_are_patched():
     assert basicsr.train.load_resume_state is compat.load_resume_state
     assert basicsr.utils.dist_util._init_dist_pytorch is compat._init_dist_pytorch
     assert BaseModel.model_to_device is compat._model_to_device
+    # atomic checkpoint writers, still rank-0 only (basicsr's @master_only wrapper around ours)
+    assert BaseModel.save_network.__wrapped__ is compat._save_network
+    assert BaseModel.save_training_state.__wrapped__ is compat._save_training_state
     compat.apply()  # idempotent
     assert basicsr.train.load_resume_state is compat.load_resume_state
 
@@ -53,3 +58,57 @@ def test_state_loading_is_safe_and_names_the_file(tmp_path):
     torch.save({'iter': 9, 'obj': Foreign()}, foreign)
     with pytest.raises(compat.ResumeStateError, match='9.state'):
         compat.load_state_file(str(foreign))
+
+
+def _srmodel(tmp_path):
+    from basicsr.models import build_model
+    opt = dict(
+        name='atomic', model_type='SRModel', scale=2, num_gpu=0, is_train=True, dist=False, rank=0, world_size=1,
+        network_g=dict(type='EDSR', num_in_ch=3, num_out_ch=3, num_feat=4, num_block=1, upscale=2),
+        path=dict(pretrain_network_g=None, strict_load_g=True, resume_state=None, models=str(tmp_path / 'models'),
+                  training_states=str(tmp_path / 'training_states')),
+        train=dict(optim_g=dict(type='Adam', lr=1e-3), scheduler=dict(type='MultiStepLR', milestones=[4], gamma=0.5),
+                   pixel_opt=dict(type='L1Loss', loss_weight=1.0)))
+    os.makedirs(tmp_path / 'models')
+    os.makedirs(tmp_path / 'training_states')
+    return build_model(opt)
+
+
+def test_basicsr_saves_are_atomic_and_a_failed_write_is_a_clear_error(tmp_path, monkeypatch):
+    model = _srmodel(tmp_path)
+    model.save(epoch=0, current_iter=2)
+    net_path, state_path = tmp_path / 'models' / 'net_g_2.pth', tmp_path / 'training_states' / '2.state'
+    saved = torch.load(net_path, weights_only=True)
+    assert set(saved) == {'params'}  # basicsr's keys and names
+    assert torch.equal(saved['params']['conv_first.weight'], model.net_g.state_dict()['conv_first.weight'])
+    assert compat.load_state_file(str(state_path))['iter'] == 2
+    before = {p: p.read_bytes() for p in (net_path, state_path)}
+
+    with torch.no_grad():
+        model.net_g.conv_first.weight.add_(1)  # the next save would differ
+
+    def no_space(obj, f, *args, **kwargs):
+        f.write(b'half a checkpoint')  # the disk fills up mid-write
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(torch, 'save', no_space)
+    for save, path in ((lambda: model.save_network(model.net_g, 'net_g', 2), net_path),
+                       (lambda: model.save_training_state(0, 2), state_path)):
+        with pytest.raises(gsdd_basicsr.errors.GSDDError, match=f'cannot write .*{path.name}') as info:
+            save()
+        assert str(path) in str(info.value) and 'No space left on device' in str(info.value)
+        assert path.read_bytes() == before[path]  # the previous checkpoint is intact
+    leftovers = [n for d in ('models', 'training_states') for n in os.listdir(tmp_path / d)]
+    assert sorted(leftovers) == ['2.state', 'net_g_2.pth']  # no temporary file left behind
+
+    # torch reports a failed write inside its zip container as a RuntimeError: the same clear error
+    monkeypatch.setattr(torch, 'save', lambda *a, **k: (_ for _ in ()).throw(RuntimeError('unexpected pos 704')))
+    with pytest.raises(compat.CheckpointWriteError, match='net_g_latest.pth'):
+        model.save_network(model.net_g, 'net_g', -1)
+
+
+def test_non_master_ranks_do_not_write(tmp_path, monkeypatch):
+    model = _srmodel(tmp_path)
+    monkeypatch.setattr('basicsr.utils.dist_util.get_dist_info', lambda: (1, 2))
+    model.save(epoch=0, current_iter=2)
+    assert os.listdir(tmp_path / 'models') == [] and os.listdir(tmp_path / 'training_states') == []

@@ -335,8 +335,9 @@ class ClassImageDataset(data.Dataset):
             content = self._client().get(path, 'gt')
         except Exception as err:
             raise OSError(f'Cannot read image {self._display(path)!r}: {err}') from err
-        if content is None:
-            raise KeyError(f'Image key {path!r} is missing from LMDB {self.root!r}.')
+        if content is None:  # listed in the LMDB's meta_info.txt (that is how it was indexed) but not stored
+            raise GSDDError(f'Image key {path!r} is listed in {osp.join(self.root, "meta_info.txt")!r} but missing '
+                            f'from LMDB {self.root!r}; rebuild the LMDB or remove the line.')
         return content
 
     def read_image(self, index):
