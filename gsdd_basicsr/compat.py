@@ -21,6 +21,10 @@ basicsr. Each fix is the smallest change that keeps basicsr's own behaviour:
    previous file stays complete until the new one is) and raise a ``GSDDError`` naming the file
    when the write fails (e.g. a full disk), so ``train.py`` stops with one line and exit 2 instead
    of training on without checkpoints.
+6. ``basicsr.utils.img_process_util.filter2D`` calls ``.view`` on its input; in Real-ESRNet /
+   Real-ESRGAN's second degradation that input comes from DiffJPEG + resize and is not contiguous
+   with current torch ("view size is not compatible"). Ours makes it contiguous first; the two
+   models imported the function by name, so their module globals are patched too.
 """
 import collections
 import importlib
@@ -28,16 +32,13 @@ import os
 import sys
 
 from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.utils.atomic import atomic_torch_save
 
 _APPLIED = False
 
 
 class ResumeStateError(GSDDError, RuntimeError):
     """No usable training state where one was asked for (a ``GSDDError``: one line, exit 2)."""
-
-
-class CheckpointWriteError(GSDDError, OSError):
-    """A checkpoint could not be written; the previous file of that name is unchanged."""
 
 
 def _alias_functional_tensor():
@@ -143,29 +144,6 @@ def _model_to_device(self, net):
     return net
 
 
-def save_checkpoint(obj, path, what='checkpoint'):
-    """Write ``obj`` to ``path`` atomically; a failed write is a ``CheckpointWriteError`` naming ``path``.
-
-    Args:
-        obj: what ``torch.save`` writes.
-        path (str): the destination; replaced only once the new file is complete.
-        what (str): what to call the file in the message (``network``, ``training state``, ...).
-
-    Raises:
-        CheckpointWriteError: (a ``GSDDError`` and an ``OSError``) the write failed: a full disk,
-            no permission, ... (``torch.save`` reports a failed write of its zip container as a
-            ``RuntimeError``, so both are caught). ``path`` is left as it was, no temporary file stays.
-    """
-    from gsdd_basicsr.utils.atomic import atomic_torch_save
-    try:
-        return atomic_torch_save(obj, path)
-    except (OSError, RuntimeError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointWriteError(f'cannot write {what} {path} ({type(err).__name__}: {reason}); the previous '
-                                   'file of that name, if any, is unchanged. Free disk space (or fix the '
-                                   'permissions) and continue with --auto_resume.') from err
-
-
 def _save_network(self, net, net_label, current_iter, param_key='params'):
     """``BaseModel.save_network`` (same file name ``<net_label>_<iter|latest>.pth`` and keys), atomic."""
     if current_iter == -1:
@@ -179,7 +157,7 @@ def _save_network(self, net, net_label, current_iter, param_key='params'):
         state_dict = self.get_bare_model(net_).state_dict()
         save_dict[param_key_] = collections.OrderedDict(
             (key[7:] if key.startswith('module.') else key, param.cpu()) for key, param in state_dict.items())
-    save_checkpoint(save_dict, save_path, 'network')
+    atomic_torch_save(save_dict, save_path, 'network')
 
 
 def _save_training_state(self, epoch, current_iter):
@@ -192,7 +170,15 @@ def _save_training_state(self, epoch, current_iter):
     for s in self.schedulers:
         state['schedulers'].append(s.state_dict())
     save_path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
-    save_checkpoint(state, save_path, 'training state')
+    atomic_torch_save(state, save_path, 'training state')
+
+
+def _contiguous_filter2d(filter2d):
+    def filter2D(img, kernel):  # noqa: N802  (basicsr's name)
+        return filter2d(img.contiguous(), kernel)
+
+    filter2D.__wrapped__ = filter2d
+    return filter2D
 
 
 def apply():
@@ -214,4 +200,10 @@ def apply():
     BaseModel.model_to_device = _model_to_device
     BaseModel.save_network = master_only(_save_network)
     BaseModel.save_training_state = master_only(_save_training_state)
+    import basicsr.models.realesrgan_model
+    import basicsr.models.realesrnet_model
+    import basicsr.utils.img_process_util as img_process_util
+    img_process_util.filter2D = _contiguous_filter2d(img_process_util.filter2D)
+    for module in (basicsr.models.realesrnet_model, basicsr.models.realesrgan_model):
+        module.filter2D = img_process_util.filter2D
     _APPLIED = True

@@ -12,3 +12,7 @@ class GSDDError(ValueError):
 
 class MissingInputError(GSDDError, FileNotFoundError):
     """A file or folder the options or arguments name does not exist (or is empty)."""
+
+
+class WriteError(GSDDError, OSError):
+    """An output file could not be written (full disk, permissions); the previous file is intact."""

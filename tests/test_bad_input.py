@@ -17,8 +17,7 @@ Distillation (``train.py``, GSDDModel):
   - NaN in the loss (a generator that outputs NaN); Inf/overflow in the loss (a divergent learning rate)
   - ``path.resume_state`` missing or corrupt
   - a full disk while saving a checkpoint (the previous checkpoint must survive; the message names
-    the file) -- for GSDDModel this is an expected failure today: ``GSDDModel.save`` calls
-    ``atomic_torch_save`` directly, so the ``OSError`` escapes as a traceback (see the xfail reason)
+    the file)
 Downstream training (``train.py``, BasicSR's SRModel):
   - a full disk while saving a checkpoint (``compat`` makes BasicSR's saves atomic and fail loudly)
 Export (``tools/export_distilled.py``):
@@ -284,10 +283,7 @@ def _srmodel_full_disk(root):
 
 
 @pytest.mark.parametrize('case', [
-    pytest.param(_gsdd_full_disk, id='GSDDModel', marks=pytest.mark.xfail(
-        raises=OSError, strict=True, reason='GSDDModel.save writes with atomic_torch_save directly, so a failed '
-        'write is a bare OSError (traceback, exit 1) and names no file; it should go through '
-        'gsdd_basicsr.compat.save_checkpoint (GSDDError naming the file) like BasicSR\'s saves do')),
+    pytest.param(_gsdd_full_disk, id='GSDDModel'),
     pytest.param(_srmodel_full_disk, id='SRModel'),
 ])
 def test_full_disk_while_saving_keeps_the_previous_checkpoint(setup, monkeypatch, case):  # noqa: F811

@@ -7,6 +7,7 @@ import torch
 
 import gsdd_basicsr
 from gsdd_basicsr import compat
+from gsdd_basicsr.errors import WriteError
 
 
 def test_functional_tensor_alias_lets_basicsr_degradations_import():
@@ -103,7 +104,7 @@ def test_basicsr_saves_are_atomic_and_a_failed_write_is_a_clear_error(tmp_path, 
 
     # torch reports a failed write inside its zip container as a RuntimeError: the same clear error
     monkeypatch.setattr(torch, 'save', lambda *a, **k: (_ for _ in ()).throw(RuntimeError('unexpected pos 704')))
-    with pytest.raises(compat.CheckpointWriteError, match='net_g_latest.pth'):
+    with pytest.raises(WriteError, match='net_g_latest.pth'):
         model.save_network(model.net_g, 'net_g', -1)
 
 
@@ -112,3 +113,15 @@ def test_non_master_ranks_do_not_write(tmp_path, monkeypatch):
     monkeypatch.setattr('basicsr.utils.dist_util.get_dist_info', lambda: (1, 2))
     model.save(epoch=0, current_iter=2)
     assert os.listdir(tmp_path / 'models') == [] and os.listdir(tmp_path / 'training_states') == []
+
+
+def test_filter2d_accepts_non_contiguous_input():
+    import basicsr.models.realesrnet_model as realesrnet
+    from basicsr.utils.img_process_util import filter2D
+    assert realesrnet.filter2D is filter2D
+    img = torch.rand(2, 16, 16, 3).permute(0, 3, 1, 2)  # channels-last strides, as DiffJPEG + resize give
+    kernel = torch.ones(2, 3, 3) / 9
+    out = filter2D(img, kernel)
+    assert torch.allclose(out, filter2D.__wrapped__(img.contiguous(), kernel))
+    with pytest.raises(RuntimeError, match='view'):
+        filter2D.__wrapped__(img, kernel)  # basicsr's own function fails on it

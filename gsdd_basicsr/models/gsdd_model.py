@@ -117,7 +117,7 @@ class GSDDModel(BaseModel):
         try:
             return super().get_optimizer(optim_type, params, lr, **kwargs)
         except NotImplementedError as err:
-            raise GSDDError(f'train.optim_z.type {optim_type} is not supported; use Adam, AdamW, SGD, ...') from err
+            raise GSDDError(f'train.optim_z.type {optim_type} is not supported; basicsr 1.4.2 offers Adam.') from err
 
     def _class_rows(self, c):
         ipc = self.gsdd['ipc']
@@ -273,10 +273,11 @@ class GSDDModel(BaseModel):
             return
         models = self.opt['path']['models']
         if not final:
-            atomic_torch_save(bank, osp.join(models, f'latents_{iteration}.pth'))
-        atomic_torch_save(bank, osp.join(models, 'latents_latest.pth'))
+            atomic_torch_save(bank, osp.join(models, f'latents_{iteration}.pth'), 'latent bank')
+        atomic_torch_save(bank, osp.join(models, 'latents_latest.pth'), 'latent bank')
         if state is not None:
-            atomic_torch_save(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+            atomic_torch_save(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'),
+                              'training state')
 
     def _training_state(self, epoch, current_iter):
         """Optimizer and scheduler states plus the latents: all a resume needs, in one file."""

@@ -8,13 +8,25 @@ import uuid
 
 import torch
 
+from gsdd_basicsr.errors import WriteError
 
-def atomic_torch_save(obj, path):
+
+def atomic_torch_save(obj, path, what='file'):
     """``torch.save(obj, path)`` through a temporary file and ``os.replace``.
 
+    Args:
+        obj: what ``torch.save`` writes.
+        path (str): the destination; replaced only once the new file is complete.
+        what (str): what to call the file in an error message (``network``, ``training state``, ...).
+
+    Returns:
+        str: ``path``.
+
     Raises:
-        OSError: the write failed (e.g. a full disk); ``path`` is left as it was and the
-            temporary file is removed.
+        WriteError: (a ``GSDDError`` and an ``OSError``) the write failed: a full disk, no
+            permission, ... (``torch.save`` reports a failed write of its zip container as a
+            ``RuntimeError``, so both are caught). ``path`` is left as it was and the temporary
+            file is removed.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -26,7 +38,12 @@ def atomic_torch_save(obj, path):
             os.fsync(f.fileno())
         os.replace(tmp, path)
         return path
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, (OSError, RuntimeError)):
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise WriteError(f'cannot write {what} {path} ({type(err).__name__}: {reason}); the previous file of '
+                             'that name, if any, is unchanged. Free disk space (or fix the permissions) and '
+                             'continue with --auto_resume.') from err
         raise
