@@ -375,9 +375,11 @@ class Benchmark:
             if osp.isfile(report) and not (self.resume or self.report_only):
                 raise GSDDError(f'{report} exists (a finished benchmark); pass --resume to reuse its rows and '
                                 'rewrite the report, or --force to start over')
-            old = {k: v for k, v in read_json(cfg_path).items() if k not in ('seeds', 'command')}
-            new = {k: v for k, v in json.loads(json.dumps(config, default=_json_default)).items()
-                   if k not in ('seeds', 'command')}
+            stored = read_json(cfg_path)
+            config['first_command'] = stored.get('first_command') or stored.get('command')
+            skip = ('seeds', 'command', 'first_command')
+            old = {k: v for k, v in stored.items() if k not in skip}
+            new = {k: v for k, v in json.loads(json.dumps(config, default=_json_default)).items() if k not in skip}
             if old != new:
                 diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 raise GSDDError(f'--out {self.out} holds a benchmark with other settings ({", ".join(diff)}); '
@@ -635,6 +637,12 @@ class Benchmark:
         report['complete'] = len(rows) == len(specs)
         report['rows_missing'] = [s['id'] for s in specs if not osp.isfile(self._row_path(s['id']))]
         report['threads'] = torch.get_num_threads()
+        report['rows_seconds_total'] = float(sum(r.get('row_seconds') or 0 for r in rows))
+        previous = osp.join(self.out, 'benchmark.json')
+        if osp.isfile(previous):  # --resume / --report-only: keep the earlier run's timing and load
+            old = read_json(previous)
+            report['previous_run'] = old.get('previous_run') or {
+                k: old.get(k) for k in ('run_seconds', 'loadavg_start', 'loadavg_end')}
         write_outputs(self.out, report, self.test_pairs)
         log(f'report: {osp.join(self.out, "benchmark.md")}')
         return report
@@ -751,14 +759,22 @@ def write_markdown(report, path):
     if not report.get('complete', True):
         L += [f'**Partial report**: {len(report["rows_missing"])} rows not computed: '
               + ', '.join(report['rows_missing']), '']
-    L.append(f'- command: `{cfg.get("command") or ""}`')
+    if cfg.get('first_command') and cfg['first_command'] != cfg.get('command'):
+        L.append(f'- command that computed the rows: `{cfg["first_command"]}`')
+        L.append(f'- this report written by: `{cfg.get("command") or ""}`')
+    else:
+        L.append(f'- command: `{cfg.get("command") or ""}`')
     L.append(f'- real set: `{cfg["train_root"]}`: {report["real_set"]["num_images"]} images, '
              f'{report["real_set"]["num_pixels"]:,} HR pixels, {report["real_set"]["bytes"]:,} bytes; '
              f'{report["num_classes"]} classes ({report["class_mode"]})')
     L.append(f'- test set: `{cfg["test_root"]}`; x{cfg["scale"]}; seeds {cfg["seeds"]}; device {cfg["device"]}')
     L.append(f'- machine: {mach["platform"]}, {mach["cpu_count"]} CPUs, torch {mach["torch"]}, basicsr '
              f'{mach["basicsr"]}, {report.get("threads")} torch thread(s); load average at start {report["loadavg_start"]}, end {report["loadavg_end"]}; '
-             f'run time {report["run_seconds"]:.0f} s' if report.get('run_seconds') else '')
+             f'this invocation {report["run_seconds"]:.0f} s; all rows {report.get("rows_seconds_total", 0):.0f} s')
+    if report.get('previous_run'):
+        prev = report['previous_run']
+        L.append(f'- report rewritten from stored rows; the run that computed them: {prev.get("run_seconds") or 0:.0f} s, '
+                 f'load average at start {prev.get("loadavg_start")}, end {prev.get("loadavg_end")}')
     tr = cfg['profile_settings']['train']
     L.append(f'- SR training (every row): {", ".join(cfg["profile_settings"]["sr_nets"])}; {tr["iters"]} iterations, '
              f'batch {tr["batch"]}, GT crop {tr["gt_size"]}, Adam lr {tr["lr"]} (x{tr["gamma"]} at {tr["milestones"]}), '
@@ -943,13 +959,14 @@ def plot_val_curves(report, path):
 
 
 def plot_restorations(report, out, test_pairs, path, crop=128, per_row=6):
-    """The first test image's centre crop restored by each row (seed 0), labelled, plus the HR."""
+    """The first test image's centre crop restored by each row (seed 0), plus the HR; each tile is
+    labelled with the row and its PSNR averaged over the whole test set."""
     name, _, hr = test_pairs[0]
     h, w = hr.shape[:2]
     c = min(crop, h, w)
     y, x = (h - c) // 2, (w - c) // 2
     seed = report['config']['seeds'][0]
-    tiles = [('HR', hr[y:y + c, x:x + c])]
+    tiles = [('HR', name, hr[y:y + c, x:x + c])]
     for r in report['rows']:
         if r['seed'] not in (None, seed):
             continue
@@ -958,14 +975,15 @@ def plot_restorations(report, out, test_pairs, path, crop=128, per_row=6):
         if img is None or img.shape[:2] != hr.shape[:2]:
             continue
         label = r['method'] + (f' ipc{r["budget"]["ipc"]}' if r['budget'] else '')
-        tiles.append((f'{label} {r["metrics"]["psnr"]:.2f}', img[y:y + c, x:x + c]))
-    t, lab = 2 * c if c <= 96 else c, 18
+        tiles.append((label, f'mean PSNR {r["metrics"]["psnr"]:.2f}', img[y:y + c, x:x + c]))
+    t, lab = 2 * c if c <= 96 else c, 30
     rows_n = math.ceil(len(tiles) / per_row)
     grid = np.full((rows_n * (t + lab + 4) + 4, per_row * (t + 4) + 4, 3), 255, np.uint8)
-    for k, (label, tile) in enumerate(tiles):
+    for k, (label, sub, tile) in enumerate(tiles):
         rr, cc = divmod(k, per_row)
         y0, x0 = 4 + rr * (t + lab + 4), 4 + cc * (t + 4)
         grid[y0 + lab:y0 + lab + t, x0:x0 + t] = cv2.resize(tile, (t, t), interpolation=cv2.INTER_NEAREST)
-        cv2.putText(grid, label[:24], (x0, y0 + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(grid, label[:26], (x0, y0 + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(grid, sub, (x0, y0 + 25), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (80, 80, 80), 1, cv2.LINE_AA)
     cv2.imwrite(path, grid)
     return path
