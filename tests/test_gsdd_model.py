@@ -193,7 +193,11 @@ def test_resume_equals_uninterrupted(setup):
     a = torch.load(setup / 'experiments' / 'full' / 'models' / 'latents_4.pth', weights_only=True)
     b = torch.load(setup / 'experiments' / 'part' / 'models' / 'latents_4.pth', weights_only=True)
     assert (a['latents'] - b['latents']).abs().max() <= 1e-6
-    assert b['iter'] == 4 and os.path.isfile(setup / 'experiments' / 'part' / 'models' / 'latents_latest.pth')
+    assert b['iter'] == 4
+    # continuing a finished run changes nothing and the latest bank still names its iteration
+    assert _train(setup, part, '--auto_resume').returncode == 0
+    latest = torch.load(setup / 'experiments' / 'part' / 'models' / 'latents_latest.pth', weights_only=True)
+    assert latest['iter'] == 4 and torch.equal(latest['latents'], b['latents'])
 
 
 # Bad input (weights, scale, options, data, NaN, ...): tests/test_bad_input.py lists every case in one place.

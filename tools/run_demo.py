@@ -20,6 +20,7 @@ Steps (each prints progress and is skipped when its output is already complete):
 ``--fresh`` removes the demo's previous experiments and exports first.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -84,13 +85,20 @@ def metrics(log_text):
 
 
 def distil():
-    latest = os.path.join('experiments', DISTILL_NAME, 'models', 'latents_latest.pth')
-    states = os.path.join('experiments', DISTILL_NAME, 'training_states')
+    """Run (or continue) the distillation; its time is the sum over every run of the experiment."""
+    experiment = os.path.join('experiments', DISTILL_NAME)
+    states = os.path.join(experiment, 'training_states')
     args = ['gsdd_basicsr/train.py', '-opt', DISTILL_OPT]
     if os.path.isdir(states) and os.listdir(states):
         args.append('--auto_resume')  # an interrupted demo continues where it stopped
-    out, seconds = run(args, 'distill.log')
-    return latest, train_seconds(out)
+    run(args, 'distill.log')
+    seconds = 0
+    for log in glob.glob(os.path.join(experiment, 'train_*.log')):
+        with open(log) as f:
+            text = f.read()
+        if 'Time consumed' in text:
+            seconds += train_seconds(text)
+    return os.path.join(experiment, 'models', 'latents_latest.pth'), seconds
 
 
 def train_and_test(label, dataroot):

@@ -303,6 +303,7 @@ class GSDDModel(BaseModel):
                             f'{tuple(self.latents.shape)} (another ipc, latent_size or class set?); start a new '
                             'experiment name or restore the matching options.')
         super().resume_training(resume_state)
+        self.current_iter = int(resume_state['iter'])  # a final save right after resuming names this iteration
         with torch.no_grad():
             self.latents.copy_(resume_state['latents'].to(self.device))
 
