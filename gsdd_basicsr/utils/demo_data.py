@@ -174,11 +174,9 @@ def train_tiles(img, tile_size, max_tiles, max_dark, rng):
 
 
 def bicubic_lr(hr_rgb_uint8, scale):
-    """LR of an HR uint8 image: basicsr's MATLAB-style imresize (antialiasing), rounded."""
-    from basicsr.utils.matlab_functions import imresize
-    lr = imresize(hr_rgb_uint8.astype(np.float32) / 255., 1. / scale)
-    lr = np.asarray(lr)
-    return np.clip(np.round(lr * 255.), 0, 255).astype(np.uint8)
+    """LR of an HR uint8 image, exactly as exports make it (MATLAB bicubic, rounded to 8 bits)."""
+    from gsdd_basicsr.export import lr_from_hr
+    return lr_from_hr(hr_rgb_uint8, scale)
 
 
 def _write_png(path, img_rgb):
