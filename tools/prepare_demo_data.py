@@ -16,6 +16,7 @@ if __package__ in (None, ''):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import gsdd_basicsr  # noqa: E402,F401  (compat fixes before basicsr)
+from gsdd_basicsr.errors import GSDDError  # noqa: E402
 from gsdd_basicsr.utils.demo_data import MAX_TILES, TILE_SIZE, prepare_demo_data  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def main(argv=None):
     try:
         prepare_demo_data(args.out, lmdb=args.lmdb, force=args.force, seed=args.seed,
                           tile_size=args.tile_size, max_tiles=args.max_tiles)
-    except (OSError, ValueError, AssertionError) as e:
+    except (GSDDError, OSError) as e:  # bad input (GSDDError) or the file system refusing
         print(f'prepare_demo_data: error: {e}', file=sys.stderr)
         return 2
     return 0

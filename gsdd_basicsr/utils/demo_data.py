@@ -37,6 +37,8 @@ import time
 import cv2
 import numpy as np
 
+from gsdd_basicsr.errors import GSDDError
+
 SCALES = (2, 3, 4)
 MOD = 12  # HR sizes are multiples of lcm(2, 3, 4) so every LR size is exactly HR / s
 TILE_SIZE = 192
@@ -135,7 +137,7 @@ def load_source(src):
         raise FileNotFoundError(f'scikit-image data file {path} is missing (source {src["name"]!r})')
     img = np.asarray(getattr(skimage.data, src['loader'])())
     if img.dtype != np.uint8:
-        raise ValueError(f'source {src["name"]!r}: expected uint8, got {img.dtype}')
+        raise GSDDError(f'source {src["name"]!r}: expected uint8, got {img.dtype}')
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
     elif img.shape[2] == 4:
@@ -266,10 +268,10 @@ def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE,
         raise FileExistsError(f'output folder {out} exists and is not empty; pass --force '
                               '(force=True) to replace it')
     if tile_size % MOD:
-        raise ValueError(f'tile_size must be a multiple of {MOD}, got {tile_size}')
+        raise GSDDError(f'tile_size must be a multiple of {MOD}, got {tile_size}')
     for s in scales:
         if MOD % s:
-            raise ValueError(f'scale {s} does not divide {MOD}')
+            raise GSDDError(f'scale {s} does not divide {MOD}')
     check_disjoint(SOURCES)
 
     t0 = time.time()
