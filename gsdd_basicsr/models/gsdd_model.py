@@ -26,6 +26,7 @@ from os import path as osp
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch.profiler import record_function
 from basicsr.data import build_dataset
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
@@ -217,29 +218,48 @@ class GSDDModel(BaseModel):
         return x if params is None else self.augment.apply(x, params)
 
     def optimize_parameters(self, current_iter):
+        """One distillation step. Its parts run inside ``torch.profiler.record_function`` regions
+        named ``gsdd.<part>`` (``data``, ``draw``, ``augment``, ``embed_real``, ``render``,
+        ``embed_syn``, ``loss``, ``backward``, ``sync``, ``optimizer``; free when no profiler runs),
+        read by :mod:`gsdd_basicsr.profiling`."""
         self.current_iter = current_iter
-        real = self._real_batches(current_iter)
+        with record_function('gsdd.data'):
+            real = self._real_batches(current_iter)
         self.optimizer_z.zero_grad(set_to_none=True)
         lambda_reg = self.gsdd['lambda_reg']
         per_class = torch.zeros(2, self.num_classes, device=self.device)  # rows: l_dm, l_reg
         for c in self.own_classes:
-            params = self._draw_space(self.seed, current_iter, c)
+            with record_function('gsdd.draw'):
+                params = self._draw_space(self.seed, current_iter, c)
             with torch.no_grad():
-                feats_real = self._embed(self._augment(real[c], params))
-            z = self.latents[self._syn_rows(c, current_iter)]
-            syn = self.net_g(z).clamp(0, 1)
-            l_dm = distribution_matching_loss(feats_real, self._embed(self._augment(syn, params)))
-            l_reg = latent_homogeneity(z) if lambda_reg > 0 else l_dm.new_zeros(())
-            (l_dm + lambda_reg * l_reg).backward()
+                with record_function('gsdd.augment'):
+                    real_aug = self._augment(real[c], params)
+                with record_function('gsdd.embed_real'):
+                    feats_real = self._embed(real_aug)
+            with record_function('gsdd.render'):
+                z = self.latents[self._syn_rows(c, current_iter)]
+                syn = self.net_g(z).clamp(0, 1)
+            with record_function('gsdd.augment'):
+                syn_aug = self._augment(syn, params)
+            with record_function('gsdd.embed_syn'):
+                feats_syn = self._embed(syn_aug)
+            with record_function('gsdd.loss'):
+                l_dm = distribution_matching_loss(feats_real, feats_syn)
+                l_reg = latent_homogeneity(z) if lambda_reg > 0 else l_dm.new_zeros(())
+                loss = l_dm + lambda_reg * l_reg
+            with record_function('gsdd.backward'):
+                loss.backward()
             per_class[0, c], per_class[1, c] = l_dm.detach(), l_reg.detach()
-        if self.world_size > 1:
-            dist.all_reduce(per_class)
-        values = per_class.cpu()  # the step's one host sync: logging and the finiteness check
+        with record_function('gsdd.sync'):
+            if self.world_size > 1:
+                dist.all_reduce(per_class)
+            values = per_class.cpu()  # the step's one host sync: logging and the finiteness check
         if not torch.isfinite(values).all():
             bad = [self.class_names[c] for c in range(self.num_classes) if not torch.isfinite(values[:, c]).all()]
             raise GSDDError(f'non-finite distillation loss at iteration {current_iter} (classes: {", ".join(bad)}); '
                             'lower train.optim_z.lr or gsdd.lambda_reg, or resume from the last checkpoint.')
-        self.optimizer_z.step()
+        with record_function('gsdd.optimizer'):
+            self.optimizer_z.step()
         l_dm, l_reg = values.mean(dim=1).tolist()
         self.log_dict = {'l_dm': l_dm, 'l_reg': l_reg, 'l_total': l_dm + lambda_reg * l_reg}
 
@@ -281,18 +301,32 @@ class GSDDModel(BaseModel):
 
     def _training_state(self, epoch, current_iter):
         """Optimizer and scheduler states plus the latents: all a resume needs, in one file."""
-        optim_state = self.optimizer_z.state_dict()
-        for slot in optim_state['state'].values():
-            for name, value in slot.items():
-                if torch.is_tensor(value) and value.shape == self.latents.shape:
-                    slot[name] = self._gather_rows(value).cpu()
+        # ``state_dict()`` packs the optimizer's live per-parameter dicts by reference: build new
+        # dicts of host copies, so a save never moves or changes the state the next step uses.
+        live = self.optimizer_z.state_dict()
+        optim_state = {
+            'state': {
+                key: {name: self._snapshot(value) for name, value in slot.items()}
+                for key, slot in live['state'].items()
+            },
+            'param_groups': deepcopy(live['param_groups']),
+        }
         return {
             'epoch': epoch,
             'iter': current_iter,
             'optimizers': [optim_state],
             'schedulers': [s.state_dict() for s in self.schedulers],
-            'latents': self._gather_rows(self.latents.detach()).cpu(),
+            'latents': self._snapshot(self.latents),
         }
+
+    def _snapshot(self, value):
+        """A host copy of one optimizer-state entry that shares no storage with the live one
+        (latent-shaped tensors gathered over processes first)."""
+        if not torch.is_tensor(value):
+            return deepcopy(value)
+        if value.shape == self.latents.shape:
+            value = self._gather_rows(value)
+        return value.detach().to('cpu', copy=True)
 
     def save_training_state(self, epoch, current_iter):
         self.save(epoch, current_iter)
