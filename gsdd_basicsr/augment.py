@@ -38,7 +38,8 @@ random numbers from the generator whatever the strategy and mode.
 
 Implementation: colour ops are vectorised arithmetic; crop, flip, scale and rotate are composed
 into a single 2 x 3 matrix and applied with one ``affine_grid`` + ``grid_sample`` pass
-(bilinear, ``align_corners=True`` as in DSA); when only crop and/or flip are active they are
+(bilinear, ``align_corners=True`` as in DSA; under ``torch.use_deterministic_algorithms`` the same
+sampling through :func:`gsdd_basicsr.determinism.bilinear_sample`); when only crop and/or flip are active they are
 done exactly with padding / slicing / ``flip`` instead; cutout is a broadcast mask multiply.
 There is no loop over images or pixels. The output is not clamped (DSA does not clamp either,
 and clamping would cut gradients), so it may leave ``[0, 1]``.
@@ -51,6 +52,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from gsdd_basicsr.determinism import bilinear_sample
 
 _OPS = ('color', 'crop', 'cutout', 'flip', 'scale', 'rotate')
 _NUM_UNIFORMS = 12  # op choice, brightness, saturation, contrast, crop(2), cutout(2), flip, scale(2), rotate
@@ -238,10 +241,12 @@ def _geometric(x, params, geo):
         c, s = math.cos(a), math.sin(a)
         mat = mat @ torch.tensor([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=torch.float64)
     theta = mat[:2].to(device=x.device, dtype=x.dtype).unsqueeze(0)
-    b = x.shape[0]
+    grid = F.affine_grid(theta, (1, x.shape[1], h, w), align_corners=True)
+    if torch.are_deterministic_algorithms_enabled():  # grid_sample's backward has no deterministic CUDA kernel
+        return bilinear_sample(x, grid)
     # one grid, broadcast over the batch (expand is free)
-    grid = F.affine_grid(theta, (1, x.shape[1], h, w), align_corners=True).expand(b, h, w, 2)
-    return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=True)
+    return F.grid_sample(x, grid.expand(x.shape[0], h, w, 2), mode='bilinear', padding_mode='zeros',
+                         align_corners=True)
 
 
 def _cutout(x, centre, ratio):

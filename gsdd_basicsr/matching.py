@@ -3,6 +3,8 @@ and frozen-generator ("teacher") features as a second feature space."""
 import torch
 import torch.nn.functional as F
 
+from gsdd_basicsr.determinism import resize_matrices
+
 
 def _as_list(feats):
     if isinstance(feats, torch.Tensor):
@@ -79,6 +81,15 @@ def latent_homogeneity(z, eps=1e-8):
     u = F.normalize(c.flatten(1), dim=1, eps=eps)
     gram = u @ u.t()
     return (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))
+
+
+def _pool(x, size):
+    """Adaptive average pooling to ``size x size``; a plain ``avg_pool2d`` (same result, and a
+    deterministic CUDA backward) when the feature map divides evenly."""
+    h, w = x.shape[-2:]
+    if h % size == 0 and w % size == 0:
+        return F.avg_pool2d(x, (h // size, w // size))
+    return F.adaptive_avg_pool2d(x, size)
 
 
 class _StopForward(Exception):
@@ -171,8 +182,10 @@ class TeacherFeatures:
     def downsample(self, hr):
         """Differentiable bicubic (antialiased) downsampling by ``scale``."""
         h, w = hr.shape[-2:]
-        return F.interpolate(
-            hr, size=(h // self.scale, w // self.scale), mode='bicubic', antialias=True, align_corners=False)
+        size = (h // self.scale, w // self.scale)
+        if torch.are_deterministic_algorithms_enabled():  # the antialiased bicubic backward is not
+            return resize_matrices(hr, size)
+        return F.interpolate(hr, size=size, mode='bicubic', antialias=True, align_corners=False)
 
     def __call__(self, hr):
         """``B x 3 x H x W`` HR batch -> list of ``B x D`` features, one per layer."""
@@ -193,7 +206,7 @@ class TeacherFeatures:
         for name in self.layers:
             out = outputs[name]
             if self.pool_size is not None:
-                out = F.adaptive_avg_pool2d(out, self.pool_size)
+                out = _pool(out, self.pool_size)
             feats.append(out.flatten(1))
         return feats
 

@@ -201,3 +201,75 @@ def test_resume_equals_uninterrupted(setup):
 
 
 # Bad input (weights, scale, options, data, NaN, ...): tests/test_bad_input.py lists every case in one place.
+
+
+def test_checkpoint_state_is_a_snapshot_of_the_optimizer(setup):
+    """Saving must not move or alias the live Adam state (it moved it to the CPU on a GPU)."""
+    model = build_model(_opt(setup, name='snap', augment=None))
+    model.optimize_parameters(1)
+    state = model._training_state(0, 1)
+    live = model.optimizer_z.state[model.latents]
+    saved = next(iter(state['optimizers'][0]['state'].values()))
+    before = {k: v.clone() for k, v in live.items()}
+    for name, value in saved.items():
+        assert value.untyped_storage().data_ptr() != live[name].untyped_storage().data_ptr()
+        value.add_(1.0)  # changing the snapshot leaves the optimizer alone
+    assert all(torch.equal(live[k], before[k]) for k in live)
+    assert state['latents'].untyped_storage().data_ptr() != model.latents.untyped_storage().data_ptr()
+
+
+def test_bf16_step_is_finite_and_close_to_float32(setup):
+    losses, latents = {}, {}
+    for amp in ('none', 'bf16'):
+        model = build_model(_opt(setup, name=f'amp_{amp}', amp=amp, init='real', augment=None))
+        model.optimize_parameters(1)
+        losses[amp], latents[amp] = model.get_current_log()['l_dm'], model.latents.detach()
+        assert model.latents.dtype == torch.float32 and torch.isfinite(model.latents).all()
+    assert np.isfinite(losses['bf16']) and abs(losses['bf16'] - losses['none']) <= 0.1 * abs(losses['none'])
+    # Adam's first step moves every latent pixel by +-lr (0.05); bf16 may flip the sign of tiny gradients only
+    flipped = ((latents['bf16'] - latents['none']).abs() > 0.05).float().mean()
+    assert flipped <= 0.1, flipped
+
+
+def test_fused_classes_take_the_same_step(setup):
+    latents = [build_model(_opt(setup, name=f'fuse_{f}', fuse_classes=f, batch_syn=2)) for f in (False, True)]
+    for model in latents:
+        model.optimize_parameters(1)
+        model.optimize_parameters(2)
+    assert (latents[0].latents - latents[1].latents).abs().max() <= 1e-5
+    assert latents[0].get_current_log() == pytest.approx(latents[1].get_current_log(), rel=1e-4)
+
+
+@pytest.fixture
+def deterministic_mode():
+    """Restore the process-wide flags ``deterministic: true`` sets."""
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+             torch.backends.cudnn.deterministic)
+    yield
+    torch.use_deterministic_algorithms(saved[0])
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[1:]
+
+
+def test_deterministic_option_sets_the_flags_and_keeps_the_step(setup, deterministic_mode):
+    gsdd = dict(feature_space='both', teacher_layers=['body.1'], augment=dict(strategy='scale_rotate', mode='multiple'))
+    plain = build_model(_opt(setup, name='det_off', **gsdd))
+    assert not torch.are_deterministic_algorithms_enabled()
+    plain.optimize_parameters(1)
+    opt = _opt(setup, name='det_on', **gsdd)
+    opt['deterministic'] = True
+    model = build_model(opt)
+    assert torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.benchmark
+    model.optimize_parameters(1)  # our grid-sample and bicubic formulations: same step up to rounding
+    assert (model.latents - plain.latents).abs().max() <= 1e-5
+
+
+def test_out_of_memory_names_the_settings_to_lower(setup, monkeypatch):
+    from gsdd_basicsr.errors import OutOfMemory
+    model = build_model(_opt(setup, name='oom'))
+
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB')
+
+    monkeypatch.setattr(model.net_g, 'forward', oom)
+    with pytest.raises(OutOfMemory, match=r'iteration 1\).*gsdd\.batch_real or gsdd\.batch_syn'):
+        model.optimize_parameters(1)

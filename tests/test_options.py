@@ -246,7 +246,7 @@ def test_realsr_pairs_by_meta_info_and_filename_tmpl(tmp_path):
 # a real CPU run of the demo's train and test options
 # ------------------------------------------------------------------------------------------------
 def _run(script, opt_path, cwd):
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES='')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get('PYTHONPATH')])), CUDA_VISIBLE_DEVICES='')
     return subprocess.run([sys.executable, osp.join(ROOT, 'gsdd_basicsr', script), '-opt', str(opt_path)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 

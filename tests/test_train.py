@@ -50,7 +50,7 @@ def _edsr_options(data, name, total_iter):
 
 def _train(cwd, opt_path, *extra, module=False):
     entry = ['-m', 'gsdd_basicsr.train'] if module else [os.path.join(pytest.ROOT, 'gsdd_basicsr', 'train.py')]
-    env = dict(os.environ, PYTHONPATH=pytest.ROOT, CUDA_VISIBLE_DEVICES='')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [pytest.ROOT, os.environ.get('PYTHONPATH')])), CUDA_VISIBLE_DEVICES='')
     return subprocess.run([sys.executable, *entry, '-opt', str(opt_path), *extra], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -18,6 +18,7 @@ drives the iteration count; the model draws its own class-balanced batches, so a
 a run whose classes are sharded over processes (``--launcher pytorch``: class ``c`` belongs to
 rank ``c % world_size``) produce the bank an uninterrupted single-process run produces.
 """
+import contextlib
 import math
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
@@ -34,7 +35,8 @@ from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
 from torchvision.utils import make_grid
 
 from gsdd_basicsr.augment import SiameseAugment
-from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.determinism import configure_determinism
+from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
 from gsdd_basicsr.generator import load_frozen_generator
 from gsdd_basicsr.gsdd_options import parse_gsdd_options
 from gsdd_basicsr.matching import TeacherFeatures, default_layers, distribution_matching_loss, latent_homogeneity
@@ -58,9 +60,13 @@ class GSDDModel(BaseModel):
     """
 
     def __init__(self, opt):
+        configure_determinism(bool(opt.get('deterministic', False)))  # before any CUDA work
         super().__init__(opt)
         self.logger = get_root_logger()
         self.gsdd = parse_gsdd_options(opt.get('gsdd'))
+        self.amp_dtype = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[self.gsdd['amp']]
+        # fp16 needs loss scaling (its range underflows small gradients); bf16 and float32 do not
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.gsdd['amp'] == 'fp16')
         self.seed = int(opt.get('manual_seed') or 0)
         self.rank, self.world_size = opt.get('rank', 0), opt.get('world_size', 1)
         g, p, scale = self.gsdd, self.gsdd['latent_size'], opt['scale']
@@ -96,7 +102,9 @@ class GSDDModel(BaseModel):
 
         self.latents = torch.nn.Parameter(torch.zeros(len(self.labels), 3, p, p, device=self.device))
         if not path_opt.get('resume_state'):  # a resumed run takes its latents from the state
-            self._initialise_latents()
+            with out_of_memory_hint('the latent initialisation', 'lower gsdd.ipc or gsdd.latent_size (inversion '
+                                    'renders a class\'s ipc latents at once), or set gsdd.amp: bf16'):
+                self._initialise_latents()
         self.log_dict = {}
         self.current_iter = 0
         self._prefetcher = ThreadPoolExecutor(max_workers=1) if g['prefetch'] else None
@@ -124,6 +132,12 @@ class GSDDModel(BaseModel):
         ipc = self.gsdd['ipc']
         return slice(c * ipc, (c + 1) * ipc)
 
+    def _autocast(self):
+        """Mixed precision for the generator and embedding passes (``gsdd.amp``); a no-op for ``none``."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     @torch.no_grad()
     def _initialise_latents(self):
         """Latents of the classes this process owns; the rest are filled in by ``_gather_rows``."""
@@ -148,11 +162,14 @@ class GSDDModel(BaseModel):
         optimizer = torch.optim.Adam([z], lr=self.gsdd['inversion_lr'])
         for step in range(self.gsdd['inversion_iters']):
             optimizer.zero_grad(set_to_none=True)
-            loss = (self.net_g(z).clamp(0, 1) - target).abs().mean()
+            with self._autocast():
+                out = self.net_g(z)
+            loss = (out.float().clamp(0, 1) - target).abs().mean()
             if step == 0:
                 first = loss.detach()
-            loss.backward()
-            optimizer.step()
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
         self.logger.info(f'Inversion of class {self.class_names[c]}: L1 {first.item():.4f} -> {loss.item():.4f} '
                          f'after {self.gsdd["inversion_iters"]} steps.')
         return z.detach()
@@ -200,11 +217,12 @@ class GSDDModel(BaseModel):
     def _embed(self, x):
         """Features of an HR batch (B x 3 x H x W in [0, 1]) in the configured space(s): list of B x D."""
         feats = []
-        if self.embedder is not None:
-            feats += self.embedder(x)
-        if self.teacher is not None:
-            feats += self.teacher(x)
-        return feats
+        with self._autocast():
+            if self.embedder is not None:
+                feats += self.embedder(x)
+            if self.teacher is not None:
+                feats += self.teacher(x)
+        return [f.float() for f in feats]  # the loss reduction runs in float32 whatever gsdd.amp
 
     def _draw_space(self, *key):
         """Re-draw the random embedding network and the augmentation for one (step, class)."""
@@ -218,50 +236,80 @@ class GSDDModel(BaseModel):
         return x if params is None else self.augment.apply(x, params)
 
     def optimize_parameters(self, current_iter):
-        """One distillation step. Its parts run inside ``torch.profiler.record_function`` regions
-        named ``gsdd.<part>`` (``data``, ``draw``, ``augment``, ``embed_real``, ``render``,
-        ``embed_syn``, ``loss``, ``backward``, ``sync``, ``optimizer``; free when no profiler runs),
-        read by :mod:`gsdd_basicsr.profiling`."""
+        """One distillation step.
+
+        The generator renders a group of classes at once (each class alone, or all owned classes
+        with ``gsdd.fuse_classes``); each class's matching loss is back-propagated to the rendered
+        images right away (so its embedding network can be re-drawn for the next class), and one
+        backward pass per group carries the summed image gradients and ``lambda_reg * R`` through
+        the generator to the latents. The parts run inside ``torch.profiler.record_function``
+        regions named ``gsdd.<part>`` (``data``, ``draw``, ``augment``, ``embed_real``, ``render``,
+        ``embed_syn``, ``loss``, ``backward``, ``sync``, ``optimizer``; free when no profiler
+        runs), read by :mod:`gsdd_basicsr.profiling`.
+        """
         self.current_iter = current_iter
-        with record_function('gsdd.data'):
-            real = self._real_batches(current_iter)
-        self.optimizer_z.zero_grad(set_to_none=True)
-        lambda_reg = self.gsdd['lambda_reg']
-        per_class = torch.zeros(2, self.num_classes, device=self.device)  # rows: l_dm, l_reg
-        for c in self.own_classes:
-            with record_function('gsdd.draw'):
-                params = self._draw_space(self.seed, current_iter, c)
-            with torch.no_grad():
-                with record_function('gsdd.augment'):
-                    real_aug = self._augment(real[c], params)
-                with record_function('gsdd.embed_real'):
-                    feats_real = self._embed(real_aug)
-            with record_function('gsdd.render'):
-                z = self.latents[self._syn_rows(c, current_iter)]
-                syn = self.net_g(z).clamp(0, 1)
-            with record_function('gsdd.augment'):
-                syn_aug = self._augment(syn, params)
-            with record_function('gsdd.embed_syn'):
-                feats_syn = self._embed(syn_aug)
-            with record_function('gsdd.loss'):
-                l_dm = distribution_matching_loss(feats_real, feats_syn)
-                l_reg = latent_homogeneity(z) if lambda_reg > 0 else l_dm.new_zeros(())
-                loss = l_dm + lambda_reg * l_reg
-            with record_function('gsdd.backward'):
-                loss.backward()
-            per_class[0, c], per_class[1, c] = l_dm.detach(), l_reg.detach()
-        with record_function('gsdd.sync'):
-            if self.world_size > 1:
-                dist.all_reduce(per_class)
-            values = per_class.cpu()  # the step's one host sync: logging and the finiteness check
+        with out_of_memory_hint(f'the distillation step (iteration {current_iter})',
+                                'lower gsdd.batch_real or gsdd.batch_syn, set gsdd.fuse_classes: false or '
+                                'gsdd.amp: bf16, and resume with --auto_resume from the last checkpoint'):
+            values = self._step(current_iter)
         if not torch.isfinite(values).all():
             bad = [self.class_names[c] for c in range(self.num_classes) if not torch.isfinite(values[:, c]).all()]
             raise GSDDError(f'non-finite distillation loss at iteration {current_iter} (classes: {", ".join(bad)}); '
                             'lower train.optim_z.lr or gsdd.lambda_reg, or resume from the last checkpoint.')
         with record_function('gsdd.optimizer'):
-            self.optimizer_z.step()
+            self.scaler.step(self.optimizer_z)
+            self.scaler.update()
+        lambda_reg = self.gsdd['lambda_reg']
         l_dm, l_reg = values.mean(dim=1).tolist()
         self.log_dict = {'l_dm': l_dm, 'l_reg': l_reg, 'l_total': l_dm + lambda_reg * l_reg}
+
+    def _step(self, current_iter):
+        """Gradients of the step's loss on the latents; returns the 2 x num_classes (l_dm, l_reg) on the CPU."""
+        with record_function('gsdd.data'):
+            real = self._real_batches(current_iter)
+        self.optimizer_z.zero_grad(set_to_none=True)
+        lambda_reg = self.gsdd['lambda_reg']
+        per_class = torch.zeros(2, self.num_classes, device=self.device)  # rows: l_dm, l_reg
+        groups = [self.own_classes] if self.gsdd['fuse_classes'] else [[c] for c in self.own_classes]
+        for classes in groups:
+            with record_function('gsdd.render'):
+                rows = [self._syn_rows(c, current_iter) for c in classes]
+                z = [self.latents[r] for r in rows]
+                with self._autocast():
+                    syn = self.net_g(z[0] if len(z) == 1 else torch.cat(z)).clamp(0, 1)
+            # the embedding side back-propagates into this leaf class by class
+            syn_leaf = syn.detach().requires_grad_(True)
+            for c, syn_c in zip(classes, syn_leaf.split([len(zc) for zc in z])):
+                with record_function('gsdd.draw'):
+                    params = self._draw_space(self.seed, current_iter, c)
+                with torch.no_grad():
+                    with record_function('gsdd.augment'):
+                        real_aug = self._augment(real[c], params)
+                    with record_function('gsdd.embed_real'):
+                        feats_real = self._embed(real_aug)
+                with record_function('gsdd.augment'):
+                    syn_aug = self._augment(syn_c, params)
+                with record_function('gsdd.embed_syn'):
+                    feats_syn = self._embed(syn_aug)
+                with record_function('gsdd.loss'):
+                    l_dm = distribution_matching_loss(feats_real, feats_syn)
+                with record_function('gsdd.backward'):
+                    self.scaler.scale(l_dm).backward()
+                per_class[0, c] = l_dm.detach()
+            with record_function('gsdd.loss'):
+                l_reg = [latent_homogeneity(zc) if lambda_reg > 0 else zc.new_zeros(()) for zc in z]
+                for c, value in zip(classes, l_reg):
+                    per_class[1, c] = value.detach()
+            with record_function('gsdd.backward'):
+                outputs, grads = [syn], [syn_leaf.grad]
+                if lambda_reg > 0:
+                    outputs.append(self.scaler.scale(lambda_reg * torch.stack(l_reg).sum()))
+                    grads.append(None)
+                torch.autograd.backward(outputs, grads)
+        with record_function('gsdd.sync'):
+            if self.world_size > 1:
+                dist.all_reduce(per_class)
+            return per_class.cpu()  # the step's one host sync: logging and the finiteness check
 
     def get_current_log(self):
         return self.log_dict
@@ -316,6 +364,7 @@ class GSDDModel(BaseModel):
             'iter': current_iter,
             'optimizers': [optim_state],
             'schedulers': [s.state_dict() for s in self.schedulers],
+            'grad_scaler': self.scaler.state_dict(),
             'latents': self._snapshot(self.latents),
         }
 
@@ -337,6 +386,8 @@ class GSDDModel(BaseModel):
                             f'{tuple(self.latents.shape)} (another ipc, latent_size or class set?); start a new '
                             'experiment name or restore the matching options.')
         super().resume_training(resume_state)
+        if resume_state.get('grad_scaler'):
+            self.scaler.load_state_dict(resume_state['grad_scaler'])
         self.current_iter = int(resume_state['iter'])  # a final save right after resuming names this iteration
         with torch.no_grad():
             self.latents.copy_(resume_state['latents'].to(self.device))
@@ -360,6 +411,11 @@ class GSDDModel(BaseModel):
           [0, 1] units, averaged over classes (0 = collapsed);
         - ``homogeneity``: R of each class's latents, averaged over classes.
         """
+        with out_of_memory_hint('the validation', 'lower gsdd.ipc (the bank renders one class at a time) or '
+                                'gsdd.val_crops'):
+            return self._validate(dataloader, current_iter, tb_logger)
+
+    def _validate(self, dataloader, current_iter, tb_logger):
         images = self.render()
         real = self._val_crops(dataloader.dataset).to(self.device)
         if real.shape[-2:] != images.shape[-2:]:
