@@ -1,7 +1,11 @@
 """Latent banks: the output of distillation, and how to turn one back into HR images.
 
-A latent bank is a ``torch.save`` of a plain dict (loadable with ``weights_only=True``)::
+This module owns the format: :func:`build_latent_bank` makes one, :func:`save_latent_bank`
+validates and writes it atomically, :func:`load_latent_bank` reads it safely and validates it,
+:func:`render_bank` / :func:`render_latents` turn latents into images. A latent bank is a
+``torch.save`` of a plain dict (loadable with ``weights_only=True``)::
 
+    format       str                          'gsdd-latent-bank-v1'
     latents      float tensor N x 3 x p x p   the generator's inputs (LR-sized)
     labels       long tensor N                class index of each latent
     class_names  list[str]                    one name per class
@@ -27,11 +31,12 @@ from os import path as osp
 import numpy as np
 import torch
 
-from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.errors import GSDDError, MissingInputError, out_of_memory_hint
 from gsdd_basicsr.generator import load_frozen_generator, resolve_device
 from gsdd_basicsr.utils.atomic import atomic_torch_save
 
-REQUIRED_KEYS = ('latents', 'labels', 'class_names', 'scale', 'network_g', 'iter')
+BANK_FORMAT = 'gsdd-latent-bank-v1'
+REQUIRED_KEYS = ('format', 'latents', 'labels', 'class_names', 'scale', 'network_g', 'iter')
 OPTIONAL_KEYS = ('pretrain_network_g', 'param_key_g')
 
 
@@ -93,6 +98,9 @@ def validate_latent_bank(bank, where='latent bank'):
     if missing:
         fail(f'wrong format: missing key(s) {missing} (has {sorted(map(str, bank.keys()))})')
 
+    if bank['format'] != BANK_FORMAT:
+        fail(f"wrong format: 'format' is {bank['format']!r}, expected {BANK_FORMAT!r} (a bank written by "
+             'GSDDModel or gsdd_basicsr.latent_bank.save_latent_bank)')
     latents = bank['latents']
     if not torch.is_tensor(latents) or not latents.is_floating_point():
         fail(f"'latents' must be a float tensor, got {type(latents).__name__}"
@@ -169,6 +177,27 @@ def load_latent_bank(path):
     return validate_latent_bank(bank, where=f'latent bank {path}')
 
 
+def build_latent_bank(latents, labels, class_names, scale, network_g, iteration, **extra):
+    """A bank dict in this module's format.
+
+    Args:
+        latents (Tensor): N x 3 x p x p float latents (copied to the CPU).
+        labels (Tensor): N class indices.
+        class_names (list[str]): one name per class.
+        scale (int): the generator's upscaling factor.
+        network_g (dict): BasicSR options of the generator, ``type`` included.
+        iteration (int): distillation iteration.
+        **extra: optional keys (``pretrain_network_g``, ``param_key_g``) and plain extra entries
+            (e.g. the distillation settings).
+
+    Returns:
+        dict: a bank :func:`save_latent_bank` accepts.
+    """
+    return {'format': BANK_FORMAT, 'latents': latents.detach().to('cpu', copy=True), 'labels': labels.clone(),
+            'class_names': list(class_names), 'scale': int(scale), 'network_g': _plain(network_g),
+            'iter': int(iteration), **extra}
+
+
 def save_latent_bank(bank, path):
     """Validate ``bank`` and write it atomically (:func:`gsdd_basicsr.utils.atomic.atomic_torch_save`:
     temporary file in the same folder, then ``os.replace``), as a plain dict that
@@ -179,6 +208,7 @@ def save_latent_bank(bank, path):
     """
     bank = validate_latent_bank(bank, where=f'latent bank for {path}')
     plain = {
+        'format': BANK_FORMAT,
         'latents': bank['latents'].detach().cpu().contiguous(),
         'labels': bank['labels'].detach().cpu().contiguous(),
         'class_names': [str(c) for c in bank['class_names']],
@@ -196,7 +226,7 @@ def save_latent_bank(bank, path):
                 raise GSDDError(f'latent bank for {path}: entry {key!r} is not a plain tensor / number / string / '
                                  'list / dict and would need arbitrary unpickling')
             plain[str(key)] = value
-    atomic_torch_save(plain, path)
+    atomic_torch_save(plain, path, 'latent bank')
     return path
 
 
@@ -254,8 +284,32 @@ def build_bank_generator(bank, weights=None, device='cpu', param_key=None):
                                  scale=bank['scale'], device=device)
 
 
+def render_latents(latents, generator, batch_size=16):
+    """``clamp(G(z), 0, 1)`` for N latents, in batches, without autograd.
+
+    Args:
+        latents (Tensor): N x 3 x p x p, on any device.
+        generator (torch.nn.Module): the frozen generator; rendering runs on its device.
+        batch_size (int): latents per forward pass.
+
+    Returns:
+        Tensor: N x 3 x sp x sp float in [0, 1], on the generator's device.
+    """
+    if batch_size < 1:
+        raise GSDDError(f'batch_size must be >= 1, got {batch_size}')
+    params = list(generator.parameters())
+    device = params[0].device if params else torch.device('cpu')
+    outs = []
+    with out_of_memory_hint('rendering latents', f'lower the render batch size (now {batch_size}: '
+                            'render_batch_size of GANLatentDataset, --batch-size of tools/export_distilled.py)'):
+        with torch.inference_mode():
+            for z in latents.split(batch_size):
+                outs.append(generator(z.to(device=device, dtype=torch.float32)).clamp_(0, 1))
+    return torch.cat(outs)
+
+
 def render_bank(bank, generator, batch_size=16, device=None, as_uint8=True, indices=None):
-    """Render ``HR = clamp(G(z), 0, 1)`` for the bank's latents, in batches, without autograd.
+    """Render ``HR = clamp(G(z), 0, 1)`` for the bank's latents (:func:`render_latents`).
 
     Args:
         bank (dict): a validated bank.
@@ -267,24 +321,11 @@ def render_bank(bank, generator, batch_size=16, device=None, as_uint8=True, indi
             on the CPU.
         indices (sequence[int] | None): render only these latents (default all).
     """
-    if batch_size < 1:
-        raise GSDDError(f'batch_size must be >= 1, got {batch_size}')
-    if device is None:
-        params = list(generator.parameters())
-        device = params[0].device if params else torch.device('cpu')
-    else:
-        device = resolve_device(device)
+    if device is not None:
+        generator = generator.to(resolve_device(device))
     latents = bank['latents'] if indices is None else bank['latents'][torch.as_tensor(list(indices)).long()]
-    outs = []
-    with torch.inference_mode():
-        for start in range(0, latents.shape[0], batch_size):
-            z = latents[start:start + batch_size].to(device=device, dtype=torch.float32)
-            hr = generator(z).clamp_(0, 1)
-            if as_uint8:
-                hr = (hr * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-                outs.extend(np.ascontiguousarray(img) for img in hr)
-            else:
-                outs.append(hr.float().cpu())
-    if as_uint8:
-        return outs
-    return torch.cat(outs, 0)
+    hr = render_latents(latents, generator, batch_size)
+    if not as_uint8:
+        return hr.float().cpu()
+    hr = (hr * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return [np.ascontiguousarray(img) for img in hr]

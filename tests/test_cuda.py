@@ -129,7 +129,7 @@ def _bank_file(root):
 
 def test_gan_latent_dataset_renders_on_cuda_like_the_cpu(setup):
     from gsdd_basicsr.data.gan_latent_dataset import GANLatentDataset
-    base = dict(name='g', type='GANLatentDataset', latent_bank=str(_bank_file(setup)), phase='train',
+    base = dict(name='g', type='GANLatentDataset', latents=str(_bank_file(setup)), phase='train',
                 pretrain_network_g=str(setup / 'g.pth'), scale=2, gt_size=8, use_hflip=False, use_rot=False,
                 io_backend=dict(type='disk'))
     cpu = GANLatentDataset(dict(base, render_device='cpu'))
@@ -143,16 +143,14 @@ def test_gan_latent_dataset_renders_on_cuda_like_the_cpu(setup):
 def test_real_esrnet_trains_a_few_iterations_on_an_export(setup, tmp_path):
     from basicsr.archs.srvgg_arch import SRVGGNetCompact
     from gsdd_basicsr.export import export_distilled
+    from gsdd_basicsr.latent_bank import build_latent_bank, save_latent_bank
     # a scale-4 bank: Real-ESRNet is x4
     net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=4, act_type='prelu')
     torch.save({'params_ema': net.state_dict()}, tmp_path / 'g4.pth')
-    bank = {
-        'format': 'gsdd-latent-bank-v1', 'latents': torch.rand(4, 3, 32, 32), 'labels': torch.tensor([0, 0, 1, 1]),
-        'class_names': ['a', 'b'], 'scale': 4, 'iter': 1, 'pretrain_network_g': str(tmp_path / 'g4.pth'),
-        'param_key_g': 'params_ema',
-        'network_g': dict(type='SRVGGNetCompact', num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=4,
-                          act_type='prelu')}
-    torch.save(bank, tmp_path / 'bank.pth')
+    bank = build_latent_bank(torch.rand(4, 3, 32, 32), torch.tensor([0, 0, 1, 1]), ['a', 'b'], 4,
+                             dict(type='SRVGGNetCompact', num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2,
+                                  upscale=4, act_type='prelu'), 1, pretrain_network_g=str(tmp_path / 'g4.pth'))
+    save_latent_bank(bank, str(tmp_path / 'bank.pth'))
     export_distilled(str(tmp_path / 'bank.pth'), str(tmp_path / 'export'))
     opt_file = os.path.join(ROOT, 'options', 'gsdd_train_RealESRNet_x4plus_distilled.yml')
     run = subprocess.run(

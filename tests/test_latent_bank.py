@@ -13,7 +13,7 @@ import torch
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.latent_bank import (bank_image_names, build_bank_generator, load_latent_bank, render_bank,
+from gsdd_basicsr.latent_bank import (bank_image_names, build_latent_bank, build_bank_generator, load_latent_bank, render_bank,
                                       save_latent_bank, validate_latent_bank)
 
 TOY_G = {'type': 'SRVGGNetCompact', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_conv': 2, 'upscale': 4,
@@ -33,14 +33,8 @@ def make_toy_bank(folder, classes=('sky', 'water'), per_class=3, p=16, seed=0, p
     n = len(classes) * per_class
     coarse = torch.rand(n, 3, 4, 4, generator=gen)
     latents = 0.15 + 0.7 * torch.nn.functional.interpolate(coarse, size=(p, p), mode='bilinear', align_corners=False)
-    bank = {
-        'latents': latents,
-        'labels': torch.arange(len(classes)).repeat_interleave(per_class),
-        'class_names': list(classes),
-        'scale': 4,
-        'network_g': dict(TOY_G),
-        'iter': 7,
-    }
+    bank = build_latent_bank(latents, torch.arange(len(classes)).repeat_interleave(per_class), classes, 4,
+                             dict(TOY_G), 7)
     if store_weights:
         bank['pretrain_network_g'] = weights
     path = os.path.join(str(folder), 'bank.pth')
@@ -51,7 +45,7 @@ def make_toy_bank(folder, classes=('sky', 'water'), per_class=3, p=16, seed=0, p
 def test_save_load_roundtrip_is_plain_and_atomic(tmp_path):
     path, weights, bank = make_toy_bank(tmp_path)
     raw = torch.load(path, weights_only=True)  # plain dict, no arbitrary unpickling
-    assert set(raw) == {'latents', 'labels', 'class_names', 'scale', 'network_g', 'iter', 'pretrain_network_g'}
+    assert set(raw) == {'format', 'latents', 'labels', 'class_names', 'scale', 'network_g', 'iter', 'pretrain_network_g'}
     loaded = load_latent_bank(path)
     assert torch.equal(loaded['latents'], bank['latents'])
     assert loaded['labels'].dtype == torch.int64 and loaded['labels'].tolist() == [0, 0, 0, 1, 1, 1]
@@ -92,6 +86,8 @@ def _bad(tmp_path, **changes):
     ({'scale': 2}, 'scale mismatch'),
     ({'network_g': {'num_feat': 8}}, "'type'"),
     ({'iter': '7'}, "'iter'"),
+    ({'format': KeyError}, "missing key(s) ['format']"),
+    ({'format': 'gsdd-latent-bank-v0'}, "'format' is 'gsdd-latent-bank-v0', expected 'gsdd-latent-bank-v1'"),
 ])
 def test_load_rejects_bad_banks_naming_the_file(tmp_path, changes, message):
     path = _bad(tmp_path, **changes)
@@ -168,3 +164,16 @@ def test_render_bank_uint8_matches_float_and_is_batch_invariant(tmp_path):
 def test_image_names(tmp_path):
     _, _, bank = make_toy_bank(tmp_path, classes=('sky', 'water.v2'), per_class=2)
     assert bank_image_names(bank) == ['sky_0000.png', 'sky_0001.png', 'water_v2_0000.png', 'water_v2_0001.png']
+
+
+def test_render_out_of_memory_names_the_batch_size(tmp_path, monkeypatch):
+    from gsdd_basicsr.errors import OutOfMemory
+    _, _, bank = make_toy_bank(tmp_path)
+    g = build_bank_generator(bank, weights=str(tmp_path / 'g.pth'), device='cpu')
+
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError('CUDA out of memory.')
+
+    monkeypatch.setattr(g, 'forward', oom)
+    with pytest.raises(OutOfMemory, match='render_batch_size of GANLatentDataset, --batch-size of tools/export'):
+        render_bank(bank, g, batch_size=4)

@@ -40,10 +40,9 @@ from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
 from gsdd_basicsr.generator import load_frozen_generator
 from gsdd_basicsr.gsdd_options import parse_gsdd_options
 from gsdd_basicsr.matching import TeacherFeatures, default_layers, distribution_matching_loss, latent_homogeneity
+from gsdd_basicsr.latent_bank import build_latent_bank, render_latents, save_latent_bank
 from gsdd_basicsr.utils.atomic import atomic_torch_save
 from gsdd_basicsr.utils.seeding import keyed_generator
-
-BANK_FORMAT = 'gsdd-latent-bank-v1'
 
 
 @MODEL_REGISTRY.register()
@@ -316,20 +315,12 @@ class GSDDModel(BaseModel):
 
     # ------------------------------------------------------------------ outputs
     def latent_bank(self, current_iter):
-        """The bank as DESIGN.md section 3 defines it (collective under --launcher pytorch)."""
+        """The bank (:mod:`gsdd_basicsr.latent_bank`'s format; collective under --launcher pytorch)."""
         path_opt = self.opt['path']
-        return {
-            'format': BANK_FORMAT,
-            'latents': self._gather_rows(self.latents.detach()).cpu(),
-            'labels': self.labels.clone(),
-            'class_names': list(self.class_names),
-            'scale': int(self.opt['scale']),
-            'network_g': dict(self.opt['network_g']),
-            'pretrain_network_g': path_opt.get('pretrain_network_g'),
-            'param_key_g': path_opt.get('param_key_g', 'params_ema'),
-            'iter': int(current_iter),
-            'gsdd': dict(self.gsdd),
-        }
+        return build_latent_bank(
+            self._gather_rows(self.latents.detach()), self.labels, self.class_names, self.opt['scale'],
+            self.opt['network_g'], current_iter, pretrain_network_g=path_opt.get('pretrain_network_g'),
+            param_key_g=path_opt.get('param_key_g', 'params_ema'), gsdd=dict(self.gsdd))
 
     def save(self, epoch, current_iter):
         """Write ``latents_<iter>.pth``, ``latents_latest.pth`` and ``<iter>.state``, each atomically."""
@@ -341,8 +332,8 @@ class GSDDModel(BaseModel):
             return
         models = self.opt['path']['models']
         if not final:
-            atomic_torch_save(bank, osp.join(models, f'latents_{iteration}.pth'), 'latent bank')
-        atomic_torch_save(bank, osp.join(models, 'latents_latest.pth'), 'latent bank')
+            save_latent_bank(bank, osp.join(models, f'latents_{iteration}.pth'))
+        save_latent_bank(bank, osp.join(models, 'latents_latest.pth'))
         if state is not None:
             atomic_torch_save(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'),
                               'training state')
@@ -396,9 +387,7 @@ class GSDDModel(BaseModel):
     @torch.no_grad()
     def render(self, batch_size=None):
         """All latents decoded: N x 3 x sp x sp in [0, 1] (collective under --launcher pytorch)."""
-        latents = self._gather_rows(self.latents.detach())
-        batch_size = batch_size or self.gsdd['ipc']
-        return torch.cat([self.net_g(z).clamp_(0, 1) for z in latents.split(batch_size)])
+        return render_latents(self._gather_rows(self.latents.detach()), self.net_g, batch_size or self.gsdd['ipc'])
 
     @torch.no_grad()
     def validation(self, dataloader, current_iter, tb_logger, save_img=False):
