@@ -183,6 +183,7 @@ class TeacherFeatures:
         """Differentiable bicubic (antialiased) downsampling by ``scale``."""
         h, w = hr.shape[-2:]
         size = (h // self.scale, w // self.scale)
+        hr = hr.float()  # resampling kernels: float32 (bf16 has none on some devices); autocast recasts after
         if torch.are_deterministic_algorithms_enabled():  # the antialiased bicubic backward is not
             return resize_matrices(hr, size)
         return F.interpolate(hr, size=size, mode='bicubic', antialias=True, align_corners=False)
