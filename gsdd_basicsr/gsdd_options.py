@@ -24,8 +24,8 @@ GSDD_OPTIONS = {
     'val_embed_draws': (int, 4, 'embedding networks averaged by the validation matching loss'),
     'grid_per_class': (int, 8, 'images per class row in the validation grid'),
     'prefetch': (bool, True, 'draw the next step\'s real crops in a background thread'),
-    'amp': (str, 'none', 'none | bf16 | fp16: autocast for the generator, inversion and embedding passes '
-            '(latents, Adam and the loss reduction stay float32)'),
+    'amp': ((str, type(None)), 'none', 'none (or null) | bf16 | fp16: autocast for the generator, inversion and '
+            'embedding passes (latents, Adam and the loss reduction stay float32)'),
     'fuse_classes': (bool, False, 'render all classes\' latents in one generator call per step (faster on a '
                      'GPU; memory grows with the number of classes)'),
 }
@@ -76,6 +76,8 @@ def parse_gsdd_options(block):
         raise GSDDError(f'gsdd.batch_syn must be between 1 and ipc ({out["ipc"]}) or null, got {out["batch_syn"]}.')
     if out['init'] not in INIT_MODES:
         raise GSDDError(f'gsdd.init must be one of {", ".join(INIT_MODES)}, got {out["init"]!r}.')
+    if out['amp'] is None:  # YAML and --force_yml read `none` as null
+        out['amp'] = 'none'
     if out['amp'] not in AMP_MODES:
         raise GSDDError(f'gsdd.amp must be one of {", ".join(AMP_MODES)}, got {out["amp"]!r}.')
     if out['feature_space'] not in FEATURE_SPACES:
