@@ -154,8 +154,9 @@ def read_blobs(param_path, bin_path):
     """Read every weighted layer's blobs from ``bin_path``, in the order of ``param_path``.
 
     Returns:
-        list of (NcnnLayer, dict): per Convolution ``{'weight': (num_output, in, kh, kw) array,
-        'bias': (num_output,) array or absent}``, per PReLU ``{'weight': (num_slope,) array}``.
+        tuple: ``(layers, blobs)``: every :class:`NcnnLayer` of the graph, and a list of
+        ``(NcnnLayer, dict)`` for the weighted ones: per Convolution ``{'weight': (num_output, in, kh, kw)
+        float32 array, 'bias': (num_output,) array or absent}``, per PReLU ``{'weight': (num_slope,) array}``.
     """
     layers = parse_param(param_path)
     reader = _BinReader(bin_path)
