@@ -29,30 +29,18 @@ import cv2
 import numpy as np
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.export import check_output_dir, image_size, scan_images, write_image_set
+from gsdd_basicsr.export import write_image_set
+from gsdd_basicsr.image_set import class_of, image_size, list_images, read_rgb
 from gsdd_basicsr.latent_bank import image_names
+from gsdd_basicsr.utils.atomic import check_output_dir
 
 METHODS = ('random', 'informative', 'kcenter')
 FEATURE_SIZE = 8
 
 
-def read_rgb(path):
-    """An image file as uint8 HWC RGB (grey expanded, alpha dropped, 16-bit reduced to 8-bit, EXIF
-    orientation ignored so that the size matches the file header)."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if img is None:
-        raise GSDDError(f'cannot read image {path}')
-    return np.ascontiguousarray(img[..., ::-1])
-
-
 def grid_positions(height, width, patch):
     """Top-left corners of the non-overlapping ``patch`` grid (stride ``patch``), row-major."""
     return [(y, x) for y in range(0, height - patch + 1, patch) for x in range(0, width - patch + 1, patch)]
-
-
-def _class_of(rel):
-    parts = rel.replace('\\', '/').split('/')
-    return parts[0] if len(parts) > 1 else 'all'
 
 
 def _crops(img, positions, patch):
@@ -129,7 +117,7 @@ def kcenter_greedy(features, budget, seed=0):
 # ------------------------------------------------------------------------------------------------
 def list_candidates(source, patch):
     """(files, candidates) with candidates a list of ``(file index, y, x)`` in candidate order."""
-    files = scan_images(source)
+    files = list_images(source)
     if not files:
         raise GSDDError(f'no images found under {source}')
     cands = []
@@ -202,7 +190,7 @@ def select_coreset(source, out, method, budget, patch, seed=0, scale=4, force=Fa
         for k in ks:
             _, y, x = cands[sel[k]]
             crops[k] = np.ascontiguousarray(img[y:y + patch, x:x + patch])
-    groups = [_class_of(files[cands[c][0]]) for c in sel]
+    groups = [class_of(files[cands[c][0]]) for c in sel]
     names = image_names(groups)
     record = [{
         'name': n, 'source': files[cands[c][0]], 'y': cands[c][1], 'x': cands[c][2], 'class': g,

@@ -2,7 +2,8 @@
 
 The command-line entry points (``gsdd_basicsr/train.py``, ``tools/*.py``) print a
 ``GSDDError`` as one line on stderr and exit with status 2, without a traceback.
-``GSDDError`` is a ``ValueError``; ``MissingInputError`` is also a ``FileNotFoundError``.
+``GSDDError`` is a ``ValueError``; ``MissingInputError`` is also a ``FileNotFoundError``,
+``OutputExistsError`` a ``FileExistsError``.
 """
 from contextlib import contextmanager
 
@@ -18,6 +19,10 @@ class GSDDError(ValueError):
 
 class MissingInputError(GSDDError, FileNotFoundError):
     """A file or folder the options or arguments name does not exist (or is empty)."""
+
+
+class OutputExistsError(GSDDError, FileExistsError):
+    """An output folder exists and is not empty (or is a file); ``--force`` replaces it."""
 
 
 class WriteError(GSDDError, OSError):

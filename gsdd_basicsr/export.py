@@ -1,4 +1,4 @@
-"""Write image sets in the exported-set layout (DESIGN.md section 3), and export latent banks.
+"""Write image sets in the exported-set layout, and export latent banks.
 
 Layout of a set folder ``OUT``::
 
@@ -20,119 +20,41 @@ How BasicSR reads it, unmodified:
 The folder is written into a temporary sibling and renamed into place at the end, so ``OUT`` is
 never half-written; a non-empty ``OUT`` is refused unless ``force``.
 """
-import contextlib
-import io
 import json
 import os
-import shutil
-import tempfile
 from os import path as osp
 
 import cv2
 import numpy as np
+import torch
+from torchvision.utils import make_grid
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.image_set import folder_bytes, folder_stats, lr_from_hr, write_lmdb, write_rgb
 from gsdd_basicsr.latent_bank import (bank_image_classes, bank_image_names, build_bank_generator, load_latent_bank,
                                       render_bank)
+from gsdd_basicsr.utils.atomic import atomic_folder, check_output_dir
 
-IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 PREVIEW_PER_CLASS = 8
 PREVIEW_TILE = 128
 
 
-# ----------------------------------------------------------------------------------------------
-# small helpers shared with the coreset tool and the datasets
-# ----------------------------------------------------------------------------------------------
-def lr_from_hr(hr_uint8, scale):
-    """The exported LR of an 8-bit HR image: ``basicsr.utils.matlab_functions.imresize`` of
-    ``hr / 255`` by ``1 / scale``, rounded to 8 bits. Works on RGB or BGR (channel-wise)."""
-    from basicsr.utils.matlab_functions import imresize
-    hr = np.asarray(hr_uint8)
-    if hr.dtype != np.uint8:
-        raise GSDDError(f'HR must be uint8, got {hr.dtype}')
-    lr = imresize(hr.astype(np.float32) / 255., 1 / scale)
-    return np.clip(np.round(lr * 255.), 0, 255).astype(np.uint8)
-
-
-def scan_images(folder):
-    """Relative paths of every image under ``folder`` (recursive, sorted, hidden entries skipped)."""
-    if not osp.isdir(folder):
-        raise MissingInputError(f'image folder {folder} does not exist')
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
-        for f in sorted(files):
-            if not f.startswith('.') and f.lower().endswith(IMG_EXTENSIONS):
-                found.append(osp.relpath(osp.join(root, f), folder))
-    return sorted(found)
-
-
-def image_size(path):
-    """(height, width) of an image file, from its header when Pillow can read it."""
-    try:
-        from PIL import Image
-        with Image.open(path) as im:
-            w, h = im.size
-        return h, w
-    except Exception:
-        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise GSDDError(f'cannot read image {path}')
-        return img.shape[:2]
-
-
-def source_stats(folder):
-    """Bytes, image count and pixel count of a real training set (recursive image search)."""
-    files = scan_images(folder)
-    if not files:
-        raise GSDDError(f'no images found under {folder}')
-    total_bytes, pixels = 0, 0
-    for rel in files:
-        p = osp.join(folder, rel)
-        total_bytes += osp.getsize(p)
-        h, w = image_size(p)
-        pixels += h * w
-    return {'path': osp.abspath(folder), 'bytes': total_bytes, 'num_images': len(files), 'num_pixels': pixels}
-
-
-def _is_nonempty_dir(path):
-    return osp.isdir(path) and bool(os.listdir(path))
-
-
-def _inside(child, parent):
-    child, parent = osp.realpath(child), osp.realpath(parent)
-    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
-
-
-def check_output_dir(out, force=False, keep=()):
-    """Refuse an unusable output folder before any work is done.
-
-    Args:
-        out (str): the folder to write.
-        force (bool): allow replacing a non-empty folder.
-        keep (sequence[str]): inputs that must not lie inside ``out`` (they would be deleted).
-    """
-    if osp.exists(out) and not osp.isdir(out):
-        raise GSDDError(f'output {out} exists and is not a folder')
-    if _is_nonempty_dir(out) and not force:
-        raise GSDDError(f'output folder {out} exists and is not empty; pass --force to replace it')
-    for p in keep:
-        if p and (_inside(p, out) or _inside(out, p) and osp.isdir(p)):
-            raise GSDDError(f'output folder {out} and input {p} overlap; choose another --out')
-
-
-def _imwrite_rgb(path, img_rgb):
-    if not cv2.imwrite(path, np.ascontiguousarray(img_rgb[..., ::-1])):
-        raise OSError(f'cannot write {path}')
-
-
-def _folder_bytes(folder):
-    return sum(osp.getsize(osp.join(r, f)) for r, _, fs in os.walk(folder) for f in fs)
+def _fit_tile(img, t):
+    """``img`` (uint8 HWC RGB) scaled to fit a ``t`` square (aspect kept), centred on grey."""
+    h, w = img.shape[:2]
+    f = t / max(h, w)
+    th, tw = max(1, round(h * f)), max(1, round(w * f))
+    small = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_NEAREST)
+    tile = np.full((t, t, 3), 128, np.uint8)
+    oy, ox = (t - th) // 2, (t - tw) // 2
+    tile[oy:oy + th, ox:ox + tw] = small
+    return tile
 
 
 def preview_grid(images, groups, per_class=PREVIEW_PER_CLASS, tile=PREVIEW_TILE, pad=2, label_width=96):
-    """An RGB uint8 grid: one row per group (order of first appearance), up to ``per_class``
-    images per row, each fitted into a ``tile`` square, the group name on the left."""
+    """An RGB uint8 grid (``torchvision.utils.make_grid``, white padding): one row per group (order
+    of first appearance), up to ``per_class`` images per row, each fitted into a ``tile`` square
+    (at most the largest image side), the group name in a ``label_width`` column on the left."""
     order, rows = [], {}
     for img, g in zip(images, groups):
         if g not in rows:
@@ -142,30 +64,16 @@ def preview_grid(images, groups, per_class=PREVIEW_PER_CLASS, tile=PREVIEW_TILE,
             rows[g].append(img)
     t = min(tile, max(max(im.shape[:2]) for im in images))
     ncol = max(len(v) for v in rows.values())
-    grid = np.full((pad + len(order) * (t + pad), label_width + pad + ncol * (t + pad), 3), 255, np.uint8)
+    blank = np.full((t, t, 3), 255, np.uint8)  # short rows are padded with white, like the borders
+    tiles = [_fit_tile(rows[g][c], t) if c < len(rows[g]) else blank for g in order for c in range(ncol)]
+    batch = torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2)
+    grid = make_grid(batch, nrow=ncol, padding=pad, pad_value=255).permute(1, 2, 0).numpy()
+    labels = np.full((grid.shape[0], label_width, 3), 255, np.uint8)
     for r, g in enumerate(order):
         y0 = pad + r * (t + pad)
-        cv2.putText(grid, str(g)[:12], (4, y0 + t // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-        for c, im in enumerate(rows[g]):
-            h, w = im.shape[:2]
-            f = t / max(h, w)
-            th, tw = max(1, round(h * f)), max(1, round(w * f))
-            interp = cv2.INTER_AREA if f < 1 else cv2.INTER_NEAREST
-            small = cv2.resize(im, (tw, th), interpolation=interp)
-            x0 = label_width + pad + c * (t + pad)
-            oy, ox = (t - th) // 2, (t - tw) // 2
-            grid[y0:y0 + t, x0:x0 + t] = 128
-            grid[y0 + oy:y0 + oy + th, x0 + ox:x0 + ox + tw] = small
-    return grid
-
-
-def _make_lmdb(data_path, names, lmdb_path):
-    from basicsr.utils.lmdb_util import make_lmdb_from_imgs
-    total = sum(osp.getsize(osp.join(data_path, n)) for n in names)
-    # basicsr prints progress (stdout, tqdm on stderr); keep both for the tool's own messages
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        make_lmdb_from_imgs(data_path, lmdb_path, list(names), [osp.splitext(n)[0] for n in names],
-                            map_size=max(64 << 20, 4 * total))
+        cv2.putText(labels, str(g)[:12], (4, y0 + t // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return np.ascontiguousarray(np.concatenate([labels, grid], 1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -216,22 +124,15 @@ def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=N
         if img.shape[0] % scale or img.shape[1] % scale:
             raise GSDDError(f'{name}: HR size {img.shape[:2]} is not a multiple of scale {scale}')
 
-    out = osp.abspath(out)
     keep = [p for p in keep if p] + ([source] if source else [])
-    check_output_dir(out, force, keep)
-    stats = source_stats(source) if source else None
-    parent = osp.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.tmp-', dir=parent)
-    try:
+    stats = folder_stats(source) if source else None
+    with atomic_folder(out, force, keep) as tmp:
         hr_dir, lr_rel = osp.join(tmp, 'HR'), osp.join('LR_bicubic', f'X{scale}')
         lr_dir = osp.join(tmp, lr_rel)
-        os.makedirs(hr_dir)
-        os.makedirs(lr_dir)
         hr_bytes = lr_bytes = hr_pixels = 0
         for name, img in zip(names, images):
-            _imwrite_rgb(osp.join(hr_dir, name), img)
-            _imwrite_rgb(osp.join(lr_dir, name), lr_from_hr(img, scale))
+            write_rgb(osp.join(hr_dir, name), img)
+            write_rgb(osp.join(lr_dir, name), lr_from_hr(img, scale))
             hr_bytes += osp.getsize(osp.join(hr_dir, name))
             lr_bytes += osp.getsize(osp.join(lr_dir, name))
             hr_pixels += img.shape[0] * img.shape[1]
@@ -247,10 +148,10 @@ def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=N
             counts[g] = counts.get(g, 0) + 1
         rep['images_per_class'] = counts
         if lmdb:
-            _make_lmdb(hr_dir, names, osp.join(tmp, 'HR.lmdb'))
-            _make_lmdb(lr_dir, names, osp.join(tmp, lr_rel + '.lmdb'))
-            rep['hr_lmdb_bytes'] = _folder_bytes(osp.join(tmp, 'HR.lmdb'))
-            rep['lr_lmdb_bytes'] = _folder_bytes(osp.join(tmp, lr_rel + '.lmdb'))
+            write_lmdb(hr_dir, names, osp.join(tmp, 'HR.lmdb'))
+            write_lmdb(lr_dir, names, osp.join(tmp, lr_rel + '.lmdb'))
+            rep['hr_lmdb_bytes'] = folder_bytes(osp.join(tmp, 'HR.lmdb'))
+            rep['lr_lmdb_bytes'] = folder_bytes(osp.join(tmp, lr_rel + '.lmdb'))
         if stats:
             rep['source'] = stats
             ratios = {
@@ -262,34 +163,13 @@ def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=N
             if rep.get('latent_bank_bytes') is not None:
                 ratios['bank_to_real_bytes'] = rep['latent_bank_bytes'] / stats['bytes']
             rep['ratios'] = ratios
-        _imwrite_rgb(osp.join(tmp, 'preview_grid.png'), preview_grid(images, groups))
+        write_rgb(osp.join(tmp, 'preview_grid.png'), preview_grid(images, groups))
         for fname, obj in (extra_files or {}).items():
             with open(osp.join(tmp, fname), 'w') as f:
                 json.dump(obj, f, indent=2)
         with open(osp.join(tmp, 'storage_report.json'), 'w') as f:
             json.dump(rep, f, indent=2)
-        _move_into_place(tmp, out, force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return rep
-
-
-def _move_into_place(tmp, out, force):
-    if not osp.exists(out):
-        os.rename(tmp, out)
-        return
-    if _is_nonempty_dir(out) and not force:
-        raise GSDDError(f'output folder {out} appeared while writing; pass --force to replace it')
-    old = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.old-', dir=osp.dirname(out))
-    os.rmdir(old)
-    os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import copy
 import os
 
 import torch
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 
@@ -56,20 +57,28 @@ def _state_dict_from_file(path, param_key):
             state = state[key]
             break
     if state and all(isinstance(v, torch.Tensor) for v in state.values()):
-        # weights saved from a DataParallel / DDP wrapper carry a 'module.' prefix
-        return {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
+        state = dict(state)
+        consume_prefix_in_state_dict_if_present(state, 'module.')  # saved from a DataParallel / DDP wrapper
+        return state
     raise GSDDError(f'generator weights {path} hold neither {param_key!r} nor a bare state dict '
                     f'(keys: {", ".join(list(state)[:5])}); set path.param_key_g.')
 
 
-def _mismatch(net, state):
+def _load_reporting_mismatch(net, state):
+    """Load the tensors of ``state`` that fit ``net`` (``strict=False``); describe what did not fit.
+
+    Returns:
+        str: ``'<n> missing (e.g. k); <n> unexpected (e.g. k); <n> shape (e.g. k (a) vs (b))'``,
+        the parts that occur, or ``''`` when ``state`` fits ``net`` exactly.
+    """
     own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}' for k, v in own.items()
-              if k in state and state[k].shape != v.shape]
+    shapes = {k: f'{k} {tuple(v.shape)} vs {tuple(own[k].shape)}' for k, v in state.items()
+              if k in own and v.shape != own[k].shape}
+    result = net.load_state_dict({k: v for k, v in state.items() if k not in shapes}, strict=False)
+    missing = [k for k in result.missing_keys if k not in shapes]  # a wrong shape is reported as such
     parts = []
-    for label, items in (('missing', missing), ('unexpected', unexpected), ('shape', shapes)):
+    for label, items in (('missing', missing), ('unexpected', result.unexpected_keys),
+                         ('shape', list(shapes.values()))):
         if items:
             parts.append(f'{len(items)} {label} (e.g. {items[0]})')
     return '; '.join(parts)
@@ -106,11 +115,10 @@ def load_frozen_generator(network_opt, weights, param_key='params_ema', strict=T
     if not os.path.isfile(weights):
         raise MissingInputError(f'generator weights {weights} do not exist; {CONVERT_HINT}.')
     state = _state_dict_from_file(weights, param_key)
-    problem = _mismatch(net, state)
+    problem = _load_reporting_mismatch(net, state)
     if problem and (strict or 'shape' in problem):
         raise GSDDError(f'generator weights {weights} do not fit network_g ({network_opt.get("type")}): {problem}. '
                         'Point path.pretrain_network_g at weights for this architecture or fix network_g.')
-    net.load_state_dict(state, strict=strict)
     device = resolve_device(device)
     net.eval().requires_grad_(False).to(device)
     if scale is not None:

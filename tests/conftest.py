@@ -1,12 +1,19 @@
-"""Shared fixtures. Tests run on the CPU and build their data at run time."""
+"""Shared fixtures. Tests run on the CPU and build their data at run time.
+
+Test modules share helpers by importing each other (``from test_latent_bank import
+make_toy_bank``): this folder is put on ``sys.path`` here, once, for all of them. The package
+itself is imported as installed (``pip install -e .``).
+"""
+import importlib.util
 import os
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
 
 import gsdd_basicsr  # noqa: E402,F401  (compat fixes before anything imports basicsr)
 
@@ -29,3 +36,21 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if 'cuda' in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope='session')
+def run_tool():
+    """``run_tool(name, argv)``: ``tools/<name>.py``'s ``main(argv)`` in this process; returns its exit
+    status (0 when ``main`` returns, the ``SystemExit`` code otherwise, e.g. 2 for bad input)."""
+
+    def run(name, argv):
+        spec = importlib.util.spec_from_file_location(f'_tool_{name}', os.path.join(ROOT, 'tools', f'{name}.py'))
+        tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tool)
+        try:
+            tool.main(argv)
+        except SystemExit as exit_:
+            return exit_.code
+        return 0
+
+    return run

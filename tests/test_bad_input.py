@@ -30,7 +30,6 @@ Runtime: about 20 s of CPU (``pytest tests/test_bad_input.py``).
 """
 import contextlib
 import errno
-import importlib.util
 import io
 import os
 import shutil
@@ -43,10 +42,9 @@ import pytest
 import torch
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_gsdd_model import _cli_opt, _write_classes, setup  # noqa: E402,F401  (setup is a fixture)
-from test_latent_bank import make_toy_bank  # noqa: E402
-from test_train import _edsr_options, _paired_folder, train_in_process  # noqa: E402
+from test_gsdd_model import _cli_opt, _write_classes, setup  # noqa: F401  (setup is a fixture)
+from test_latent_bank import make_toy_bank
+from test_train import _edsr_options, _paired_folder, train_in_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -320,14 +318,10 @@ def _bank_wrong_scale(folder):
 
 
 @pytest.mark.parametrize('make_bank', [_bank_wrong_format, _bank_wrong_scale], ids=['wrong-format', 'wrong-scale'])
-def test_export_bad_latent_bank(tmp_path, make_bank):
-    spec = importlib.util.spec_from_file_location('_tool_export_distilled', os.path.join(ROOT, 'tools',
-                                                                                         'export_distilled.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_export_bad_latent_bank(tmp_path, make_bank, run_tool):
     bank, message = make_bank(tmp_path)
     out, err = tmp_path / 'out', io.StringIO()
     with contextlib.redirect_stderr(err):
-        code = tool.main(['--latents', str(bank), '--out', str(out), '--device', 'cpu'])
+        code = run_tool('export_distilled', ['--latents', str(bank), '--out', str(out), '--device', 'cpu'])
     _assert_one_error(code, err.getvalue(), 'export_distilled', message)
     assert not out.exists() and not [n for n in os.listdir(tmp_path) if n.startswith('.')]

@@ -24,12 +24,10 @@ import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from basicsr.archs import build_network
 from basicsr.utils.matlab_functions import imresize
 
-from gsdd_basicsr.utils import ncnn_weights as nw
+from gsdd_basicsr import realesrgan_weights as nw
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, 'tools', 'convert_realesrgan_ncnn.py')
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
-import convert_realesrgan_ncnn as cli  # noqa: E402
 
 pytest.importorskip('skimage')
 if nw.importlib.util.find_spec(nw.PACKAGE_MODULE) is None:
@@ -160,7 +158,7 @@ def test_cli_unknown_model_exits_2(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_cli_corrupted_file_exits_2_and_writes_nothing(tmp_path, monkeypatch, capsys):
+def test_cli_corrupted_file_exits_2_and_writes_nothing(tmp_path, monkeypatch, capsys, run_tool):
     name = 'realesr-animevideov3-x4'
     real_dir = nw.find_model_dir()
     models = tmp_path / 'models'
@@ -175,21 +173,18 @@ def test_cli_corrupted_file_exits_2_and_writes_nothing(tmp_path, monkeypatch, ca
 
     out_dir = tmp_path / 'out'
     out = out_dir / 'g.pth'
-    with pytest.raises(SystemExit) as exc:
-        cli.main(['--model', name, '--out', str(out)])
-    assert exc.value.code == 2
+    assert run_tool('convert_realesrgan_ncnn', ['--model', name, '--out', str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'sha256' in err[0] and f'{name}.bin' in err[0] and '--force-reinstall' in err[0]
     assert not out.exists() and not (out_dir.exists() and os.listdir(out_dir))
 
     # the intact copy converts; an existing file is kept unless --force
     shutil.copy(os.path.join(real_dir, f'{name}.bin'), models)
-    assert cli.main(['--model', name, '--out', str(out)]) == 0
+    assert run_tool('convert_realesrgan_ncnn', ['--model', name, '--out', str(out)]) == 0
     assert f'wrote {out}' in capsys.readouterr().out
     mtime = os.stat(out).st_mtime_ns
-    assert cli.main(['--model', name, '--out', str(out)]) == 0
+    assert run_tool('convert_realesrgan_ncnn', ['--model', name, '--out', str(out)]) == 0
     assert 'kept existing' in capsys.readouterr().out and os.stat(out).st_mtime_ns == mtime
-    with pytest.raises(SystemExit) as exc:
-        cli.main(['--model', 'all', '--out', str(out)])
-    assert exc.value.code == 2 and '--out-dir' in capsys.readouterr().err
+    assert run_tool('convert_realesrgan_ncnn', ['--model', 'all', '--out', str(out)]) == 2
+    assert '--out-dir' in capsys.readouterr().err
 

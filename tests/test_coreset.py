@@ -1,5 +1,4 @@
 """Real-image coresets: candidates, the three selection rules, and the shared exported layout."""
-import importlib.util
 import json
 import os
 from os import path as osp
@@ -11,7 +10,6 @@ import pytest
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.coreset import crop_features, degradation_psnr, imresize_matrix, select_coreset
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 P = 16
 
 
@@ -144,18 +142,15 @@ def test_layout_report_and_errors(source, tmp_path):
     assert not osp.exists(tmp_path / 'x')
 
 
-def test_cli(source, tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('_tool_select_coreset', osp.join(ROOT, 'tools', 'select_coreset.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_cli(source, tmp_path, capsys, run_tool):
     out = str(tmp_path / 'cli')
     args = ['--source', source, '--out', out, '--method', 'informative', '--budget', '3', '--patch', str(P)]
-    assert tool.main(args) == 0
+    assert run_tool('select_coreset', args) == 0
     assert len(os.listdir(osp.join(out, 'HR'))) == 3
-    assert tool.main(args) == 2  # non-empty out
-    assert tool.main(args + ['--force', '--budget', '99']) == 2
+    assert run_tool('select_coreset', args) == 2  # non-empty out
+    assert run_tool('select_coreset', args + ['--force', '--budget', '99']) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and 'not empty' in err[0] and 'budget 99' in err[1]
     assert len(os.listdir(osp.join(out, 'HR'))) == 3  # untouched by the failed runs
-    assert tool.main(args + ['--force', '--method', 'random', '--budget', '2']) == 0
+    assert run_tool('select_coreset', args + ['--force', '--method', 'random', '--budget', '2']) == 0
     assert len(os.listdir(osp.join(out, 'HR'))) == 2

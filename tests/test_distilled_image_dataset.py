@@ -2,7 +2,6 @@
 import gc
 import math
 import random
-import sys
 from os import path as osp
 
 import numpy as np
@@ -12,9 +11,7 @@ import torch
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.data.distilled_image_dataset import DistilledImageDataset
 from gsdd_basicsr.export import export_distilled
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from test_latent_bank import make_toy_bank  # noqa: E402
+from test_latent_bank import make_toy_bank
 
 
 @pytest.fixture(scope='module')

@@ -1,6 +1,5 @@
 """Exported distilled sets: layout, exact LR, storage report, refusal, and BasicSR's own datasets."""
 import gc
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,9 +15,7 @@ import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr import export as export_mod
 from gsdd_basicsr.export import export_distilled
 from gsdd_basicsr.latent_bank import build_bank_generator, load_latent_bank, render_bank
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from test_latent_bank import make_toy_bank  # noqa: E402
+from test_latent_bank import make_toy_bank
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 NAMES = ['sky_0000.png', 'sky_0001.png', 'sky_0002.png', 'water_0000.png', 'water_0001.png', 'water_0002.png']
@@ -100,18 +97,10 @@ def test_storage_report_matches_files(exported):
     assert rep['ratios']['images_to_real'] == pytest.approx(2.0)
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_refuses_non_empty_out_without_force(exported, capsys):
+def test_refuses_non_empty_out_without_force(exported, capsys, run_tool):
     out = exported['out']
     before = sorted(os.listdir(out))
-    tool = _load_tool('export_distilled')
-    assert tool.main(['--latents', exported['bank'], '--out', out, '--device', 'cpu']) == 2
+    assert run_tool('export_distilled', ['--latents', exported['bank'], '--out', out, '--device', 'cpu']) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and 'not empty' in err and '--force' in err
     assert sorted(os.listdir(out)) == before

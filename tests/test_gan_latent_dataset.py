@@ -1,6 +1,5 @@
 """GANLatentDataset renders the bank once and yields the pairs of the exported PNGs."""
 import random
-import sys
 from os import path as osp
 
 import pytest
@@ -10,9 +9,7 @@ import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.data.distilled_image_dataset import DistilledImageDataset, SRPairDataset
 from gsdd_basicsr.data.gan_latent_dataset import GANLatentDataset
 from gsdd_basicsr.export import export_distilled
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from test_latent_bank import make_toy_bank  # noqa: E402
+from test_latent_bank import make_toy_bank
 
 
 @pytest.fixture(scope='module')

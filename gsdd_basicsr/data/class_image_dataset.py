@@ -37,6 +37,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 
 from gsdd_basicsr.data import class_sources as cs
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.image_set import IMG_EXTENSIONS, class_of, image_size, list_class_folders, list_images
 from gsdd_basicsr.utils.seeding import keyed_rng
 
 CLASS_MODES = ('folder', 'meta', 'kmeans', 'instance')
@@ -135,7 +136,7 @@ class ClassImageDataset(data.Dataset):
                 if not any('/' in k for k, _ in entries):
                     raise GSDDError(f"class_mode 'folder' on LMDB {root!r} needs keys '<class>/<name>'; none has "
                                      "a '/'. Use class_mode meta, kmeans or instance.")
-                entries = [(k, k.split('/', 1)[0] if '/' in k else None) for k, _ in entries]
+                entries = [(k, class_of(k, None)) for k, _ in entries]
                 dropped = sum(c is None for _, c in entries)
                 if dropped:
                     get_root_logger().warning(f'ClassImageDataset: {dropped} LMDB keys without a class prefix '
@@ -147,9 +148,9 @@ class ClassImageDataset(data.Dataset):
             classes = [c for _, c in entries]
         else:
             if mode == 'folder':
-                folders = cs.list_class_folders(root)
+                folders = list_class_folders(root)
                 if not folders:
-                    loose = cs.list_images(root)
+                    loose = list_images(root)
                     hint = (f' It holds {len(loose)} images directly; use class_mode meta, kmeans or instance.'
                             if loose else '')
                     raise GSDDError(f"class_mode 'folder': {root!r} has no class sub-folders.{hint}")
@@ -160,16 +161,16 @@ class ClassImageDataset(data.Dataset):
                         raise GSDDError(f'classes {missing} not found under {root!r}; available: {folders}.')
                 entries = []
                 for folder in folders:
-                    imgs = cs.list_images(osp.join(root, folder))
+                    imgs = list_images(osp.join(root, folder))
                     if not imgs:
                         self._empty_folders.append(folder)
                     entries += [(f'{folder}/{p}', folder) for p in imgs]
             elif meta_file:
                 entries = self._meta_entries(meta_file)
             else:
-                entries = [(p, None) for p in cs.list_images(root)]
+                entries = [(p, None) for p in list_images(root)]
                 if not entries:
-                    raise GSDDError(f'dataroot_gt {root!r} contains no images ({", ".join(cs.IMG_EXTENSIONS)}).')
+                    raise GSDDError(f'dataroot_gt {root!r} contains no images ({", ".join(IMG_EXTENSIONS)}).')
             if mode in ('kmeans', 'instance'):
                 entries = [(n, None) for n, _ in entries]
             names = [n for n, _ in entries]
@@ -184,7 +185,7 @@ class ClassImageDataset(data.Dataset):
                 if not osp.isfile(paths[i]):
                     where = f' (listed in {meta_file!r})' if meta_file else ''
                     raise MissingInputError(f'Image {paths[i]!r}{where} does not exist.')
-                sizes[i] = cs.read_image_size(paths[i])
+                sizes[i] = image_size(paths[i])
             classes = [c for _, c in entries]
         if mode == 'instance':
             classes = list(names)

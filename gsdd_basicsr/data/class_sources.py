@@ -1,14 +1,13 @@
-"""Where the classes of a real data set come from: file listing, sizes, decoding and k-means.
+"""Where the classes of a real data set come from: meta files, decoding and k-means.
 
-Helpers for :class:`gsdd_basicsr.data.class_image_dataset.ClassImageDataset`:
+Helpers for :class:`gsdd_basicsr.data.class_image_dataset.ClassImageDataset` (listing folders
+and reading sizes from file headers are :mod:`gsdd_basicsr.image_set`'s):
 
-- listing image files (recursive, sorted, hidden entries skipped) and reading their sizes from
-  the file header only (PIL opens lazily; OpenCV is the fall-back), so building the index does
-  not decode every image;
 - parsing BasicSR LMDB ``meta_info.txt`` files (``name (h,w,c) compression``) and class meta
   files (``<path or key> [extra columns ...] <class>``);
 - decoding image bytes into float32 BGR ``H x W x 3`` arrays in ``[0, 1]`` whatever the file
-  holds (grey, RGBA, 8/16-bit, float), with errors that name the file;
+  holds (grey, RGBA, 8/16-bit, float; :func:`gsdd_basicsr.image_set.to_float_bgr`), with errors
+  that name the file;
 - the fixed image embedding and seeded k-means used for pseudo-classes (``class_mode: kmeans``).
 
 The k-means embedding (34 numbers per image, see :func:`image_embedding`):
@@ -29,7 +28,6 @@ dimensions become 0), then the colour block is scaled by 1/sqrt(24) and the text
 squares and no empty cluster wins, and clusters are numbered by the first image (in listing
 order) they contain, so the result depends only on the images, ``K`` and the seed.
 """
-import os
 import re
 from os import path as osp
 
@@ -37,54 +35,10 @@ import cv2
 import numpy as np
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.image_set import to_float_bgr
 from gsdd_basicsr.utils.seeding import key_seed
 
-IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pbm')
-
 _SHAPE_RE = re.compile(r'^\(\s*\d+\s*,\s*\d+\s*(,\s*\d+\s*)?\)$')
-
-
-def is_image_file(name):
-    """Whether ``name`` ends with a known image extension (case-insensitive)."""
-    return name.lower().endswith(IMG_EXTENSIONS)
-
-
-def list_images(root):
-    """Image files under ``root``, recursively, as sorted ``/``-separated relative paths.
-
-    Hidden files and folders (name starting with ``.``) are skipped.
-    """
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
-        for name in filenames:
-            if not name.startswith('.') and is_image_file(name):
-                found.append(osp.relpath(osp.join(dirpath, name), root).replace(os.sep, '/'))
-    return sorted(found)
-
-
-def list_class_folders(root):
-    """Sorted names of the non-hidden immediate sub-folders of ``root``."""
-    return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith('.'))
-
-
-def read_image_size(path):
-    """``(h, w)`` of an image file, from its header when PIL can parse it (no full decode).
-
-    Raises:
-        ValueError: naming ``path`` when neither PIL nor OpenCV can read it.
-    """
-    try:
-        from PIL import Image
-        with Image.open(path) as im:
-            w, h = im.size
-        return int(h), int(w)
-    except Exception:  # PIL missing, unknown format, decompression-bomb guard ...
-        pass
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise GSDDError(f'Cannot read image {path!r}: the file is corrupt or not an image.')
-    return int(img.shape[0]), int(img.shape[1])
 
 
 def read_lmdb_meta(lmdb_root):
@@ -150,34 +104,6 @@ def parse_image_list(list_file):
     if not names:
         raise GSDDError(f'meta_info_file {list_file!r} lists no images.')
     return names
-
-
-def to_float_bgr(img, name):
-    """Any decoded OpenCV image -> float32 ``H x W x 3`` BGR in ``[0, 1]``.
-
-    Grey -> 3 channels, BGRA -> alpha dropped; uint8 / 255, uint16 / 65535 (other integer types
-    by their maximum), floating point clipped to ``[0, 1]``.
-    """
-    if img.dtype == np.uint8:
-        img = img.astype(np.float32) / 255.
-    elif img.dtype == np.uint16:
-        img = img.astype(np.float32) / 65535.
-    elif np.issubdtype(img.dtype, np.integer):
-        img = img.astype(np.float32) / float(np.iinfo(img.dtype).max)
-    elif np.issubdtype(img.dtype, np.floating):
-        img = np.clip(img.astype(np.float32), 0., 1.)
-    else:
-        raise GSDDError(f'Image {name!r} has unsupported pixel type {img.dtype}.')
-    if img.ndim == 2:
-        img = img[:, :, None]
-    c = img.shape[2]
-    if c == 1:
-        img = np.repeat(img, 3, axis=2)
-    elif c == 2:  # grey + alpha
-        img = np.repeat(img[:, :, :1], 3, axis=2)
-    elif c >= 4:
-        img = img[:, :, :3]
-    return np.ascontiguousarray(img)
 
 
 def decode_image(content, name):

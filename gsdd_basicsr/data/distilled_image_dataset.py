@@ -12,30 +12,14 @@ from os import path as osp
 import numpy as np
 from basicsr.data.transforms import augment, mod_crop, paired_random_crop
 from basicsr.utils import FileClient, bgr2ycbcr, imfrombytes, img2tensor
-from basicsr.utils.matlab_functions import imresize
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data as data
 from torchvision.transforms.functional import normalize
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.image_set import lr_from_hr, to_float_bgr
 
 LR_SOURCES = ('stored', 'on_the_fly')
-
-
-def to_float_bgr(img):
-    """uint8 -> float32 / 255 (exactly what ``imfrombytes(..., float32=True)`` gives for a PNG)."""
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) / 255.
-    return img.astype(np.float32, copy=False)
-
-
-def bicubic_lr(img_gt, scale, quantize=True):
-    """LR of a float [0, 1] HR image: basicsr's MATLAB ``imresize`` by ``1 / scale``; with
-    ``quantize`` rounded to 8-bit levels (so it equals the exported ``LR_bicubic`` PNG)."""
-    lq = imresize(img_gt, 1 / scale)
-    if quantize:
-        lq = np.clip(np.round(lq * 255.), 0, 255).astype(np.float32) / 255.
-    return lq.astype(np.float32, copy=False)
 
 
 class SRPairDataset(data.Dataset):
@@ -83,16 +67,16 @@ class SRPairDataset(data.Dataset):
         Args:
             img_gt (ndarray): HR, HWC BGR, uint8 or float32 in [0, 1].
             img_lq (ndarray | None): stored LR (same convention), or None to compute it on the
-                fly as :func:`bicubic_lr` of the (cropped, augmented) HR.
+                fly as :func:`gsdd_basicsr.image_set.lr_from_hr` of the (cropped, augmented) HR.
             gt_path, lq_path (str): reported back as ``gt_path`` / ``lq_path``.
 
         Returns:
             dict: ``lq``, ``gt`` (CHW RGB float tensors), ``lq_path``, ``gt_path``.
         """
         scale = self.scale
-        img_gt = to_float_bgr(img_gt)
+        img_gt = to_float_bgr(img_gt, gt_path)
         if img_lq is not None:
-            img_lq = to_float_bgr(img_lq)
+            img_lq = to_float_bgr(img_lq, lq_path)
             if self.phase == 'train':
                 img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.opt['gt_size'], scale, gt_path)
                 img_gt, img_lq = augment([img_gt, img_lq], self.opt.get('use_hflip', True),
@@ -110,7 +94,7 @@ class SRPairDataset(data.Dataset):
                 img_gt, _ = paired_random_crop(img_gt, img_gt[::scale, ::scale], gt_size, scale, gt_path)
                 img_gt = augment(img_gt, self.opt.get('use_hflip', True), self.opt.get('use_rot', True))
                 img_gt = np.ascontiguousarray(img_gt)
-            img_lq = bicubic_lr(img_gt, scale, self.quantize_lr)
+            img_lq = lr_from_hr(img_gt, scale, self.quantize_lr)
 
         if self.opt.get('color') == 'y':
             img_gt = bgr2ycbcr(img_gt, y_only=True)[..., None]

@@ -25,19 +25,17 @@ Grey-level sources are converted to 3 identical channels (``brick``, ``grass``, 
 ``coins``, ``camera``); every written PNG is 3-channel. No source photo appears in more
 than one split, and :func:`prepare_demo_data` asserts it.
 """
-import contextlib
 import hashlib
 import json
 import os
 import os.path as osp
-import shutil
-import tempfile
 import time
 
-import cv2
 import numpy as np
 
-from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.image_set import folder_bytes, lr_from_hr, write_lmdb, write_rgb
+from gsdd_basicsr.utils.atomic import atomic_folder
 
 SCALES = (2, 3, 4)
 MOD = 12  # HR sizes are multiples of lcm(2, 3, 4) so every LR size is exactly HR / s
@@ -134,7 +132,8 @@ def load_source(src):
     import skimage.data
     path = osp.join(_skimage_data_dir(), src['file'])
     if not osp.isfile(path):  # never let skimage fall back to a download
-        raise FileNotFoundError(f'scikit-image data file {path} is missing (source {src["name"]!r})')
+        raise MissingInputError(f'scikit-image data file {path} is missing (source {src["name"]!r}); reinstall '
+                                'scikit-image')
     img = np.asarray(getattr(skimage.data, src['loader'])())
     if img.dtype != np.uint8:
         raise GSDDError(f'source {src["name"]!r}: expected uint8, got {img.dtype}')
@@ -175,18 +174,6 @@ def train_tiles(img, tile_size, max_tiles, max_dark, rng):
     return tiles
 
 
-def bicubic_lr(hr_rgb_uint8, scale):
-    """LR of an HR uint8 image, exactly as exports make it (MATLAB bicubic, rounded to 8 bits)."""
-    from gsdd_basicsr.export import lr_from_hr
-    return lr_from_hr(hr_rgb_uint8, scale)
-
-
-def _write_png(path, img_rgb):
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    if not cv2.imwrite(path, cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f'could not write {path}')
-
-
 def _sha1(path):
     with open(path, 'rb') as f:
         return hashlib.sha1(f.read()).hexdigest()
@@ -207,26 +194,11 @@ def check_disjoint(sources):
         assert n >= 2, f'class {cls!r} has {n} training sources (need >= 2)'
 
 
-def _is_nonempty_dir(path):
-    return osp.isdir(path) and len(os.listdir(path)) > 0
-
-
-def _make_lmdb(data_root, rel_paths, lmdb_path):
-    from basicsr.utils.lmdb_util import make_lmdb_from_imgs
-    keys = [osp.splitext(p)[0] for p in rel_paths]
-    for k in keys:
-        assert '.' not in k, f'lmdb key {k!r} must not contain a dot (basicsr splits on it)'
-    # basicsr prints a banner and a tqdm bar per LMDB; keep the tool's own progress lines only
-    with open(os.devnull, 'w') as devnull, contextlib.redirect_stdout(devnull), \
-            contextlib.redirect_stderr(devnull):
-        make_lmdb_from_imgs(data_root, lmdb_path, rel_paths, keys, multiprocessing_read=False)
-
-
 def _readme(info):
     lines = [
         '# gsdd-basicsr demo data',
         '',
-        'Built by `tools/prepare_demo_data.py` (gsdd_basicsr/utils/demo_data.py) from the photos '
+        'Built by `tools/prepare_demo_data.py` (gsdd_basicsr/demo_data.py) from the photos '
         f'that scikit-image {info["skimage_version"]} ships under `skimage/data` (no download). '
         'Origins and licences are those stated in the scikit-image loaders\' docstrings '
         '(`skimage/data/_fetchers.py`).',
@@ -256,17 +228,12 @@ def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE,
                       scales=SCALES):
     """Build the demo data set under ``out``; return the dict also written to sources.json.
 
-    Refuses a non-empty ``out`` unless ``force``. Builds in a temporary sibling folder and
-    renames it into place at the end, so ``out`` is either absent/old or complete.
+    Refuses a non-empty ``out`` unless ``force`` (:class:`~gsdd_basicsr.errors.OutputExistsError`).
+    Builds in a temporary sibling folder and renames it into place at the end
+    (:func:`gsdd_basicsr.utils.atomic.atomic_folder`), so ``out`` is either absent/old or complete.
     """
     import skimage
 
-    out = osp.abspath(out)
-    if osp.exists(out) and not osp.isdir(out):
-        raise FileExistsError(f'{out} exists and is not a folder')
-    if _is_nonempty_dir(out) and not force:
-        raise FileExistsError(f'output folder {out} exists and is not empty; pass --force '
-                              '(force=True) to replace it')
     if tile_size % MOD:
         raise GSDDError(f'tile_size must be a multiple of {MOD}, got {tile_size}')
     for s in scales:
@@ -275,53 +242,10 @@ def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE,
     check_disjoint(SOURCES)
 
     t0 = time.time()
-    parent = osp.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.tmp-', dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; the data set is an ordinary folder
-    rng = np.random.default_rng(seed)
-    try:
-        records = []
-        train_list = []
-        # ------------------------------------------------------------------ train
-        for cls in CLASSES:
-            n_cls = 0
-            for src in [s for s in SOURCES if s['split'] == 'train' and s['cls'] == cls]:
-                img = load_source(src)
-                rec = _record(src, img.shape)
-                for (i, j, y, x) in train_tiles(img, tile_size, max_tiles, src.get('max_dark'), rng):
-                    rel = f'{cls}/{src["name"]}_r{i}c{j}.png'
-                    _write_png(osp.join(tmp, 'train', rel), img[y:y + tile_size, x:x + tile_size])
-                    rec['images'].append(dict(path=f'train/{rel}', crop=[y, x, tile_size, tile_size]))
-                    train_list.append(rel)
-                    n_cls += 1
-                records.append(rec)
-            _log(f'[demo data] train/{cls}: {n_cls} tiles of {tile_size}x{tile_size}')
-        with open(osp.join(tmp, 'train', 'meta_info.txt'), 'w') as f:
-            f.writelines(p + '\n' for p in train_list)
-
-        # ------------------------------------------------------------------ val / test
-        for split in ('val', 'test'):
-            names = []
-            for src in [s for s in SOURCES if s['split'] == split]:
-                img = load_source(src)
-                h, w = (img.shape[0] // MOD) * MOD, (img.shape[1] // MOD) * MOD
-                hr = np.ascontiguousarray(img[:h, :w])
-                fname = f'{src["name"]}.png'
-                _write_png(osp.join(tmp, split, 'HR', fname), hr)
-                rec = _record(src, img.shape)
-                rec['images'].append(dict(path=f'{split}/HR/{fname}', crop=[0, 0, h, w],
-                                          lr=[f'{split}/LR_bicubic/X{s}/{fname}' for s in scales]))
-                for s in scales:
-                    lr = bicubic_lr(hr, s)
-                    assert lr.shape == (h // s, w // s, 3), (lr.shape, h, w, s)
-                    _write_png(osp.join(tmp, split, 'LR_bicubic', f'X{s}', fname), lr)
-                records.append(rec)
-                names.append(fname)
-            _log(f'[demo data] {split}: {len(names)} HR images + LR_bicubic X' +
-                 '/X'.join(str(s) for s in scales))
+    out = osp.abspath(out)
+    with atomic_folder(out, force) as tmp:
+        records, train_list = _write_train(tmp, tile_size, max_tiles, np.random.default_rng(seed))
+        records += _write_pairs(tmp, scales)
 
         # ------------------------------------------------------------------ checks
         check_disjoint([dict(name=r['name'], file=r['file'], split=r['split'], cls=r['class'])
@@ -332,20 +256,11 @@ def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE,
                 hashes.setdefault(_sha1(osp.join(tmp, im['path'])), set()).add(r['split'])
         assert all(len(v) == 1 for v in hashes.values()), 'identical image files in two splits'
 
-        # ------------------------------------------------------------------ lmdb
         if lmdb:
-            _make_lmdb(osp.join(tmp, 'train'), train_list, osp.join(tmp, 'train.lmdb'))
-            _log(f'[demo data] lmdb: train.lmdb ({len(train_list)} images, keys <class>/<name>)')
-            for split in ('val', 'test'):
-                names = sorted(os.listdir(osp.join(tmp, split, 'HR')))
-                _make_lmdb(osp.join(tmp, split, 'HR'), names, osp.join(tmp, split, 'HR.lmdb'))
-                for s in scales:
-                    folder = osp.join(tmp, split, 'LR_bicubic', f'X{s}')
-                    _make_lmdb(folder, names, folder + '.lmdb')
-                _log(f'[demo data] lmdb: {split}/HR.lmdb, {split}/LR_bicubic/X<s>.lmdb ({len(names)} images)')
+            _write_lmdbs(tmp, train_list, scales)
 
         info = dict(
-            generator='gsdd_basicsr.utils.demo_data.prepare_demo_data',
+            generator='gsdd_basicsr.demo_data.prepare_demo_data',
             skimage_version=skimage.__version__,
             seed=seed, tile_size=tile_size, max_tiles=max_tiles, scales=list(scales), mod=MOD,
             classes=list(CLASSES), lmdb=bool(lmdb),
@@ -358,33 +273,70 @@ def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE,
         with open(osp.join(tmp, 'README.md'), 'w', encoding='utf-8') as f:
             f.write(_readme(info))
 
-        # ------------------------------------------------------------------ swap in
-        old = None
-        if osp.exists(out):
-            if _is_nonempty_dir(out) and not force:
-                raise FileExistsError(f'output folder {out} appeared while building; pass --force')
-            old = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.old-', dir=parent)
-            os.rmdir(old)
-            os.rename(out, old)
-        try:
-            os.rename(tmp, out)
-        except OSError:
-            if old is not None:
-                os.rename(old, out)  # put the previous data set back
-            raise
-        tmp = None
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-    total = sum(osp.getsize(osp.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
+    total = folder_bytes(out)
     info['total_bytes'] = total
     _log(f'[demo data] wrote {out}: {sum(info["counts"]["train"].values())} train, '
          f'{info["counts"]["val"]} val, {info["counts"]["test"]} test images, '
          f'{total / 1e6:.1f} MB, {time.time() - t0:.1f} s')
     return info
+
+
+def _write_train(root, tile_size, max_tiles, rng):
+    """``root/train/<class>/*.png`` tiles and ``train/meta_info.txt``; returns (records, relative paths)."""
+    records, train_list = [], []
+    for cls in CLASSES:
+        n_cls = 0
+        for src in [s for s in SOURCES if s['split'] == 'train' and s['cls'] == cls]:
+            img = load_source(src)
+            rec = _record(src, img.shape)
+            for (i, j, y, x) in train_tiles(img, tile_size, max_tiles, src.get('max_dark'), rng):
+                rel = f'{cls}/{src["name"]}_r{i}c{j}.png'
+                write_rgb(osp.join(root, 'train', rel), img[y:y + tile_size, x:x + tile_size])
+                rec['images'].append(dict(path=f'train/{rel}', crop=[y, x, tile_size, tile_size]))
+                train_list.append(rel)
+                n_cls += 1
+            records.append(rec)
+        _log(f'[demo data] train/{cls}: {n_cls} tiles of {tile_size}x{tile_size}')
+    with open(osp.join(root, 'train', 'meta_info.txt'), 'w') as f:
+        f.writelines(p + '\n' for p in train_list)
+    return records, train_list
+
+
+def _write_pairs(root, scales):
+    """``root/val|test/HR`` photos cropped to a multiple of MOD and their ``LR_bicubic/X<s>``; returns records."""
+    records = []
+    for split in ('val', 'test'):
+        names = []
+        for src in [s for s in SOURCES if s['split'] == split]:
+            img = load_source(src)
+            h, w = (img.shape[0] // MOD) * MOD, (img.shape[1] // MOD) * MOD
+            hr = np.ascontiguousarray(img[:h, :w])
+            fname = f'{src["name"]}.png'
+            write_rgb(osp.join(root, split, 'HR', fname), hr)
+            rec = _record(src, img.shape)
+            rec['images'].append(dict(path=f'{split}/HR/{fname}', crop=[0, 0, h, w],
+                                      lr=[f'{split}/LR_bicubic/X{s}/{fname}' for s in scales]))
+            for s in scales:
+                lr = lr_from_hr(hr, s)
+                assert lr.shape == (h // s, w // s, 3), (lr.shape, h, w, s)
+                write_rgb(osp.join(root, split, 'LR_bicubic', f'X{s}', fname), lr)
+            records.append(rec)
+            names.append(fname)
+        _log(f'[demo data] {split}: {len(names)} HR images + LR_bicubic X' + '/X'.join(str(s) for s in scales))
+    return records
+
+
+def _write_lmdbs(root, train_list, scales):
+    """BasicSR LMDBs next to every image folder of the demo set."""
+    write_lmdb(osp.join(root, 'train'), train_list, osp.join(root, 'train.lmdb'))
+    _log(f'[demo data] lmdb: train.lmdb ({len(train_list)} images, keys <class>/<name>)')
+    for split in ('val', 'test'):
+        names = sorted(os.listdir(osp.join(root, split, 'HR')))
+        write_lmdb(osp.join(root, split, 'HR'), names, osp.join(root, split, 'HR.lmdb'))
+        for s in scales:
+            folder = osp.join(root, split, 'LR_bicubic', f'X{s}')
+            write_lmdb(folder, names, folder + '.lmdb')
+        _log(f'[demo data] lmdb: {split}/HR.lmdb, {split}/LR_bicubic/X<s>.lmdb ({len(names)} images)')
 
 
 def _record(src, shape):

