@@ -63,47 +63,47 @@ def _copy_train(root, case):
 
 # ------------------------------------------------------------------ breakers: (root, case, opt) -> None
 def _missing_dataroot(root, case, opt):
-    opt['datasets']['train']['dataroot_gt'] = str(root / 'cases' / 'no_such_folder')
+    opt['datasets']['train']['real']['dataroot_gt'] = str(root / 'cases' / 'no_such_folder')
 
 
 def _empty_dataroot(root, case, opt):
     os.makedirs(root / 'cases' / case)
-    opt['datasets']['train']['dataroot_gt'] = str(root / 'cases' / case)
+    opt['datasets']['train']['real']['dataroot_gt'] = str(root / 'cases' / case)
 
 
 def _empty_class_folder(root, case, opt):
     data = _copy_train(root, case)
     os.makedirs(data / 'cow')
-    opt['datasets']['train']['dataroot_gt'] = str(data)
+    opt['datasets']['train']['real']['dataroot_gt'] = str(data)
 
 
 def _corrupt_image(root, case, opt):
     data = _copy_train(root, case)
     (data / 'bee' / '1.png').write_bytes(b'\x89PNG but not really an image' * 8)
-    opt['datasets']['train']['dataroot_gt'] = str(data)
+    opt['datasets']['train']['real']['dataroot_gt'] = str(data)
 
 
 def _truncated_image(root, case, opt):  # the header (size) reads, the pixels do not
     data = _copy_train(root, case)
     path = data / 'bee' / '1.png'
     path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
-    opt['datasets']['train']['dataroot_gt'] = str(data)
+    opt['datasets']['train']['real']['dataroot_gt'] = str(data)
 
 
 def _zero_byte_image(root, case, opt):
     data = _copy_train(root, case)
     (data / 'bee' / '1.png').write_bytes(b'')
-    opt['datasets']['train']['dataroot_gt'] = str(data)
+    opt['datasets']['train']['real']['dataroot_gt'] = str(data)
 
 
 def _images_smaller_than_crop(root, case, opt):
     data = root / 'cases' / case
     _write_classes(data, size=12)  # 12 px images, 16 px crops
-    opt['datasets']['train']['dataroot_gt'] = str(data)
+    opt['datasets']['train']['real']['dataroot_gt'] = str(data)
 
 
 def _gt_size_not_scale_times_latent(root, case, opt):
-    opt['datasets']['train']['gt_size'] = 20
+    opt['datasets']['train']['real']['gt_size'] = 20
 
 
 def _lmdb_key_missing(root, case, opt):
@@ -114,7 +114,7 @@ def _lmdb_key_missing(root, case, opt):
         make_lmdb_from_imgs(str(root / 'train'), str(lmdb), names, [n[:-4] for n in names])
     with open(lmdb / 'meta_info.txt', 'a') as f:
         f.write('cow/0.png (24,24,3) 1\n')  # listed, never stored
-    opt['datasets']['train'].update(dataroot_gt=str(lmdb), io_backend=dict(type='lmdb'))
+    opt['datasets']['train']['real'].update(dataroot_gt=str(lmdb), io_backend=dict(type='lmdb'))
 
 
 def _weights_missing(root, case, opt):
@@ -243,7 +243,7 @@ def test_grey_16bit_and_rgba_images_are_converted(setup, monkeypatch):  # noqa: 
         assert np.abs(img - expected / 255.).max() < 1e-6
 
     opt = _cli_opt(setup, 'odd_images')
-    opt['datasets']['train']['dataroot_gt'] = str(data)
+    opt['datasets']['train']['real']['dataroot_gt'] = str(data)
     opt['train']['total_iter'] = 2
     opt_path = setup / 'cases' / 'odd_images.yml'
     opt_path.write_text(yaml.safe_dump(opt))

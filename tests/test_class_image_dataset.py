@@ -189,24 +189,6 @@ def test_kmeans_recovers_clusters(tmp_path):
         ClassImageDataset(opt(root, class_mode='kmeans'))
 
 
-def test_kmeans_embedding_is_computed_once_per_image_set(tmp_path, monkeypatch):
-    import gsdd_basicsr.data.class_sources as cs
-    rng = np.random.default_rng(4)
-    root = tmp_path / 'flat'
-    for i in range(6):
-        write(str(root / f'img{i}.png'), smooth(rng, 40, 48))
-    calls = []
-    embed = cs.image_embedding
-    monkeypatch.setattr(cs, 'image_embedding', lambda thumb: calls.append(1) or embed(thumb))
-    o = opt(root, class_mode='kmeans', num_classes=2, seed=1)
-    first = ClassImageDataset(o)
-    assert len(calls) == 6
-    assert ClassImageDataset(o).labels == first.labels and len(calls) == 6  # the loader's twin reuses it
-    os.utime(root / 'img0.png', ns=(1, 1))  # a changed file is embedded afresh
-    ClassImageDataset(o)
-    assert len(calls) == 12
-
-
 def test_instance_mode(folder_set):
     ds = ClassImageDataset(opt(folder_set, class_mode='instance'))
     assert ds.num_classes == len(ds) == 7

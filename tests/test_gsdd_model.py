@@ -1,5 +1,6 @@
 """GSDDModel on a tiny random generator and tiny real images (CPU, seconds)."""
 import os
+import socket
 import subprocess
 import sys
 
@@ -44,8 +45,8 @@ def _opt(root, name='tiny', **gsdd):
         name=name, model_type='GSDDModel', scale=SCALE, num_gpu=0, manual_seed=3, is_train=True, dist=False,
         rank=0, world_size=1,
         datasets=dict(
-            train=dict(name='t', **dataset, dataroot_gt=str(root / 'train'), phase='train', batch_size_per_gpu=1,
-                       num_worker_per_gpu=0, dataset_enlarge_ratio=10, use_shuffle=True),
+            train=dict(name='t', type='DistillationStepDataset', phase='train', batch_size_per_gpu=1,
+                       num_worker_per_gpu=0, real=dict(name='t_real', **dataset, dataroot_gt=str(root / 'train'))),
             val=dict(name='v', **dataset, dataroot_gt=str(root / 'val' / 'held'), class_mode='instance',
                      phase='val')),
         network_g=dict(type='SRVGGNetCompact', num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=SCALE,
@@ -155,7 +156,10 @@ dist.destroy_process_group()
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
     script_path = setup / 'dist_script.py'
     script_path.write_text(script)
-    run = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29611',
+    with socket.socket() as sock:  # a free port: other test runs on this machine may hold a fixed one
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    run = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', f'--master_port={port}',
                           str(script_path), str(out)], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     single = build_model(_opt(setup, name='single'))

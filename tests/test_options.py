@@ -82,9 +82,9 @@ def test_model_and_every_type_registered(path):
         label = f"{'.'.join(where)}.type = {name}"
         if len(where) == 1 and where[0].startswith('network_'):
             assert registered(ARCH_REGISTRY, name), label
-        elif len(where) == 2 and where[0] == 'datasets':
+        elif len(where) == 2 and where[0] == 'datasets' or where[:1] + where[2:] == ('datasets', 'real'):
             assert registered(DATASET_REGISTRY, name), label
-        elif len(where) == 3 and where[0] == 'datasets' and where[2] == 'io_backend':
+        elif where[0] == 'datasets' and where[-1] == 'io_backend':
             assert name in FileClient._backends, label
         elif len(where) == 2 and where[0] == 'train' and where[1].startswith('optim_'):
             assert hasattr(torch.optim, name), label
@@ -147,9 +147,10 @@ def test_distillation_options_consistent():
     for path in paths:
         opt = load(path)
         gsdd = parse_gsdd_options(opt.get('gsdd'))
-        for phase, ds in opt['datasets'].items():
-            if 'gt_size' in ds:
-                assert ds['gt_size'] == opt['scale'] * gsdd['latent_size'], (path, phase)
+        assert opt['datasets']['train']['type'] == 'DistillationStepDataset', path
+        sets = [opt['datasets']['train']['real']] + [ds for phase, ds in opt['datasets'].items() if phase != 'train']
+        for ds in sets:
+            assert ds['gt_size'] == opt['scale'] * gsdd['latent_size'], (path, ds['name'])
 
 
 # ------------------------------------------------------------------------------------------------

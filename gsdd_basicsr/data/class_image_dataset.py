@@ -25,7 +25,6 @@ All randomness is keyed (:mod:`gsdd_basicsr.utils.seeding`): :meth:`sample_class
 same key returns the same crops whatever was drawn before.
 """
 import math
-import os
 from os import path as osp
 
 import numpy as np
@@ -42,10 +41,6 @@ from gsdd_basicsr.utils.seeding import keyed_rng
 
 CLASS_MODES = ('folder', 'meta', 'kmeans', 'instance')
 _LMDB_CLIENTS = {}  # realpath of an LMDB -> the FileClient every dataset of this process shares
-
-
-# k-means labels by (image set, settings), shared by every ClassImageDataset of this process
-_KMEANS_MEMO = {}
 
 
 @DATASET_REGISTRY.register()
@@ -304,19 +299,14 @@ class ClassImageDataset(data.Dataset):
                 f'min_images_per_class={m}) out of {len(sides)}; {hint}.')
 
     def _kmeans(self, paths, sizes, k):
-        """Pseudo-class of each image. Memoised per process: BasicSR's train loader and GSDDModel
-        each build the train dataset, and the embedding pass decodes every image once."""
+        """Pseudo-class of each image: k-means of small embeddings (one decode of every image)."""
         restarts, iters = self.opt.get('kmeans_restarts', 8), self.opt.get('kmeans_iters', 50)
-        stamps = tuple(os.stat(p).st_mtime_ns for p in paths) if self.backend == 'disk' else None
-        key = (self.root, self.backend, tuple(paths), tuple(sizes), stamps, k, self.seed, restarts, iters)
-        if key not in _KMEANS_MEMO:
-            feats = []
-            for path, hw in zip(paths, sizes):
-                content = self._get_bytes(path)
-                feats.append(cs.image_embedding(cs.decode_thumbnail(content, self._display(path), hw)))
-            data = cs.standardise_embeddings(np.stack(feats))
-            _KMEANS_MEMO[key] = cs.kmeans_labels(data, k, self.seed, restarts=restarts, iters=iters)
-        return _KMEANS_MEMO[key].copy()
+        feats = []
+        for path, hw in zip(paths, sizes):
+            content = self._get_bytes(path)
+            feats.append(cs.image_embedding(cs.decode_thumbnail(content, self._display(path), hw)))
+        data = cs.standardise_embeddings(np.stack(feats))
+        return cs.kmeans_labels(data, k, self.seed, restarts=restarts, iters=iters)
 
     # ------------------------------------------------------------------ reading
     def _client(self):

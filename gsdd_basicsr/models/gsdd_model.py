@@ -14,7 +14,8 @@ One optimisation step (``optimize_parameters``), for every class ``c`` this proc
 
 Every random draw of step ``t`` and class ``c`` (real crops, augmentation, ``psi``, the latent
 subset) comes from a stream keyed by ``(manual_seed, t, c, purpose)``. BasicSR's data loader only
-drives the iteration count; the model draws its own class-balanced batches, so a resumed run and
+drives the iteration count (``DistillationStepDataset``); the model builds the real set
+(``datasets.train.real``) once and draws its own class-balanced batches, so a resumed run and
 a run whose classes are sharded over processes (``--launcher pytorch``: class ``c`` belongs to
 rank ``c % world_size``) produce the bank an uninterrupted single-process run produces.
 """
@@ -47,7 +48,7 @@ from gsdd_basicsr.utils.seeding import keyed_generator
 
 @MODEL_REGISTRY.register()
 class GSDDModel(BaseModel):
-    """Distils ``datasets.train`` (a ``ClassImageDataset``) into ``ipc`` latents per class.
+    """Distils ``datasets.train.real`` (a ``ClassImageDataset``) into ``ipc`` latents per class.
 
     Options: ``network_g`` + ``path.pretrain_network_g`` (the frozen generator), the ``gsdd:``
     block (see :mod:`gsdd_basicsr.gsdd_options`), ``train.optim_z`` and ``train.scheduler``.
@@ -76,12 +77,9 @@ class GSDDModel(BaseModel):
             opt['network_g'], path_opt.get('pretrain_network_g'), param_key=path_opt.get('param_key_g', 'params_ema'),
             strict=path_opt.get('strict_load_g', True), scale=scale, device=self.device)
 
-        self.real = build_dataset(opt['datasets']['train'])
-        if not hasattr(self.real, 'sample_class'):
-            raise GSDDError(f"datasets.train.type is {opt['datasets']['train']['type']}; GSDDModel needs "
-                            'ClassImageDataset (real HR images with class labels).')
+        self.real = self._build_real(opt['datasets']['train'])
         if self.real.gt_size != self.hr_size:
-            raise GSDDError(f'datasets.train.gt_size is {self.real.gt_size} but scale * gsdd.latent_size is '
+            raise GSDDError(f'datasets.train.real.gt_size is {self.real.gt_size} but scale * gsdd.latent_size is '
                             f'{self.hr_size}; set gt_size: {self.hr_size}.')
         self.class_names = list(self.real.class_names)
         self.num_classes = len(self.class_names)
@@ -112,6 +110,21 @@ class GSDDModel(BaseModel):
             self._setup_optimizer()
 
     # ------------------------------------------------------------------ setup
+    @staticmethod
+    def _build_real(train_opt):
+        """The real set, ``datasets.train.real`` (BasicSR's loader iterates ``DistillationStepDataset``)."""
+        if train_opt.get('type') != 'DistillationStepDataset':
+            raise GSDDError(f"datasets.train.type is {train_opt.get('type')}; a distillation's datasets.train is "
+                            'type: DistillationStepDataset with the real images under datasets.train.real '
+                            '(see options/gsdd_distill_demo_x4.yml).')
+        real = dict(train_opt['real'], phase='train')
+        real.setdefault('name', train_opt.get('name', 'train'))
+        dataset = build_dataset(real)
+        if not hasattr(dataset, 'sample_class'):
+            raise GSDDError(f"datasets.train.real.type is {real['type']}; GSDDModel needs ClassImageDataset (real "
+                            'HR images with class labels).')
+        return dataset
+
     def _setup_optimizer(self):
         train_opt = self.opt['train']
         optim_opt = dict(train_opt.get('optim_z') or {'type': 'Adam', 'lr': 0.01})
