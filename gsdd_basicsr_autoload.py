@@ -1,9 +1,10 @@
 """Makes BasicSR's own entry points (``python -m basicsr.train``, ``python basicsr/train.py``) run the plugin.
 
 ``pip install`` (``-e`` or not) puts ``gsdd_basicsr_autoload.pth`` into site-packages; Python runs its one
-line, ``import gsdd_basicsr_autoload``, at every interpreter start-up. This module therefore imports only
-``os`` and ``sys`` (already loaded by then) and only adds a finder to ``sys.meta_path``: no torch, no basicsr,
-no gsdd_basicsr at start-up. The finder acts once, on the first ``import basicsr`` of the process:
+line, ``import gsdd_basicsr_autoload; gsdd_basicsr_autoload.install()``, at every interpreter start-up. This
+module therefore imports only ``os`` and ``sys`` (already loaded by then), and :func:`install` only adds a
+finder to ``sys.meta_path``: no torch, no basicsr, no gsdd_basicsr at start-up. Importing the module does
+nothing else. The finder acts once, on the first ``import basicsr`` of the process:
 
 1. before basicsr's ``__init__`` runs: ``torchvision.transforms.functional_tensor`` is aliased (compat fix 1),
    because basicsr imports it while importing itself;
@@ -63,7 +64,7 @@ def _resume_fix_for_main():
     def parse_options_then_fix_main(*args, **kwargs):
         main = sys.modules.get('__main__')
         main_file = os.path.normcase(os.path.abspath(getattr(main, '__file__', None) or ''))
-        if main_file.endswith(os.path.join('basicsr', 'train.py')) and hasattr(main, 'load_resume_state'):
+        if main_file.endswith(os.path.join(os.sep, 'basicsr', 'train.py')) and hasattr(main, 'load_resume_state'):
             main.load_resume_state = load_resume_state
         return parse_options(*args, **kwargs)
 
@@ -115,6 +116,3 @@ def install():
     """Add the hook to ``sys.meta_path`` unless it is off, already there, or basicsr is already imported."""
     if enabled() and 'basicsr' not in sys.modules and not any(isinstance(f, BasicSRImportHook) for f in sys.meta_path):
         sys.meta_path.insert(0, BasicSRImportHook())
-
-
-install()
