@@ -12,7 +12,10 @@ nothing else. The finder acts once, on the first ``import basicsr`` of the proce
    registrations (``GSDDModel``, its datasets and arches) — unless gsdd_basicsr is the one importing basicsr,
    in which case the package does this itself;
 3. basicsr's ``train.py`` run as ``__main__`` is a second copy of ``basicsr.train`` whose
-   ``load_resume_state`` is defined after step 2: it gets compat's too (see :func:`_resume_fix_for_main`).
+   ``load_resume_state`` is defined after step 2: it gets compat's too (fix 2; :func:`_fix_basicsr_main`);
+4. basicsr's ``train.py`` / ``test.py`` write ``experiments/``, ``results/`` and ``tb_logger/`` next to the
+   ``basicsr`` package: when that is site-packages (``python -m basicsr.train`` with a pip-installed basicsr)
+   a warning says so and what to run instead. The paths themselves are basicsr's; they are not changed.
 
 Processes that never import basicsr pay one ``os.environ`` look-up. ``GSDD_BASICSR_AUTOLOAD=0`` (or ``false``,
 ``no``, ``off``) turns it off: basicsr then imports as if the plugin were not installed.
@@ -45,13 +48,22 @@ def alias_functional_tensor():
         sys.modules[name] = functional
 
 
-def _resume_fix_for_main():
-    """Give basicsr's ``train.py``, when it runs as ``__main__``, compat's ``load_resume_state`` (compat fix 2).
+def _site_dirs():
+    """The normalised site-packages folders of this interpreter (where ``pip install basicsr`` puts basicsr)."""
+    import site
+    import sysconfig
+    paths = sysconfig.get_paths()
+    dirs = [paths['purelib'], paths['platlib'], *site.getsitepackages(), site.getusersitepackages()]
+    return {os.path.normcase(os.path.abspath(d)) for d in dirs}
 
-    ``__main__`` binds ``parse_options`` by name after this hook ran and calls it first in ``train_pipeline``,
-    before ``load_resume_state``: a transparent wrapper of ``parse_options`` swaps the function then. basicsr's
-    own version maps states to CUDA (fails on a CPU) and looks for ``--auto_resume`` states under
-    ``./experiments`` instead of the run's ``experiments_root``.
+
+def _fix_basicsr_main():
+    """Steps 3 and 4 of the module docstring, for basicsr's ``train.py`` / ``test.py`` run as ``__main__``.
+
+    ``__main__`` binds ``parse_options`` by name after this hook ran and calls it first in its pipeline, before
+    ``load_resume_state``: a transparent wrapper of ``parse_options`` acts then. basicsr's own
+    ``load_resume_state`` maps states to CUDA (fails on a CPU) and looks for ``--auto_resume`` states under
+    ``./experiments`` instead of the run's ``experiments_root``; compat's replaces it.
     """
     import functools
 
@@ -61,14 +73,22 @@ def _resume_fix_for_main():
     parse_options = options.parse_options
 
     @functools.wraps(parse_options)
-    def parse_options_then_fix_main(*args, **kwargs):
+    def parse_options_for_basicsr_main(*args, **kwargs):
+        root_path = args[0] if args else kwargs.get('root_path', '')
         main = sys.modules.get('__main__')
         main_file = os.path.normcase(os.path.abspath(getattr(main, '__file__', None) or ''))
-        if main_file.endswith(os.path.join(os.sep, 'basicsr', 'train.py')) and hasattr(main, 'load_resume_state'):
-            main.load_resume_state = load_resume_state
+        script = os.path.basename(main_file)
+        if main_file.endswith(os.path.join(os.sep, 'basicsr', script)) and script in ('train.py', 'test.py'):
+            if hasattr(main, 'load_resume_state'):
+                main.load_resume_state = load_resume_state
+            if os.path.normcase(os.path.abspath(root_path)) in _site_dirs():
+                print(f'WARNING: basicsr/{script} writes experiments/, results/ and tb_logger/ into {root_path} '
+                      '(basicsr is pip-installed there). Run python -m gsdd_basicsr.'
+                      f'{script[:-3]} instead (they go to the current folder), or a BasicSR checkout\'s '
+                      f'basicsr/{script}.', file=sys.stderr, flush=True)
         return parse_options(*args, **kwargs)
 
-    options.parse_options = parse_options_then_fix_main
+    options.parse_options = parse_options_for_basicsr_main
 
 
 class _PluginLoader:
@@ -95,7 +115,7 @@ class _PluginLoader:
             raise ImportError(f'gsdd-basicsr autoload: "import gsdd_basicsr" failed after "import basicsr" '
                               f'({type(err).__name__}: {err}). Repair the gsdd-basicsr install, or set {ENV}=0 '
                               'to use basicsr without the plugin.') from err
-        _resume_fix_for_main()
+        _fix_basicsr_main()
 
 
 class BasicSRImportHook:

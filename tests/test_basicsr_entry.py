@@ -96,6 +96,30 @@ def test_basicsr_import_registers_the_plugin_and_leaves_no_trace(tmp_path):
     assert run.stdout.split() == ['True', 'True', 'True', 'SourceFileLoader', 'False']
 
 
+_MAIN_PROBE = """import os, sys, sysconfig, types
+import basicsr.utils.options as options
+import gsdd_basicsr.compat as compat
+site_packages = sysconfig.get_paths()['purelib']
+for folder in ('basicsr', 'not_basicsr'):
+    main = types.ModuleType('__main__')
+    main.__file__, main.load_resume_state = os.path.join(site_packages, folder, 'train.py'), None
+    sys.modules['__main__'], sys.argv = main, ['train.py']
+    try:
+        options.parse_options(site_packages, is_train=True)
+    except SystemExit:  # no -opt
+        pass
+    print(folder, main.load_resume_state is compat.load_resume_state)
+"""
+
+
+def test_basicsr_main_gets_compat_resume_and_a_warning_when_it_writes_into_site_packages(tmp_path):
+    run = _python(['-c', _MAIN_PROBE], tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ['basicsr', 'True', 'not_basicsr', 'False']
+    warnings = [line for line in run.stderr.splitlines() if line.startswith('WARNING: basicsr/train.py writes')]
+    assert len(warnings) == 1 and 'python -m gsdd_basicsr.train' in warnings[0]
+
+
 def test_python_m_basicsr_train_distils(setup, checkout):  # noqa: F811
     opt = _cli_opt(setup, 'entry_distill')
     opt_path = setup / 'entry_distill.yml'
