@@ -86,17 +86,11 @@ def test_switched_off_basicsr_imports_without_the_plugin(tmp_path):
     assert 'plugin imported: False' in run.stdout
 
 
-def test_basicsr_import_registers_the_plugin_and_leaves_no_trace(tmp_path):
-    probe = ("import basicsr, sys\nfrom basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGISTRY\n"
-             "print('GSDDModel' in MODEL_REGISTRY, 'DistilledImageDataset' in DATASET_REGISTRY, "
-             "'DMConvNet' in ARCH_REGISTRY, type(basicsr.__loader__).__name__, "
-             "any(type(f).__name__ == 'BasicSRImportHook' for f in sys.meta_path))")
-    run = _python(['-c', probe], tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split() == ['True', 'True', 'True', 'SourceFileLoader', 'False']
-
-
 _MAIN_PROBE = """import os, sys, sysconfig, types
+import basicsr
+from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGISTRY
+print('GSDDModel' in MODEL_REGISTRY, 'DistilledImageDataset' in DATASET_REGISTRY, 'DMConvNet' in ARCH_REGISTRY,
+      type(basicsr.__loader__).__name__, any(type(f).__name__ == 'BasicSRImportHook' for f in sys.meta_path))
 import basicsr.utils.options as options
 import gsdd_basicsr.compat as compat
 site_packages = sysconfig.get_paths()['purelib']
@@ -112,10 +106,13 @@ for folder in ('basicsr', 'not_basicsr'):
 """
 
 
-def test_basicsr_main_gets_compat_resume_and_a_warning_when_it_writes_into_site_packages(tmp_path):
+def test_import_basicsr_registers_the_plugin_and_fixes_basicsr_main(tmp_path):
+    """The registries know the plugin, basicsr keeps its own loader, the hook is gone; basicsr's train.py as
+    ``__main__`` (and only it) gets compat's load_resume_state, with a warning when it would write into site-packages."""
     run = _python(['-c', _MAIN_PROBE], tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split() == ['basicsr', 'True', 'not_basicsr', 'False']
+    assert run.stdout.split() == ['True', 'True', 'True', 'SourceFileLoader', 'False',
+                                  'basicsr', 'True', 'not_basicsr', 'False']
     warnings = [line for line in run.stderr.splitlines() if line.startswith('WARNING: basicsr/train.py writes')]
     assert len(warnings) == 1 and 'python -m gsdd_basicsr.train' in warnings[0]
 
