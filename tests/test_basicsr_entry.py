@@ -11,6 +11,7 @@ The tests give it a throw-away "BasicSR checkout": ``<tmp>/BasicSR/basicsr`` lin
 package, so outputs land in ``<tmp>/BasicSR`` and never in site-packages.
 """
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -108,7 +109,8 @@ for folder in ('basicsr', 'not_basicsr'):
 
 def test_import_basicsr_registers_the_plugin_and_fixes_basicsr_main(tmp_path):
     """The registries know the plugin, basicsr keeps its own loader, the hook is gone; basicsr's train.py as
-    ``__main__`` (and only it) gets compat's load_resume_state, with a warning when it would write into site-packages."""
+    ``__main__`` (and only it) gets compat's load_resume_state, and a warning when it would write into
+    site-packages."""
     run = _python(['-c', _MAIN_PROBE], tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split() == ['True', 'True', 'True', 'SourceFileLoader', 'False',
@@ -154,10 +156,13 @@ def test_basicsr_train_script_trains_sr_on_distilled_images_and_resumes_on_cpu(t
 
 
 def _setuptools_builds_wheels():
+    """Whether this environment's setuptools can build wheels without a download (``pip`` builds in isolation)."""
     import importlib.util
-
+    if importlib.util.find_spec('setuptools') is None:
+        return False
     import setuptools
-    return importlib.util.find_spec('wheel') is not None or tuple(map(int, setuptools.__version__.split('.')[:2])) >= (70, 1)
+    version = tuple(map(int, setuptools.__version__.split('.')[:2]))
+    return importlib.util.find_spec('wheel') is not None or version >= (70, 1)  # 70.1 has its own bdist_wheel
 
 
 def test_an_install_by_this_setup_py_has_the_pth():
@@ -168,15 +173,14 @@ def test_an_install_by_this_setup_py_has_the_pth():
     assert INSTALLED, f'{PTH} is in none of {_SITE_DIRS}'
 
 
-@pytest.mark.skipif(not _setuptools_builds_wheels(), reason="this setuptools builds wheels only with 'wheel' installed")
+@pytest.mark.skipif(not _setuptools_builds_wheels(), reason='no setuptools >= 70.1 (or setuptools + wheel) here')
 @pytest.mark.parametrize('hook', ['build_wheel', 'build_editable'])
 def test_wheels_install_the_pth_into_site_packages(tmp_path, hook):
-    """``pip install .`` and ``pip install -e .`` wheels carry the .pth at their root (-> site-packages) and in RECORD."""
-    source = tmp_path / 'src'
+    """``pip install .`` and ``pip install -e .`` wheels carry the .pth at their root (-> site-packages), in RECORD."""
+    source = tmp_path / 'src'  # the files setup.py needs, with an empty package (a fast build)
+    (source / 'gsdd_basicsr').mkdir(parents=True)
     for name in ('setup.py', 'README.md', 'MANIFEST.in', PTH, 'gsdd_basicsr_autoload.py'):
-        (source / name).parent.mkdir(exist_ok=True)
-        (source / name).write_bytes(open(os.path.join(ROOT, name), 'rb').read())
-    (source / 'gsdd_basicsr').mkdir()
+        shutil.copy(os.path.join(ROOT, name), source / name)
     (source / 'gsdd_basicsr' / '__init__.py').write_text('')
     (source / 'gsdd_basicsr' / 'version.py').write_text("__version__ = '0.0.0'\n")
     build = (f'import setuptools.build_meta as backend; print(backend.{hook}({str(tmp_path / "dist")!r}))')
