@@ -32,6 +32,7 @@ import os
 import sys
 
 from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr_autoload import alias_functional_tensor  # shared with the import hook
 from gsdd_basicsr.utils.atomic import atomic_torch_save
 
 _APPLIED = False
@@ -39,17 +40,6 @@ _APPLIED = False
 
 class ResumeStateError(GSDDError, RuntimeError):
     """No usable training state where one was asked for (a ``GSDDError``: one line, exit 2)."""
-
-
-def _alias_functional_tensor():
-    name = 'torchvision.transforms.functional_tensor'
-    if name in sys.modules:
-        return
-    try:
-        importlib.import_module(name)
-    except ImportError:
-        import torchvision.transforms.functional as functional
-        sys.modules[name] = functional
 
 
 def load_state_file(path):
@@ -186,7 +176,7 @@ def apply():
     global _APPLIED
     if _APPLIED:
         return
-    _alias_functional_tensor()
+    alias_functional_tensor()
     import torch
     # MultiStepLR keeps its milestones in a Counter; allow it in weights_only loads of states
     torch.serialization.add_safe_globals([collections.Counter])
