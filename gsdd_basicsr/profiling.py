@@ -86,10 +86,10 @@ def load_options(opt_path, root, force_yml=None, weights=None, device='auto'):
     try:  # basicsr reads its command line from sys.argv; its "Disable distributed." line is dropped
         with mock.patch.object(sys, 'argv', argv), contextlib.redirect_stdout(io.StringIO()):
             opt, _ = parse_options(root, is_train=True)
-    except (KeyError, TypeError, ValueError, SyntaxError, yaml.YAMLError) as err:
-        raise GSDDError(f'{opt_path} (with --force_yml {force_yml}) cannot be parsed as BasicSR training options: '
-                        f'{type(err).__name__}: {err}. Fix the file or the --force_yml entries (key:sub=value, '
-                        'existing blocks only).') from err
+    except (KeyError, TypeError, ValueError, NameError, SyntaxError, yaml.YAMLError) as err:
+        forced = f" with --force_yml {' '.join(force_yml)}" if force_yml else ''
+        raise GSDDError(f'{opt_path}{forced} is not a valid BasicSR training options file ({type(err).__name__}: '
+                        f'{err}); fix the file or the --force_yml entries (block:key=value).') from err
     if opt.get('model_type') != 'GSDDModel':
         raise GSDDError(f"{opt_path} has model_type {opt.get('model_type')!r}; profile a distillation options "
                         'file (model_type: GSDDModel).')
@@ -287,7 +287,7 @@ def profile_model(opt, iters=5, warmup=2):
         memory['cuda_max_allocated_steps_mib'] = torch.cuda.max_memory_allocated() / MIB
     device = str(model.device) + (f' ({torch.cuda.get_device_name(model.device)})' if cuda else '')
     return {
-        'device': device, 'torch_threads': torch.get_num_threads(), 'cpu_count': os.cpu_count(),
+        'device': device, 'cuda': cuda, 'torch_threads': torch.get_num_threads(), 'cpu_count': os.cpu_count(),
         'loadavg_start': list(load_start), 'loadavg_end': list(os.getloadavg()),
         'config': _config(model, opt), 'iters': iters, 'warmup': warmup, 'build_s': build_s,
         'step_s': _stats(plain), 'profiled_step_s': _stats(profiled),
@@ -339,7 +339,7 @@ def memory_growth(opt_path, scales, **kwargs):
 # ---------------------------------------------------------------------- output
 def format_report(report):
     """The report as the text table ``tools/profile_distill.py`` prints."""
-    cfg, cuda = report['config'], 'device_s' in next(iter(report['regions'].values()), {})
+    cfg, cuda = report['config'], report['cuda']
     step = report['profiled_step_s']['mean']
     lines = [
         f"GSDD distillation step profile: {report['options']}",
@@ -372,9 +372,9 @@ def format_report(report):
         (' (in the prefetch thread)' if report['data']['prefetch'] else ' (prefetch off: inside the wait)'),
     ]
     mem = report['memory']
-    lines.append(f"memory: peak RSS {mem['peak_rss_mib']:.0f} MiB; RSS after build {mem['rss_after_build_mib']:.0f} MiB,"
-                 f" after the steps {mem['rss_after_steps_mib']:.0f} MiB")
-    if 'cuda_max_allocated_steps_mib' in mem:
+    lines.append(f"memory: peak RSS {mem['peak_rss_mib']:.0f} MiB; RSS after build "
+                 f"{mem['rss_after_build_mib']:.0f} MiB, after the steps {mem['rss_after_steps_mib']:.0f} MiB")
+    if cuda:
         lines.append(f"CUDA max allocated: build {mem['cuda_max_allocated_build_mib']:.0f} MiB, "
                      f"steps {mem['cuda_max_allocated_steps_mib']:.0f} MiB")
     growth = report.get('scale_data')
@@ -402,5 +402,4 @@ def write_json(report, path):
     except OSError as err:
         if osp.exists(tmp):
             os.remove(tmp)
-        raise WriteError(f'cannot write the report {path} ({err.strerror or err}); pick a writable --json path.') \
-            from err
+        raise WriteError(f'cannot write the report {path} ({err.strerror or err}); pick a writable --json.') from err

@@ -122,13 +122,21 @@ def test_nested_regions_count_once():
     assert 0 < outer['self_s'] < outer['total_s']
 
 
-def test_missing_options_file_is_one_line_and_exit_2(tmp_path):
+BAD = [
+    (lambda tiny: ['-opt', str(tiny / 'nope.yml')], 'options file'),
+    (lambda tiny: ['-opt', os.path.join(ROOT, 'options', 'gsdd_train_EDSR_demo_x4.yml')], 'model_type'),
+    (lambda tiny: ['-opt', str(tiny / 'tiny.yml'), '--force_yml', 'nosuch:ipc=3'], 'nosuch'),
+]
+
+
+@pytest.mark.parametrize('argv, message', BAD, ids=['missing_options', 'not_gsdd', 'bad_force_yml'])
+def test_bad_input_is_one_line_and_exit_2(tiny, tmp_path, argv, message):
     err = io.StringIO()
     with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exc:
-        _load_tool().main(['-opt', str(tmp_path / 'nope.yml'), '--json', str(tmp_path / 'r.json')])
+        _load_tool().main(argv(tiny) + ['--json', str(tmp_path / 'r.json')])
     assert exc.value.code == 2
     lines = err.getvalue().strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith('profile_distill.py: error: options file') and 'nope.yml' in lines[0]
+    assert len(lines) == 1 and lines[0].startswith('profile_distill.py: error: ') and message in lines[0], lines
     assert not os.listdir(tmp_path)
 
 
