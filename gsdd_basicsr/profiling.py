@@ -172,12 +172,18 @@ def region_times(events, steps, cuda=False):
     regions = [e for e in cpu if e.name.startswith(PREFIX)]
     roots = sorted((e for e in cpu if e.cpu_parent is None), key=lambda e: e.time_range.start)
     starts = [e.time_range.start for e in roots]
+    # a record_function's GPU-side span may be linked to it like a kernel: count real kernels only
+    annotations = {e.name for e in events if e.is_user_annotation}
+
+    def kernel_us(event):
+        own = sum(k.duration for k in event.kernels if k.name not in annotations)
+        return own + sum(kernel_us(child) for child in event.cpu_children)
 
     def device_us(region):
-        # kernels of its own ops + of other threads' ops started inside it (autograd's CUDA thread)
+        # its own ops' kernels + those of other threads' ops started inside it (autograd's CUDA thread)
         lo = bisect.bisect_left(starts, region.time_range.start)
         hi = bisect.bisect_left(starts, region.time_range.end)
-        return region.device_time_total + sum(e.device_time_total for e in roots[lo:hi] if e.thread != region.thread)
+        return kernel_us(region) + sum(kernel_us(e) for e in roots[lo:hi] if e.thread != region.thread)
 
     out = {}
     for region in regions:

@@ -5,6 +5,7 @@ import io
 import json
 import math
 import os
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 import torch
 import yaml
 from basicsr.archs.srvgg_arch import SRVGGNetCompact
+from torch.autograd import DeviceType
+from torch.autograd.profiler_util import Interval, Kernel
 
 from gsdd_basicsr import profiling
 
@@ -120,6 +123,33 @@ def test_nested_regions_count_once():
     assert outer['calls'] == 1 and inner['calls'] == 1
     assert outer['self_s'] == pytest.approx(outer['total_s'] - inner['total_s'])
     assert 0 < outer['self_s'] < outer['total_s']
+
+
+def _event(name, start, end, thread=1, kernels=(), children=(), device_type=DeviceType.CPU, annotation=False):
+    """A stand-in for torch's FunctionEvent with the fields region_times reads."""
+    event = SimpleNamespace(name=name, time_range=Interval(start, end), thread=thread, device_type=device_type,
+                            kernels=[Kernel(k, 0, us) for k, us in kernels], cpu_children=list(children),
+                            cpu_parent=None, is_user_annotation=annotation)
+    for child in children:
+        child.cpu_parent = event
+    return event
+
+
+def test_gpu_time_counts_kernels_of_other_threads_and_skips_annotation_spans():
+    """On CUDA, backward ops run on autograd's own thread: their kernels count for the region they
+    start in; a region's GPU-side annotation span is not a kernel; nested regions are subtracted."""
+    loss = _event('gsdd.loss', 30, 40, children=[_event('aten::mse', 31, 39, kernels=[('sum_kernel', 3)])])
+    own_op = _event('aten::mm', 10, 20, kernels=[('gemm', 5), ('gsdd.backward', 90)])
+    region = _event('gsdd.backward', 0, 100, children=[own_op, loss], annotation=True)
+    inside = _event('autograd::ConvolutionBackward0', 50, 60, thread=2, kernels=[('conv_bwd', 7)])
+    after = _event('autograd::ConvolutionBackward0', 150, 160, thread=2, kernels=[('conv_bwd', 11)])
+    gpu_span = _event('gsdd.backward', 5, 95, device_type=DeviceType.CUDA, annotation=True)
+    events = [region, own_op, loss, *loss.cpu_children, inside, after, gpu_span]
+    times = profiling.region_times(events, steps=1, cuda=True)
+    assert times['gsdd.backward']['device_s'] == pytest.approx(15e-6)  # 5 + 3 + 7
+    assert times['gsdd.backward']['self_device_s'] == pytest.approx(12e-6)
+    assert times['gsdd.loss']['device_s'] == pytest.approx(3e-6)
+    assert times['gsdd.backward']['self_s'] == pytest.approx(90e-6) and times['gsdd.backward']['calls'] == 1
 
 
 BAD = [
