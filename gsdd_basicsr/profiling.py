@@ -2,12 +2,12 @@
 
 ``GSDDModel.optimize_parameters`` runs its parts inside ``torch.profiler.record_function``
 regions named ``gsdd.<part>`` (``data``, ``draw``, ``augment``, ``embed_real``, ``render``,
-``embed_syn``, ``loss``, ``backward``, ``sync``, ``optimizer``); they cost nothing when no
-profiler runs. :func:`profile_options` builds the model from an options file as ``train.py``
-does (basicsr's ``parse_options`` for a training run, then ``build_model``; outputs would go under
-a temporary folder, and nothing is written), runs ``warmup`` steps, ``iters`` plain timed steps
-and ``iters`` steps under ``torch.profiler`` (CPU activity, plus CUDA on a GPU), and reads every
-``gsdd.*`` region, however often it occurs per step:
+``embed_syn``, ``loss``, ``backward``, ``sync``, ``optimizer``; next to free when no profiler
+runs). :func:`profile_options` builds the model from an options file as ``train.py`` does
+(basicsr's ``parse_options`` for a training run, then ``build_model``; output paths point
+into a temporary folder, and nothing is written), runs ``warmup`` steps, ``iters`` plain timed
+steps and ``iters`` steps under ``torch.profiler`` (CPU activity, plus CUDA on a GPU), and reads
+every ``gsdd.*`` region, however often it occurs per step:
 
 - ``total_s``: wall time per step inside the region (host clock, seconds);
 - ``self_s``: the same minus the ``gsdd.*`` regions nested in it, so that self times never
@@ -29,9 +29,10 @@ Data: ``data.wait_s`` is the ``gsdd.data`` region (what the step waits for its r
 copy to the device included); ``data.load_s`` is what drawing one step's crops costs, timed
 apart before the steps (with ``gsdd.prefetch`` on, a background thread pays it while the step
 computes). Memory: peak RSS of the process (``ru_maxrss``, build included) and the RSS after
-the build and after the steps; on CUDA ``torch.cuda.max_memory_allocated`` of the build and of
-the steps. :func:`memory_growth` repeats the profile, each in a fresh process, on K-times
-copies of the training set (``cache: false``): peak memory must not grow with K.
+the build and after the steps; on CUDA ``torch.cuda.max_memory_allocated`` over the build and
+warm-up, then over the measured steps. :func:`memory_growth` repeats the profile, each time in
+a fresh process, on K-times copies of the training set (``cache: false``): peak memory must
+not grow with K.
 """
 import bisect
 import contextlib
@@ -273,7 +274,7 @@ def profile_model(opt, iters=5, warmup=2):
         timed_step()
     memory = {'rss_after_build_mib': rss_build}
     if cuda:
-        memory['cuda_max_allocated_build_mib'] = torch.cuda.max_memory_allocated() / MIB
+        memory['cuda_max_allocated_warmup_mib'] = torch.cuda.max_memory_allocated() / MIB
         torch.cuda.reset_peak_memory_stats()
     plain = [timed_step() for _ in range(iters)]
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
@@ -381,7 +382,7 @@ def format_report(report):
     lines.append(f"memory: peak RSS {mem['peak_rss_mib']:.0f} MiB; RSS after build "
                  f"{mem['rss_after_build_mib']:.0f} MiB, after the steps {mem['rss_after_steps_mib']:.0f} MiB")
     if cuda:
-        lines.append(f"CUDA max allocated: build {mem['cuda_max_allocated_build_mib']:.0f} MiB, "
+        lines.append(f"CUDA max allocated: build + warm-up {mem['cuda_max_allocated_warmup_mib']:.0f} MiB, "
                      f"steps {mem['cuda_max_allocated_steps_mib']:.0f} MiB")
     growth = report.get('scale_data')
     if growth:
