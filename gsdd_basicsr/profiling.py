@@ -1,0 +1,412 @@
+"""Where the time and memory of GSDDModel's distillation step go, read from its profiler regions.
+
+``GSDDModel.optimize_parameters`` runs its parts inside ``torch.profiler.record_function``
+regions named ``gsdd.<part>`` (``data``, ``draw``, ``augment``, ``embed_real``, ``render``,
+``embed_syn``, ``loss``, ``backward``, ``sync``, ``optimizer``; next to free when no profiler
+runs). :func:`profile_options` builds the model from an options file as ``train.py`` does
+(basicsr's ``parse_options`` for a training run, then ``build_model``; output paths point
+into a temporary folder, and nothing is written), runs ``warmup`` steps, ``iters`` plain timed
+steps and ``iters`` steps under ``torch.profiler`` (CPU activity, plus CUDA on a GPU), and reads
+every ``gsdd.*`` region, however often it occurs per step:
+
+- ``total_s``: wall time per step inside the region (host clock, seconds);
+- ``self_s``: the same minus the ``gsdd.*`` regions nested in it, so that self times never
+  overlap; ``share`` = ``self_s`` / step wall time (the shares sum to at most 1; the rest,
+  ``other_s``, is Python between the regions);
+- on CUDA, ``device_s`` / ``self_device_s``: GPU kernel time launched inside the region (host
+  regions only see launches; the GPU work shows up in ``gsdd.sync``, the step's one host sync).
+  Autograd runs CUDA backward ops on its own thread, so ops of other threads that start inside
+  a region count for it.
+
+**Bare compute** is the compute the step cannot do without: the self time of ``gsdd.render``
+(the generator's forward), ``gsdd.augment``, ``gsdd.embed_real``, ``gsdd.embed_syn``,
+``gsdd.loss`` and ``gsdd.backward`` (whose backward covers all of them), per step; host wall
+time on a CPU, GPU kernel time on CUDA. **ratio** = mean profiled step wall time / bare compute
+(>= 1; 1 means the step is nothing but compute). Drawing the data, re-drawing the embedding
+network and augmentation, the host sync and the optimiser step are the overhead it exposes.
+
+Data: ``data.wait_s`` is the ``gsdd.data`` region (what the step waits for its real crops,
+copy to the device included); ``data.load_s`` is what drawing one step's crops costs, timed
+apart before the steps (with ``gsdd.prefetch`` on, a background thread pays it while the step
+computes). Memory: peak RSS of the process (``ru_maxrss``, build included) and the RSS after
+the build and after the steps; on CUDA ``torch.cuda.max_memory_allocated`` over the build and
+warm-up, then over the measured steps. :func:`memory_growth` repeats the profile, each time in
+a fresh process, on K-times copies of the training set (``cache: false``): peak memory must
+not grow with K.
+"""
+import bisect
+import contextlib
+import io
+import json
+import multiprocessing
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from os import path as osp
+from unittest import mock
+
+import torch
+import yaml
+from basicsr.models import build_model
+from basicsr.utils.options import parse_options
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
+
+from gsdd_basicsr.errors import GSDDError, MissingInputError, WriteError
+
+PREFIX = 'gsdd.'
+REGIONS = ('gsdd.data', 'gsdd.draw', 'gsdd.augment', 'gsdd.embed_real', 'gsdd.render', 'gsdd.embed_syn', 'gsdd.loss',
+           'gsdd.backward', 'gsdd.sync', 'gsdd.optimizer')
+COMPUTE_REGIONS = ('gsdd.render', 'gsdd.augment', 'gsdd.embed_real', 'gsdd.embed_syn', 'gsdd.loss', 'gsdd.backward')
+MIB = 1024.0 * 1024.0
+
+
+# ---------------------------------------------------------------------- options and data
+def load_options(opt_path, root, force_yml=None, weights=None, device='auto'):
+    """The options ``train.py -opt opt_path [--force_yml ...]`` runs with, outputs under ``root``.
+
+    Args:
+        opt_path (str): a ``GSDDModel`` options file.
+        root (str): stands for the working folder (``experiments/<name>/`` paths point under it).
+        force_yml (list[str] | None): BasicSR's ``--force_yml`` entries, e.g. ``gsdd:ipc=10``.
+        weights (str | None): replaces ``path.pretrain_network_g``.
+        device (str): ``auto`` (``num_gpu`` as the file says, capped to the GPUs there are),
+            ``cpu`` or ``cuda`` (one GPU).
+
+    Returns:
+        dict: the options; ``resume_state`` cleared (a fresh run).
+    """
+    if not osp.isfile(opt_path):
+        raise MissingInputError(f'options file {opt_path} does not exist; pass a GSDDModel options file '
+                                '(e.g. -opt options/gsdd_distill_demo_x4.yml).')
+    argv = ['train.py', '-opt', opt_path] + (['--force_yml', *force_yml] if force_yml else [])
+    try:  # basicsr reads its command line from sys.argv; its "Disable distributed." line is dropped
+        with mock.patch.object(sys, 'argv', argv), contextlib.redirect_stdout(io.StringIO()):
+            opt, _ = parse_options(root, is_train=True)
+    except (KeyError, TypeError, ValueError, NameError, SyntaxError, yaml.YAMLError) as err:
+        forced = f" with --force_yml {' '.join(force_yml)}" if force_yml else ''
+        raise GSDDError(f'{opt_path}{forced} is not a valid BasicSR training options file ({type(err).__name__}: '
+                        f'{err}); fix the file or the --force_yml entries (block:key=value).') from err
+    if opt.get('model_type') != 'GSDDModel':
+        raise GSDDError(f"{opt_path} has model_type {opt.get('model_type')!r}; profile a distillation options "
+                        'file (model_type: GSDDModel).')
+    available = torch.cuda.device_count()
+    if device == 'cuda' and not available:
+        raise GSDDError('--device cuda but torch sees no CUDA device; use --device cpu or auto.')
+    opt['num_gpu'] = {'cpu': 0, 'cuda': 1}.get(device, min(int(opt['num_gpu']), available))
+    opt['path']['resume_state'] = None
+    if weights is not None:
+        opt['path']['pretrain_network_g'] = weights
+    return opt
+
+
+def make_scaled_copy(train_opt, scale, dst):
+    """Point ``train_opt`` (a ClassImageDataset block, changed in place) at a ``scale``-times copy.
+
+    Every file under ``dataroot_gt`` is symlinked ``scale`` times (``name_k<k>.ext``) under ``dst``,
+    with the same sub-folders (classes); a ``meta_info_file`` is rewritten with every entry
+    ``scale`` times. ``cache`` is forced off. Returns the number of image files written.
+    """
+    if (train_opt.get('io_backend') or {}).get('type', 'disk') != 'disk':
+        raise GSDDError('--scale-data needs datasets.train.io_backend.type: disk (an LMDB is not copied).')
+    src = osp.abspath(train_opt['dataroot_gt'])
+    if not osp.isdir(src):
+        raise MissingInputError(f'datasets.train.dataroot_gt {src} is not a folder; fix it in the options file.')
+
+    def scaled(name, k):
+        stem, ext = osp.splitext(name)
+        return f'{stem}_k{k}{ext}'
+
+    count = 0
+    for folder, _, files in os.walk(src, followlinks=True):
+        rel = osp.relpath(folder, src)
+        out = osp.normpath(osp.join(dst, rel))
+        os.makedirs(out, exist_ok=True)
+        for name in sorted(files):
+            if name == 'meta_info.txt' and rel == '.':
+                continue  # rewritten below when the options use it
+            for k in range(scale):
+                os.symlink(osp.realpath(osp.join(folder, name)), osp.join(out, scaled(name, k)))
+                count += 1
+    meta = train_opt.get('meta_info_file')
+    if meta:
+        with open(meta) as f:
+            lines = [line.rstrip('\n') for line in f if line.strip()]
+        new_meta = osp.join(dst, '_scaled_meta_info.txt')
+        with open(new_meta, 'w') as f:
+            for k in range(scale):
+                for line in lines:
+                    first, *rest = line.split(' ', 1)
+                    f.write(' '.join([scaled(first, k)] + rest) + '\n')
+        train_opt['meta_info_file'] = new_meta
+    train_opt['dataroot_gt'] = dst
+    train_opt['cache'] = False
+    return count
+
+
+# ---------------------------------------------------------------------- reading the regions
+def _nested_regions(event):
+    """The outermost ``gsdd.*`` regions inside ``event`` (any depth of ops in between)."""
+    out = []
+    for child in event.cpu_children:
+        out += [child] if child.name.startswith(PREFIX) else _nested_regions(child)
+    return out
+
+
+def region_times(events, steps, cuda=False):
+    """Per ``gsdd.*`` region, its time per step, from ``torch.profiler.profile(...).events()``.
+
+    Args:
+        events (list[FunctionEvent]): the profiled steps' events.
+        steps (int): how many steps they cover.
+        cuda (bool): also read GPU kernel time (``device_s``, ``self_device_s``).
+
+    Returns:
+        dict: name -> ``calls`` (per step), ``total_s``, ``self_s`` and, on CUDA, ``device_s``
+        and ``self_device_s``, all seconds per step.
+    """
+    cpu = [e for e in events if e.device_type == DeviceType.CPU]
+    regions = [e for e in cpu if e.name.startswith(PREFIX)]
+    roots = sorted((e for e in cpu if e.cpu_parent is None), key=lambda e: e.time_range.start)
+    starts = [e.time_range.start for e in roots]
+    # a record_function's GPU-side span may be linked to it like a kernel: count real kernels only
+    annotations = {e.name for e in events if e.is_user_annotation}
+
+    def kernel_us(event):
+        own = sum(k.duration for k in event.kernels if k.name not in annotations)
+        return own + sum(kernel_us(child) for child in event.cpu_children)
+
+    def device_us(region):
+        # its own ops' kernels + those of other threads' ops started inside it (autograd's CUDA thread)
+        lo = bisect.bisect_left(starts, region.time_range.start)
+        hi = bisect.bisect_left(starts, region.time_range.end)
+        return kernel_us(region) + sum(kernel_us(e) for e in roots[lo:hi] if e.thread != region.thread)
+
+    out = {}
+    for region in regions:
+        nested = _nested_regions(region)
+        wall = region.time_range.elapsed_us()
+        entry = out.setdefault(region.name, dict.fromkeys(('calls', 'total_s', 'self_s'), 0.0))
+        entry['calls'] += 1
+        entry['total_s'] += wall
+        entry['self_s'] += wall - sum(n.time_range.elapsed_us() for n in nested)
+        if cuda:
+            dev = device_us(region)
+            entry['device_s'] = entry.get('device_s', 0.0) + dev
+            entry['self_device_s'] = entry.get('self_device_s', 0.0) + dev - sum(device_us(n) for n in nested)
+    for entry in out.values():
+        for key in entry:
+            entry[key] /= steps if key == 'calls' else steps * 1e6  # profiler times are microseconds
+    return out
+
+
+# ---------------------------------------------------------------------- measuring
+def rss_mib():
+    """Current resident set size in MiB (Linux ``/proc/self/statm``; ``None`` elsewhere)."""
+    try:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / MIB
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def peak_rss_mib():
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / MIB if sys.platform == 'darwin' else kib / 1024.0  # macOS reports bytes
+
+
+def _stats(values):
+    return {'median': statistics.median(values), 'mean': statistics.fmean(values), 'min': min(values),
+            'max': max(values), 'all': list(values)}
+
+
+def _config(model, opt):
+    g, train = model.gsdd, opt['datasets']['train']
+    return {
+        'classes': model.num_classes, 'own_classes': len(model.own_classes), 'ipc': g['ipc'],
+        'batch_syn': g['batch_syn'] or g['ipc'], 'batch_real': g['batch_real'], 'latent_size': g['latent_size'],
+        'hr_size': model.hr_size, 'network_g': opt['network_g'].get('type'), 'feature_space': g['feature_space'],
+        'augment': None if model.augment is None else model.augment.strategy, 'prefetch': g['prefetch'],
+        'cache': bool(train.get('cache', False)), 'images': len(model.real),
+    }
+
+
+def profile_model(opt, iters=5, warmup=2):
+    """Build ``opt``'s model and measure its step (see the module docstring); returns the report."""
+    cuda = opt['num_gpu'] > 0
+
+    def clock():
+        if cuda:  # CUDA runs asynchronously: wait for the device before reading the clock
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    load_start = os.getloadavg()
+    torch.backends.cudnn.benchmark = True  # as basicsr's train_pipeline
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    t0 = clock()
+    model = build_model(opt)
+    build_s = clock() - t0
+    rss_build = rss_mib()
+
+    # drawing one step's real crops, timed apart before any step (no prefetch thread runs yet)
+    loads = []
+    for k in range(iters + 1):
+        t0 = time.perf_counter()
+        for c in model.own_classes:
+            model.real.sample_class(c, model.gsdd['batch_real'], (model.seed, 'profile', k, c))
+        loads.append(time.perf_counter() - t0)
+
+    it = 0
+
+    def timed_step():
+        nonlocal it
+        it += 1
+        t0 = clock()
+        model.optimize_parameters(it)
+        return clock() - t0
+
+    for _ in range(warmup):
+        timed_step()
+    memory = {'rss_after_build_mib': rss_build}
+    if cuda:
+        memory['cuda_max_allocated_warmup_mib'] = torch.cuda.max_memory_allocated() / MIB
+        torch.cuda.reset_peak_memory_stats()
+    plain = [timed_step() for _ in range(iters)]
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        profiled = [timed_step() for _ in range(iters)]
+    regions = region_times(prof.events(), iters, cuda)
+
+    step = statistics.fmean(profiled)
+    for entry in regions.values():
+        entry['share'] = entry['self_s'] / step
+    ordered = {name: regions[name] for name in REGIONS if name in regions}
+    ordered.update(sorted((name, entry) for name, entry in regions.items() if name not in ordered))
+    compute_key = 'self_device_s' if cuda else 'self_s'
+    compute = sum(regions[name][compute_key] for name in COMPUTE_REGIONS if name in regions)
+    memory.update(peak_rss_mib=peak_rss_mib(), rss_after_steps_mib=rss_mib())
+    if cuda:
+        memory['cuda_max_allocated_steps_mib'] = torch.cuda.max_memory_allocated() / MIB
+    device = str(model.device) + (f' ({torch.cuda.get_device_name(model.device)})' if cuda else '')
+    return {
+        'device': device, 'cuda': cuda, 'torch_threads': torch.get_num_threads(), 'cpu_count': os.cpu_count(),
+        'loadavg_start': list(load_start), 'loadavg_end': list(os.getloadavg()),
+        'config': _config(model, opt), 'iters': iters, 'warmup': warmup, 'build_s': build_s,
+        'step_s': _stats(plain), 'profiled_step_s': _stats(profiled),
+        'regions': ordered, 'other_s': step - sum(entry['self_s'] for entry in regions.values()),
+        'compute_basis': 'cuda kernel time' if cuda else 'host wall time',
+        'bare_compute_s': compute, 'ratio': step / compute if compute > 0 else float('inf'),
+        'data': {'prefetch': model.gsdd['prefetch'], 'wait_s': regions.get('gsdd.data', {}).get('total_s', 0.0),
+                 'load_s': statistics.fmean(loads[1:])},  # the first draw warms the file cache
+        'memory': memory,
+    }
+
+
+def profile_options(opt_path, iters=5, warmup=2, force_yml=None, weights=None, device='auto', data_scale=None):
+    """:func:`load_options` + :func:`profile_model`, in a temporary working folder; with
+    ``data_scale`` K, on a K-times copy of the training set (:func:`make_scaled_copy`)."""
+    with tempfile.TemporaryDirectory(prefix='gsdd_profile_') as root:
+        opt = load_options(opt_path, root, force_yml=force_yml, weights=weights, device=device)
+        if data_scale is not None:
+            make_scaled_copy(opt['datasets']['train'], data_scale, osp.join(root, 'train_scaled'))
+        report = profile_model(opt, iters=iters, warmup=warmup)
+    report['options'] = opt_path
+    if data_scale is not None:
+        report['data_scale'] = data_scale
+    return report
+
+
+def memory_growth(opt_path, scales, **kwargs):
+    """Peak memory against the data-set size: :func:`profile_options` with ``data_scale`` K for
+    K = 1 and each of ``scales``, each in a fresh process (``ru_maxrss`` never goes down).
+
+    Returns:
+        dict: ``runs`` (K -> images, peak / after-steps RSS, CUDA peak, step median, data wait
+        and load, ratio) and ``peak_rss_growth_mib`` (largest K minus K = 1).
+    """
+    runs = {}
+    for k in sorted({1, *scales}):
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context('spawn')) as pool:
+            child = pool.submit(profile_options, opt_path, data_scale=k, **kwargs).result()
+        runs[k] = {
+            'images': child['config']['images'], 'peak_rss_mib': child['memory']['peak_rss_mib'],
+            'rss_after_steps_mib': child['memory']['rss_after_steps_mib'],
+            'cuda_max_allocated_steps_mib': child['memory'].get('cuda_max_allocated_steps_mib'),
+            'step_median_s': child['step_s']['median'], 'data_wait_s': child['data']['wait_s'],
+            'data_load_s': child['data']['load_s'], 'ratio': child['ratio'],
+        }
+    return {'runs': runs, 'peak_rss_growth_mib': runs[max(runs)]['peak_rss_mib'] - runs[1]['peak_rss_mib']}
+
+
+# ---------------------------------------------------------------------- output
+def format_report(report):
+    """The report as the text table ``tools/profile_distill.py`` prints."""
+    cfg, cuda = report['config'], report['cuda']
+    step = report['profiled_step_s']['mean']
+    lines = [
+        f"GSDD distillation step profile: {report['options']}",
+        f"device {report['device']}, {report['torch_threads']} torch threads, {report['cpu_count']} cpus; load average "
+        f"{report['loadavg_start'][0]:.2f} (start) -> {report['loadavg_end'][0]:.2f} (end)",
+        f"{cfg['classes']} classes ({cfg['own_classes']} here), ipc {cfg['ipc']} (batch_syn {cfg['batch_syn']}), "
+        f"batch_real {cfg['batch_real']}, latent {cfg['latent_size']} -> HR {cfg['hr_size']}, G {cfg['network_g']}, "
+        f"features {cfg['feature_space']}, augment {cfg['augment']}, prefetch {'on' if cfg['prefetch'] else 'off'}, "
+        f"cache {'on' if cfg['cache'] else 'off'}, {cfg['images']} real images",
+        f"build (GAN inversion included) {report['build_s']:.2f} s; {report['warmup']} warm-up steps, then "
+        f"{report['iters']} plain and {report['iters']} profiled steps", '',
+        f"{'step wall time [s]':34s}{'median':>10s}{'mean':>10s}{'min':>10s}{'max':>10s}",
+    ]
+    for label, key in (('plain', 'step_s'), ('under the profiler', 'profiled_step_s')):
+        s = report[key]
+        lines.append(f"{'  ' + label:34s}{s['median']:10.4f}{s['mean']:10.4f}{s['min']:10.4f}{s['max']:10.4f}")
+    head = f"{'region, per profiled step':34s}{'calls':>7s}{'total ms':>10s}{'self ms':>10s}{'% step':>8s}"
+    lines += ['', head + (f"{'GPU ms':>10s}" if cuda else '')]
+    for name, r in report['regions'].items():
+        row = f"{'  ' + name:34s}{r['calls']:7.1f}{1e3 * r['total_s']:10.1f}{1e3 * r['self_s']:10.1f}"
+        lines.append(row + f"{100 * r['share']:7.1f}%" + (f"{1e3 * r['self_device_s']:10.1f}" if cuda else ''))
+    lines += [
+        f"{'  other (between regions)':34s}{'':7s}{'':10s}{1e3 * report['other_s']:10.1f}"
+        f"{100 * report['other_s'] / step:7.1f}%", '',
+        f"bare compute (self {report['compute_basis']} of {', '.join(n[5:] for n in COMPUTE_REGIONS)}): "
+        f"{1e3 * report['bare_compute_s']:.1f} ms per step",
+        f"ratio step / bare compute: {report['ratio']:.3f}",
+        f"data: the step waited {1e3 * report['data']['wait_s']:.1f} ms (gsdd.data); drawing one step's crops "
+        f"takes {1e3 * report['data']['load_s']:.1f} ms" +
+        (' (in the prefetch thread)' if report['data']['prefetch'] else ' (prefetch off: inside the wait)'),
+    ]
+    mem = report['memory']
+    lines.append(f"memory: peak RSS {mem['peak_rss_mib']:.0f} MiB; RSS after build "
+                 f"{mem['rss_after_build_mib']:.0f} MiB, after the steps {mem['rss_after_steps_mib']:.0f} MiB")
+    if cuda:
+        lines.append(f"CUDA max allocated: build + warm-up {mem['cuda_max_allocated_warmup_mib']:.0f} MiB, "
+                     f"steps {mem['cuda_max_allocated_steps_mib']:.0f} MiB")
+    growth = report.get('scale_data')
+    if growth:
+        lines += ['', 'memory against data-set size (a fresh process per K, cache: false)',
+                  f"{'K':>4s}{'images':>8s}{'peak RSS MiB':>14s}{'RSS after MiB':>15s}{'step s':>9s}"
+                  f"{'wait ms':>9s}{'load ms':>9s}{'ratio':>8s}"]
+        for k, r in growth['runs'].items():
+            lines.append(f"{k:>4}{r['images']:8d}{r['peak_rss_mib']:14.0f}{r['rss_after_steps_mib']:15.0f}"
+                         f"{r['step_median_s']:9.3f}{1e3 * r['data_wait_s']:9.1f}{1e3 * r['data_load_s']:9.1f}"
+                         f"{r['ratio']:8.3f}")
+        lines.append(f"peak RSS growth, largest K vs K = 1: {growth['peak_rss_growth_mib']:+.0f} MiB")
+    return '\n'.join(lines)
+
+
+def write_json(report, path):
+    """Write ``report`` to ``path`` through a temporary file (a failure leaves no half-written file)."""
+    folder = osp.dirname(osp.abspath(path))
+    tmp = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}.tmp')
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(tmp, 'w') as f:
+            json.dump(report, f, indent=2)
+        os.replace(tmp, path)
+    except OSError as err:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise WriteError(f'cannot write the report {path} ({err.strerror or err}); pick a writable --json.') from err
