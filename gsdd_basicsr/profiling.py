@@ -105,17 +105,18 @@ def load_options(opt_path, root, force_yml=None, weights=None, device='auto'):
 
 
 def make_scaled_copy(train_opt, scale, dst):
-    """Point ``train_opt`` (a ClassImageDataset block, changed in place) at a ``scale``-times copy.
+    """Point ``train_opt`` (``datasets.train.real``, a ClassImageDataset block, changed in place) at a
+    ``scale``-times copy.
 
     Every file under ``dataroot_gt`` is symlinked ``scale`` times (``name_k<k>.ext``) under ``dst``,
     with the same sub-folders (classes); a ``meta_info_file`` is rewritten with every entry
     ``scale`` times. ``cache`` is forced off. Returns the number of image files written.
     """
     if (train_opt.get('io_backend') or {}).get('type', 'disk') != 'disk':
-        raise GSDDError('--scale-data needs datasets.train.io_backend.type: disk (an LMDB is not copied).')
+        raise GSDDError('--scale-data needs datasets.train.real.io_backend.type: disk (an LMDB is not copied).')
     src = osp.abspath(train_opt['dataroot_gt'])
     if not osp.isdir(src):
-        raise MissingInputError(f'datasets.train.dataroot_gt {src} is not a folder; fix it in the options file.')
+        raise MissingInputError(f'datasets.train.real.dataroot_gt {src} is not a folder; fix it in the options file.')
 
     def scaled(name, k):
         stem, ext = osp.splitext(name)
@@ -225,7 +226,7 @@ def _stats(values):
 
 
 def _config(model, opt):
-    g, train = model.gsdd, opt['datasets']['train']
+    g, train = model.gsdd, opt['datasets']['train']['real']
     return {
         'classes': model.num_classes, 'own_classes': len(model.own_classes), 'ipc': g['ipc'],
         'batch_syn': g['batch_syn'] or g['ipc'], 'batch_real': g['batch_real'], 'latent_size': g['latent_size'],
@@ -313,7 +314,7 @@ def profile_options(opt_path, iters=5, warmup=2, force_yml=None, weights=None, d
     with tempfile.TemporaryDirectory(prefix='gsdd_profile_') as root:
         opt = load_options(opt_path, root, force_yml=force_yml, weights=weights, device=device)
         if data_scale is not None:
-            make_scaled_copy(opt['datasets']['train'], data_scale, osp.join(root, 'train_scaled'))
+            make_scaled_copy(opt['datasets']['train']['real'], data_scale, osp.join(root, 'train_scaled'))
         report = profile_model(opt, iters=iters, warmup=warmup)
     report['options'] = opt_path
     if data_scale is not None:

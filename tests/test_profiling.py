@@ -44,8 +44,10 @@ def tiny(tmp_path_factory):
     torch.save({'params_ema': net.state_dict()}, root / 'g.pth')
     opt = dict(
         name='tiny_profile', model_type='GSDDModel', scale=SCALE, num_gpu='auto', manual_seed=0,
-        datasets=dict(train=dict(name='t', type='ClassImageDataset', dataroot_gt=str(root / 'train'),
-                                 io_backend=dict(type='disk'), gt_size=SCALE * LATENT, cache=True)),
+        datasets=dict(train=dict(name='t_steps', type='DistillationStepDataset', batch_size_per_gpu=1,
+                                 num_worker_per_gpu=0,
+                                 real=dict(name='t', type='ClassImageDataset', dataroot_gt=str(root / 'train'),
+                                           io_backend=dict(type='disk'), gt_size=SCALE * LATENT, cache=True))),
         network_g=dict(type='SRVGGNetCompact', num_in_ch=3, num_out_ch=3, num_feat=4, num_conv=1, upscale=SCALE,
                        act_type='prelu'),
         path=dict(pretrain_network_g='unused.pth', param_key_g='params_ema', strict_load_g=True, resume_state=None),
