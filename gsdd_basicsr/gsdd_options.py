@@ -26,6 +26,8 @@ GSDD_OPTIONS = {
     'prefetch': (bool, True, 'draw the next step\'s real crops in a background thread'),
     'amp': ((str, type(None)), 'none', 'none (or null) | bf16 | fp16: autocast for the generator, inversion and '
             'embedding passes (latents, Adam and the loss reduction stay float32)'),
+    'bank_dtype': (str, 'float32', 'float32 | float16 | uint8: how latents_<iter>.pth stores the latents (training '
+                   'states keep float32, so resuming is exact)'),
     'fuse_classes': (bool, False, 'render all classes\' latents in one generator call per step (faster on a '
                      'GPU; memory grows with the number of classes)'),
 }
@@ -80,6 +82,8 @@ def parse_gsdd_options(block):
         out['amp'] = 'none'
     if out['amp'] not in AMP_MODES:
         raise GSDDError(f'gsdd.amp must be one of {", ".join(AMP_MODES)}, got {out["amp"]!r}.')
+    if out['bank_dtype'] not in ('float32', 'float16', 'uint8'):
+        raise GSDDError(f'gsdd.bank_dtype must be float32, float16 or uint8, got {out["bank_dtype"]!r}.')
     if out['feature_space'] not in FEATURE_SPACES:
         raise GSDDError(f'gsdd.feature_space must be one of {", ".join(FEATURE_SPACES)}, '
                         f'got {out["feature_space"]!r}.')

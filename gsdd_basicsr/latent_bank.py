@@ -12,6 +12,10 @@ validates and writes it atomically, :func:`load_latent_bank` reads it safely and
     scale        int                          the generator's upscaling factor s
     network_g    dict                         BasicSR generator options, ``type`` included
     iter         int                          distillation iteration it was saved at
+    latent_dtype str (optional)               how ``latents`` are stored: ``float32`` (default),
+                                              ``float16``, or ``uint8`` with ``latent_range``
+    latent_range float tensor 2 x 3           (uint8 only) per-channel [low; high] of the latents:
+                                              stored ``q`` means ``low + q / 255 * (high - low)``
     pretrain_network_g  str (optional)        generator weights the bank was distilled with
     param_key_g         str (optional)        key of the state dict in that file
 
@@ -38,6 +42,7 @@ from gsdd_basicsr.utils.atomic import atomic_torch_save
 BANK_FORMAT = 'gsdd-latent-bank-v1'
 REQUIRED_KEYS = ('format', 'latents', 'labels', 'class_names', 'scale', 'network_g', 'iter')
 OPTIONAL_KEYS = ('pretrain_network_g', 'param_key_g')
+LATENT_DTYPES = ('float32', 'float16', 'uint8')
 
 
 def _is_int(v):
@@ -101,7 +106,7 @@ def validate_latent_bank(bank, where='latent bank'):
     if bank['format'] != BANK_FORMAT:
         fail(f"wrong format: 'format' is {bank['format']!r}, expected {BANK_FORMAT!r} (a bank written by "
              'GSDDModel or gsdd_basicsr.latent_bank.save_latent_bank)')
-    latents = bank['latents']
+    latents = _stored_latents(bank, fail)
     if not torch.is_tensor(latents) or not latents.is_floating_point():
         fail(f"'latents' must be a float tensor, got {type(latents).__name__}"
              f"{'' if not torch.is_tensor(latents) else ' of dtype ' + str(latents.dtype)}")
@@ -144,14 +149,53 @@ def validate_latent_bank(bank, where='latent bank'):
         if bank.get(key) is not None and not isinstance(bank[key], str):
             fail(f"'{key}' must be a string or absent, got {type(bank[key]).__name__}")
 
-    out = {k: v for k, v in bank.items()}
+    out = {k: v for k, v in bank.items() if k != 'latent_range'}
     out['latents'] = latents.detach().float()
+    out['latent_dtype'] = bank.get('latent_dtype', 'float32')
     out['labels'] = labels.detach().long()
     out['class_names'] = list(class_names)
     out['scale'] = int(scale)
     out['iter'] = int(bank['iter'])
     out['network_g'] = _plain(network_g)
     return out
+
+
+def _stored_latents(bank, fail):
+    """The float latents a bank stores, whatever ``latent_dtype`` it was saved with."""
+    dtype = bank.get('latent_dtype', 'float32')
+    if dtype not in LATENT_DTYPES:
+        fail(f"'latent_dtype' must be one of {', '.join(LATENT_DTYPES)}, got {dtype!r}")
+    latents = bank['latents']
+    if not torch.is_tensor(latents) or latents.dtype != torch.uint8:
+        return latents  # float latents (a loaded bank keeps its stored latent_dtype as information)
+    rng = bank.get('latent_range')
+    if dtype != 'uint8' or not torch.is_tensor(rng) or tuple(rng.shape) != (2, 3):
+        fail("uint8 'latents' need latent_dtype 'uint8' and a 2 x 3 float 'latent_range'")
+    low, high = rng.float().view(2, 1, 3, 1, 1)
+    return low + latents.float() / 255 * (high - low)
+
+
+def encode_latents(latents, latent_dtype):
+    """Bank entries holding ``latents`` (N x 3 x p x p float) as ``latent_dtype``.
+
+    ``float16`` halves the bytes; ``uint8`` quarters them with a per-channel affine map from the
+    bank's own range (``latent_range``), so its error is at most ``(high - low) / 510`` per value.
+
+    Returns:
+        dict: ``latents``, ``latent_dtype`` and, for uint8, ``latent_range``.
+    """
+    if latent_dtype not in LATENT_DTYPES:
+        raise GSDDError(f'latent dtype must be one of {", ".join(LATENT_DTYPES)}, got {latent_dtype!r}')
+    latents = latents.detach().float().cpu()
+    if latent_dtype == 'float32':
+        return {'latents': latents.contiguous(), 'latent_dtype': 'float32'}
+    if latent_dtype == 'float16':
+        return {'latents': latents.half().contiguous(), 'latent_dtype': 'float16'}
+    low = latents.amin(dim=(0, 2, 3))
+    high = torch.maximum(latents.amax(dim=(0, 2, 3)), low + 1e-6)
+    q = ((latents - low.view(1, 3, 1, 1)) / (high - low).view(1, 3, 1, 1) * 255).round_().clamp_(0, 255)
+    return {'latents': q.to(torch.uint8).contiguous(), 'latent_dtype': 'uint8',
+            'latent_range': torch.stack([low, high])}
 
 
 def load_latent_bank(path):
@@ -198,10 +242,14 @@ def build_latent_bank(latents, labels, class_names, scale, network_g, iteration,
             'iter': int(iteration), **extra}
 
 
-def save_latent_bank(bank, path):
+def save_latent_bank(bank, path, latent_dtype=None):
     """Validate ``bank`` and write it atomically (:func:`gsdd_basicsr.utils.atomic.atomic_torch_save`:
     temporary file in the same folder, then ``os.replace``), as a plain dict that
-    :func:`load_latent_bank` reads back.
+    :func:`load_latent_bank` reads back (latents as float32 whatever they were stored as).
+
+    Args:
+        latent_dtype (str | None): ``float32`` | ``float16`` | ``uint8`` (:func:`encode_latents`);
+            default the bank's own ``latent_dtype`` (float32 for a new bank).
 
     Raises:
         GSDDError: the bank is invalid or holds an entry that would need arbitrary unpickling.
@@ -209,7 +257,7 @@ def save_latent_bank(bank, path):
     bank = validate_latent_bank(bank, where=f'latent bank for {path}')
     plain = {
         'format': BANK_FORMAT,
-        'latents': bank['latents'].detach().cpu().contiguous(),
+        **encode_latents(bank['latents'], latent_dtype or bank['latent_dtype']),
         'labels': bank['labels'].detach().cpu().contiguous(),
         'class_names': [str(c) for c in bank['class_names']],
         'scale': int(bank['scale']),
@@ -220,7 +268,7 @@ def save_latent_bank(bank, path):
         if bank.get(key) is not None:
             plain[key] = str(bank[key])
     for key, value in bank.items():  # extra entries (e.g. distillation settings) are kept if plain
-        if key not in plain and key not in OPTIONAL_KEYS:
+        if key not in plain and key not in OPTIONAL_KEYS and key != 'latent_range':
             value = _plain(value)
             if not _is_safe(value):
                 raise GSDDError(f'latent bank for {path}: entry {key!r} is not a plain tensor / number / string / '
@@ -329,3 +377,21 @@ def render_bank(bank, generator, batch_size=16, device=None, as_uint8=True, indi
         return hr.float().cpu()
     hr = (hr * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return [np.ascontiguousarray(img) for img in hr]
+
+
+def compact_bank(src, out, latent_dtype, weights=None, device='auto', batch_size=16):
+    """Re-save the bank ``src`` with ``latent_dtype`` latents and measure what that costs.
+
+    Returns:
+        dict: ``bytes_in``, ``bytes_out``, ``latent_dtype`` and ``render_psnr_db``, the PSNR (dB,
+        images in [0, 1], over the whole bank) of the images rendered from the compact latents
+        against those rendered from ``src``'s (``inf`` when identical).
+    """
+    bank = load_latent_bank(src)
+    save_latent_bank(bank, out, latent_dtype=latent_dtype)
+    compact = load_latent_bank(out)
+    generator = build_bank_generator(bank, weights=weights, device=device)
+    ref = render_latents(bank['latents'], generator, batch_size).double()
+    mse = (render_latents(compact['latents'], generator, batch_size).double() - ref).pow(2).mean().item()
+    return {'bytes_in': osp.getsize(src), 'bytes_out': osp.getsize(out), 'latent_dtype': latent_dtype,
+            'render_psnr_db': float('inf') if mse == 0 else 10 * np.log10(1 / mse)}

@@ -277,3 +277,15 @@ def test_out_of_memory_names_the_settings_to_lower(setup, monkeypatch):
     monkeypatch.setattr(model.net_g, 'forward', oom)
     with pytest.raises(OutOfMemory, match=r'iteration 1\).*gsdd\.batch_real or gsdd\.batch_syn'):
         model.optimize_parameters(1)
+
+
+def test_bank_dtype_compacts_the_banks_but_not_the_training_state(setup):
+    model = build_model(_opt(setup, name='compact', bank_dtype='uint8', augment=None))
+    model.optimize_parameters(1)
+    for key in ('models', 'training_states'):
+        os.makedirs(model.opt['path'][key], exist_ok=True)
+    model.save(0, 1)
+    bank = torch.load(os.path.join(model.opt['path']['models'], 'latents_1.pth'), weights_only=True)
+    state = torch.load(os.path.join(model.opt['path']['training_states'], '1.state'), weights_only=True)
+    assert bank['latent_dtype'] == 'uint8' and bank['latents'].dtype == torch.uint8
+    assert torch.equal(state['latents'], model.latents.detach())  # resuming stays exact

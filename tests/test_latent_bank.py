@@ -4,6 +4,7 @@
 test_gan_latent_dataset: a seeded, randomly initialised tiny SRVGGNetCompact (x4) saved as
 ``{'params_ema': state_dict}`` and a bank of smooth latents.
 """
+import json
 import os
 import pickle
 
@@ -45,7 +46,7 @@ def make_toy_bank(folder, classes=('sky', 'water'), per_class=3, p=16, seed=0, p
 def test_save_load_roundtrip_is_plain_and_atomic(tmp_path):
     path, weights, bank = make_toy_bank(tmp_path)
     raw = torch.load(path, weights_only=True)  # plain dict, no arbitrary unpickling
-    assert set(raw) == {'format', 'latents', 'labels', 'class_names', 'scale', 'network_g', 'iter', 'pretrain_network_g'}
+    assert set(raw) == {'format', 'latent_dtype', 'latents', 'labels', 'class_names', 'scale', 'network_g', 'iter', 'pretrain_network_g'}
     loaded = load_latent_bank(path)
     assert torch.equal(loaded['latents'], bank['latents'])
     assert loaded['labels'].dtype == torch.int64 and loaded['labels'].tolist() == [0, 0, 0, 1, 1, 1]
@@ -177,3 +178,34 @@ def test_render_out_of_memory_names_the_batch_size(tmp_path, monkeypatch):
     monkeypatch.setattr(g, 'forward', oom)
     with pytest.raises(OutOfMemory, match='render_batch_size of GANLatentDataset, --batch-size of tools/export'):
         render_bank(bank, g, batch_size=4)
+
+
+@pytest.mark.parametrize('dtype, ratio, tol', [('float16', 0.5, 1e-3), ('uint8', 0.25, 0.7 / 255)])
+def test_compact_banks_store_less_and_record_their_dtype(tmp_path, dtype, ratio, tol):
+    from gsdd_basicsr.latent_bank import compact_bank
+    path, weights, bank = make_toy_bank(tmp_path, p=32)
+    out = str(tmp_path / f'{dtype}.pth')
+    report = compact_bank(path, out, dtype, weights=weights, device='cpu')
+    raw = torch.load(out, weights_only=True)
+    assert raw['latent_dtype'] == dtype and raw['latents'].dtype == getattr(torch, dtype)
+    assert ('latent_range' in raw) == (dtype == 'uint8')
+    loaded = load_latent_bank(out)  # dequantised on loading
+    assert loaded['latents'].dtype == torch.float32 and loaded['latent_dtype'] == dtype
+    assert (loaded['latents'] - bank['latents']).abs().max() <= tol
+    n_latent_bytes = bank['latents'].numel() * 4
+    assert report['bytes_in'] - report['bytes_out'] == pytest.approx(n_latent_bytes * (1 - ratio), rel=0.05)
+    assert 25 < report['render_psnr_db'] < float('inf')
+    save_latent_bank(loaded, str(tmp_path / 'again.pth'))  # keeps its dtype unless told otherwise
+    assert torch.load(tmp_path / 'again.pth', weights_only=True)['latent_dtype'] == dtype
+
+
+def test_compact_bank_tool(tmp_path, run_tool, capsys):
+    path, weights, _ = make_toy_bank(tmp_path)
+    out = tmp_path / 'f16.pth'
+    assert run_tool('compact_bank', ['--latents', path, '--out', str(out), '--dtype', 'float16', '--weights', weights,
+                                     '--device', 'cpu']) in (0, None)
+    report = json.loads(capsys.readouterr().out)
+    assert report['latent_dtype'] == 'float16' and report['bytes_out'] < report['bytes_in']
+    assert run_tool('compact_bank', ['--latents', str(tmp_path / 'none.pth'), '--out', str(tmp_path / 'x.pth'),
+                                     '--dtype', 'uint8']) == 2
+    assert not (tmp_path / 'x.pth').exists()

@@ -344,9 +344,10 @@ class GSDDModel(BaseModel):
         if self.rank != 0:
             return
         models = self.opt['path']['models']
+        dtype = self.gsdd['bank_dtype']
         if not final:
-            save_latent_bank(bank, osp.join(models, f'latents_{iteration}.pth'))
-        save_latent_bank(bank, osp.join(models, 'latents_latest.pth'))
+            save_latent_bank(bank, osp.join(models, f'latents_{iteration}.pth'), latent_dtype=dtype)
+        save_latent_bank(bank, osp.join(models, 'latents_latest.pth'), latent_dtype=dtype)
         if state is not None:
             atomic_torch_save(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'),
                               'training state')
