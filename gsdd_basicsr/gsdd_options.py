@@ -16,7 +16,10 @@ GSDD_OPTIONS = {
     'batch_real': (int, 64, 'real HR crops per class per step'),
     'batch_syn': ((int, type(None)), None, 'latents per class per step (null: all ipc)'),
     'lambda_reg': (float, 0.1, 'weight of the latent-homogeneity regulariser R'),
-    'feature_space': (str, 'dmconvnet', 'dmconvnet | teacher | both: where distributions are matched'),
+    'feature_space': ((str, list), 'dmconvnet', 'dmconvnet | teacher | frequency | both (= dmconvnet + teacher), or a '
+                      'list of them: where distributions are matched (the losses add up)'),
+    'match_residual': (bool, False, 'match the high-frequency residual x - up(down(x)) instead of the images'),
+    'frequency': (dict, {}, 'FrequencyStatistics options (levels, patch) for the frequency space'),
     'embed': (dict, {}, 'DMConvNet options (num_feat, depth, norm, act, pool, return_layers)'),
     'teacher_layers': ((list, type(None)), None, 'generator module names for the teacher space (null: default)'),
     'augment': ((dict, type(None)), {}, 'SiameseAugment options (strategy, magnitudes); null disables it'),
@@ -33,7 +36,7 @@ GSDD_OPTIONS = {
 }
 
 INIT_MODES = ('inversion', 'real', 'noise')
-FEATURE_SPACES = ('dmconvnet', 'teacher', 'both')
+FEATURE_SPACES = ('dmconvnet', 'teacher', 'frequency')
 AMP_MODES = ('none', 'bf16', 'fp16')
 
 
@@ -84,7 +87,10 @@ def parse_gsdd_options(block):
         raise GSDDError(f'gsdd.amp must be one of {", ".join(AMP_MODES)}, got {out["amp"]!r}.')
     if out['bank_dtype'] not in ('float32', 'float16', 'uint8'):
         raise GSDDError(f'gsdd.bank_dtype must be float32, float16 or uint8, got {out["bank_dtype"]!r}.')
-    if out['feature_space'] not in FEATURE_SPACES:
-        raise GSDDError(f'gsdd.feature_space must be one of {", ".join(FEATURE_SPACES)}, '
-                        f'got {out["feature_space"]!r}.')
+    spaces = out['feature_space']
+    spaces = ['dmconvnet', 'teacher'] if spaces == 'both' else [spaces] if isinstance(spaces, str) else spaces
+    if not spaces or any(space not in FEATURE_SPACES for space in spaces) or len(set(spaces)) != len(spaces):
+        raise GSDDError(f'gsdd.feature_space must be one of {", ".join(FEATURE_SPACES)}, both, or a list of distinct '
+                        f'ones, got {out["feature_space"]!r}.')
+    out['feature_space'] = tuple(spaces)
     return out

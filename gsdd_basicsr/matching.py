@@ -1,5 +1,6 @@
-"""Matching losses of a distillation step: distribution matching, the latent regulariser R,
-and frozen-generator ("teacher") features as a second feature space."""
+"""Matching losses of a distillation step: distribution matching, the latent regulariser R, and
+the feature spaces besides the random ConvNet: frozen-generator ("teacher") features, local
+frequency statistics, and the high-frequency residual an SR network has to restore."""
 import torch
 import torch.nn.functional as F
 
@@ -216,3 +217,48 @@ class TeacherFeatures:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+
+def hf_residual(x, scale):
+    """``x - up(down(x))``: what bicubic SR by ``scale`` misses, the part an SR network must add.
+
+    ``down`` is antialiased bicubic by ``1 / scale``, ``up`` bicubic back to the input size, both
+    as matrix products (:func:`gsdd_basicsr.determinism.resize_matrices`: differentiable,
+    deterministic on CUDA).
+
+    Args:
+        x (Tensor): B x C x H x W, H and W multiples of ``scale``.
+
+    Returns:
+        Tensor: B x C x H x W, about zero-mean.
+    """
+    h, w = x.shape[-2:]
+    x = x.float()
+    return x - resize_matrices(resize_matrices(x, (h // scale, w // scale)), (h, w))
+
+
+class FrequencyStatistics:
+    """Local frequency statistics of an image batch, as features for :func:`distribution_matching_loss`.
+
+    A Haar-like Laplacian pyramid: ``G_0 = x``, ``G_{l+1} = avgpool_2(G_l)``, band
+    ``B_l = G_l - nearest_up(G_{l+1})`` for ``l < levels``. Each band's energy is averaged over
+    ``patch x patch`` windows (``log(mean(B_l^2) + eps)``), and each image gets, per band and
+    channel, the mean and the standard deviation of its windows' log energies: how much detail
+    of each scale the image has, and how unevenly it is spread. No learned or random weights.
+
+    Returns from ``__call__(x)`` (B x C x H x W): a list of ``levels`` tensors of B x 2C.
+    """
+
+    def __init__(self, levels=3, patch=8, eps=1e-6):
+        self.levels, self.patch, self.eps = int(levels), int(patch), float(eps)
+
+    def __call__(self, x):
+        feats, g = [], x.float()
+        for _ in range(self.levels):
+            low = F.avg_pool2d(g, 2)
+            band = g - F.interpolate(low, scale_factor=2, mode='nearest')
+            patch = min(self.patch, band.shape[-1], band.shape[-2])
+            energy = torch.log(F.avg_pool2d(band * band, patch) + self.eps).flatten(2)
+            feats.append(torch.cat([energy.mean(dim=2), energy.std(dim=2, unbiased=False)], dim=1))
+            g = low
+        return feats

@@ -289,3 +289,14 @@ def test_bank_dtype_compacts_the_banks_but_not_the_training_state(setup):
     state = torch.load(os.path.join(model.opt['path']['training_states'], '1.state'), weights_only=True)
     assert bank['latent_dtype'] == 'uint8' and bank['latents'].dtype == torch.uint8
     assert torch.equal(state['latents'], model.latents.detach())  # resuming stays exact
+
+
+@pytest.mark.parametrize('gsdd', [dict(feature_space='frequency'), dict(feature_space=['dmconvnet', 'frequency']),
+                                  dict(match_residual=True)], ids=['frequency', 'dmconvnet+frequency', 'residual'])
+def test_other_matching_spaces_lower_their_loss(setup, gsdd):
+    model = build_model(_opt(setup, augment=None, **gsdd))
+    losses = []
+    for _ in range(6):  # one fixed draw: a fixed objective
+        model.optimize_parameters(1)
+        losses.append(model.get_current_log()['l_dm'])
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]

@@ -93,3 +93,28 @@ def test_teacher_stops_early():
     net.upsampler.register_forward_hook(lambda *a: calls.append(1))
     TeacherFeatures(net, ['body.3'], scale=2)(torch.rand(1, 3, 16, 16))
     assert calls == []
+
+
+def test_hf_residual_is_what_bicubic_sr_misses():
+    from gsdd_basicsr.matching import hf_residual
+    torch.manual_seed(0)
+    flat = torch.full((1, 3, 32, 32), 0.4)
+    assert hf_residual(flat, 4).abs().max() < 1e-5  # nothing to restore
+    noise = torch.rand(2, 3, 32, 32, requires_grad=True)
+    res = hf_residual(noise, 4)
+    assert res.shape == noise.shape and res.abs().mean() > 0.1  # pixel noise is almost all high frequency
+    res.square().sum().backward()
+    assert torch.isfinite(noise.grad).all() and noise.grad.abs().sum() > 0
+
+
+def test_frequency_statistics_see_detail_per_scale():
+    from gsdd_basicsr.matching import FrequencyStatistics
+    torch.manual_seed(0)
+    stats = FrequencyStatistics(levels=3, patch=8)
+    smooth = torch.nn.functional.interpolate(torch.rand(4, 3, 8, 8), size=(64, 64), mode='bilinear',
+                                             align_corners=False)
+    noisy = smooth + 0.2 * torch.randn_like(smooth)
+    fs, fn = stats(smooth), stats(noisy)
+    assert [f.shape for f in fs] == [(4, 6)] * 3
+    assert (fn[0][:, :3] > fs[0][:, :3] + 2).all()  # much more energy in the finest band
+    assert distribution_matching_loss(fs, fn) > distribution_matching_loss(fs, stats(smooth.flip(-1))) * 10

@@ -40,7 +40,8 @@ from gsdd_basicsr.determinism import configure_determinism
 from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
 from gsdd_basicsr.generator import load_frozen_generator
 from gsdd_basicsr.gsdd_options import parse_gsdd_options
-from gsdd_basicsr.matching import TeacherFeatures, default_layers, distribution_matching_loss, latent_homogeneity
+from gsdd_basicsr.matching import (FrequencyStatistics, TeacherFeatures, default_layers, distribution_matching_loss,
+                                   hf_residual, latent_homogeneity)
 from gsdd_basicsr.latent_bank import build_latent_bank, render_latents, save_latent_bank
 from gsdd_basicsr.utils.atomic import atomic_torch_save
 from gsdd_basicsr.utils.seeding import keyed_generator
@@ -89,10 +90,11 @@ class GSDDModel(BaseModel):
 
         self.augment = SiameseAugment(**g['augment']) if g['augment'] is not None else None
         self.embedder = None
-        if g['feature_space'] in ('dmconvnet', 'both'):
+        if 'dmconvnet' in g['feature_space']:
             self.embedder = ARCH_REGISTRY.get('DMConvNet')(**g['embed']).to(self.device).requires_grad_(False)
         self.teacher = None
-        if g['feature_space'] in ('teacher', 'both'):
+        self.frequency = FrequencyStatistics(**g['frequency']) if 'frequency' in g['feature_space'] else None
+        if 'teacher' in g['feature_space']:
             # a private copy: the teacher's hooks must never fire while G renders the latents
             teacher_net = deepcopy(self.net_g)
             self.teacher = TeacherFeatures(teacher_net, g['teacher_layers'] or default_layers(teacher_net), scale)
@@ -228,12 +230,16 @@ class GSDDModel(BaseModel):
 
     def _embed(self, x):
         """Features of an HR batch (B x 3 x H x W in [0, 1]) in the configured space(s): list of B x D."""
+        if self.gsdd['match_residual']:
+            x = hf_residual(x, self.opt['scale'])
         feats = []
         with self._autocast():
             if self.embedder is not None:
                 feats += self.embedder(x)
             if self.teacher is not None:
                 feats += self.teacher(x)
+        if self.frequency is not None:  # float32: log energies of small bands
+            feats += self.frequency(x)
         return [f.float() for f in feats]  # the loss reduction runs in float32 whatever gsdd.amp
 
     def _draw_space(self, *key):
