@@ -37,7 +37,6 @@ source and licence are then unknown (``null``).
 """
 import importlib.util
 import json
-import os
 import os.path as osp
 import re
 import time
