@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
+from basicsr.data import build_dataset
 from gsdd_basicsr.errors import GSDDError
 from gsdd_basicsr.image_set import lr_from_hr, read_rgb
 from gsdd_basicsr.photo_data import check_photos, prepare_photo_data, read_split_file
@@ -104,6 +105,19 @@ def test_hr_lr_pairs(built):
             for s in SCALES:
                 lr = read_rgb(str(out / split / 'LR_bicubic' / f'X{s}' / f'{n}.png'))
                 np.testing.assert_array_equal(lr, lr_from_hr(hr, s))
+
+
+def test_loads_in_class_image_dataset_and_paired_dataset(built):
+    """The training tiles are ClassImageDataset's classes; val/test pair up in PairedImageDataset."""
+    _, out, _ = built
+    ds = build_dataset(dict(name='photo_train', type='ClassImageDataset', dataroot_gt=str(out / 'train'),
+                            gt_size=TILE // 2, class_mode='folder', phase='train'))
+    assert ds.class_names == sorted(TILES)
+    assert [len(i) for i in ds.class_to_indices] == [TILES[c] for c in sorted(TILES)]
+    ds = build_dataset(dict(name='photo_test', type='PairedImageDataset', dataroot_gt=str(out / 'test' / 'HR'),
+                            dataroot_lq=str(out / 'test' / 'LR_bicubic' / 'X4'), io_backend=dict(type='disk'),
+                            filename_tmpl='{}', scale=4, phase='val'))
+    assert len(ds) == 2 and ds[0]['gt'].shape[1] == 4 * ds[0]['lq'].shape[1]
 
 
 def test_sources_json_and_readme(built):
