@@ -25,20 +25,18 @@ Grey-level sources are converted to 3 identical channels (``brick``, ``grass``, 
 ``coins``, ``camera``); every written PNG is 3-channel. No source photo appears in more
 than one split, and :func:`prepare_demo_data` asserts it.
 """
-import hashlib
 import json
-import os
 import os.path as osp
 import time
 
 import numpy as np
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.image_set import folder_bytes, lr_from_hr, write_lmdb, write_rgb
+from gsdd_basicsr.image_set import folder_bytes
+from gsdd_basicsr.sr_set_writer import (MOD, SCALES, check_geometry, check_outputs_disjoint, write_lmdbs,
+                                        write_meta_info, write_pair, write_train_tiles)
 from gsdd_basicsr.utils.atomic import atomic_folder
 
-SCALES = (2, 3, 4)
-MOD = 12  # HR sizes are multiples of lcm(2, 3, 4) so every LR size is exactly HR / s
 TILE_SIZE = 192
 MAX_TILES = 12  # per training source; which tiles is drawn with ``seed``
 CLASSES = ('texture', 'space', 'medical')
@@ -147,38 +145,6 @@ def load_source(src):
     return np.ascontiguousarray(img)
 
 
-def _grid(length, tile):
-    n = length // tile
-    if n <= 0:
-        return []
-    if n == 1:
-        return [(length - tile) // 2]
-    # evenly spread, non-overlapping (spacing >= tile)
-    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
-
-
-def train_tiles(img, tile_size, max_tiles, max_dark, rng):
-    """Non-overlapping tiles of ``img``: list of ``(row, col, y, x)``, at most ``max_tiles``."""
-    h, w = img.shape[:2]
-    tiles = []
-    for i, y in enumerate(_grid(h, tile_size)):
-        for j, x in enumerate(_grid(w, tile_size)):
-            if max_dark is not None:
-                dark = (img[y:y + tile_size, x:x + tile_size].max(axis=2) < 16).mean()
-                if dark > max_dark:
-                    continue
-            tiles.append((i, j, y, x))
-    if max_tiles is not None and len(tiles) > max_tiles:
-        keep = sorted(rng.choice(len(tiles), size=max_tiles, replace=False).tolist())
-        tiles = [tiles[k] for k in keep]
-    return tiles
-
-
-def _sha1(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha1(f.read()).hexdigest()
-
-
 def check_disjoint(sources):
     """Assert that no source photo (by name or by file) is used by more than one split."""
     by_key = {}
@@ -234,11 +200,7 @@ def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE,
     """
     import skimage
 
-    if tile_size % MOD:
-        raise GSDDError(f'tile_size must be a multiple of {MOD}, got {tile_size}')
-    for s in scales:
-        if MOD % s:
-            raise GSDDError(f'scale {s} does not divide {MOD}')
+    check_geometry(tile_size, scales)
     check_disjoint(SOURCES)
 
     t0 = time.time()
@@ -250,14 +212,10 @@ def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE,
         # ------------------------------------------------------------------ checks
         check_disjoint([dict(name=r['name'], file=r['file'], split=r['split'], cls=r['class'])
                         for r in records])
-        hashes = {}
-        for r in records:
-            for im in r['images']:
-                hashes.setdefault(_sha1(osp.join(tmp, im['path'])), set()).add(r['split'])
-        assert all(len(v) == 1 for v in hashes.values()), 'identical image files in two splits'
+        check_outputs_disjoint(tmp, records)
 
         if lmdb:
-            _write_lmdbs(tmp, train_list, scales)
+            write_lmdbs(tmp, train_list, scales, lambda msg: _log(f'[demo data] {msg}'))
 
         info = dict(
             generator='gsdd_basicsr.demo_data.prepare_demo_data',
@@ -283,60 +241,32 @@ def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE,
 
 def _write_train(root, tile_size, max_tiles, rng):
     """``root/train/<class>/*.png`` tiles and ``train/meta_info.txt``; returns (records, relative paths)."""
-    records, train_list = [], []
+    records = []
     for cls in CLASSES:
         n_cls = 0
         for src in [s for s in SOURCES if s['split'] == 'train' and s['cls'] == cls]:
             img = load_source(src)
             rec = _record(src, img.shape)
-            for (i, j, y, x) in train_tiles(img, tile_size, max_tiles, src.get('max_dark'), rng):
-                rel = f'{cls}/{src["name"]}_r{i}c{j}.png'
-                write_rgb(osp.join(root, 'train', rel), img[y:y + tile_size, x:x + tile_size])
-                rec['images'].append(dict(path=f'train/{rel}', crop=[y, x, tile_size, tile_size]))
-                train_list.append(rel)
-                n_cls += 1
+            rec['images'] = write_train_tiles(root, img, src['name'], tile_size, cls=cls, max_tiles=max_tiles,
+                                              max_dark=src.get('max_dark'), rng=rng)
+            n_cls += len(rec['images'])
             records.append(rec)
         _log(f'[demo data] train/{cls}: {n_cls} tiles of {tile_size}x{tile_size}')
-    with open(osp.join(root, 'train', 'meta_info.txt'), 'w') as f:
-        f.writelines(p + '\n' for p in train_list)
-    return records, train_list
+    return records, write_meta_info(root, [im['path'] for r in records for im in r['images']])
 
 
 def _write_pairs(root, scales):
     """``root/val|test/HR`` photos cropped to a multiple of MOD and their ``LR_bicubic/X<s>``; returns records."""
     records = []
     for split in ('val', 'test'):
-        names = []
-        for src in [s for s in SOURCES if s['split'] == split]:
+        srcs = [s for s in SOURCES if s['split'] == split]
+        for src in srcs:
             img = load_source(src)
-            h, w = (img.shape[0] // MOD) * MOD, (img.shape[1] // MOD) * MOD
-            hr = np.ascontiguousarray(img[:h, :w])
-            fname = f'{src["name"]}.png'
-            write_rgb(osp.join(root, split, 'HR', fname), hr)
             rec = _record(src, img.shape)
-            rec['images'].append(dict(path=f'{split}/HR/{fname}', crop=[0, 0, h, w],
-                                      lr=[f'{split}/LR_bicubic/X{s}/{fname}' for s in scales]))
-            for s in scales:
-                lr = lr_from_hr(hr, s)
-                assert lr.shape == (h // s, w // s, 3), (lr.shape, h, w, s)
-                write_rgb(osp.join(root, split, 'LR_bicubic', f'X{s}', fname), lr)
+            rec['images'].append(write_pair(root, split, src['name'], img, scales))
             records.append(rec)
-            names.append(fname)
-        _log(f'[demo data] {split}: {len(names)} HR images + LR_bicubic X' + '/X'.join(str(s) for s in scales))
+        _log(f'[demo data] {split}: {len(srcs)} HR images + LR_bicubic X' + '/X'.join(str(s) for s in scales))
     return records
-
-
-def _write_lmdbs(root, train_list, scales):
-    """BasicSR LMDBs next to every image folder of the demo set."""
-    write_lmdb(osp.join(root, 'train'), train_list, osp.join(root, 'train.lmdb'))
-    _log(f'[demo data] lmdb: train.lmdb ({len(train_list)} images, keys <class>/<name>)')
-    for split in ('val', 'test'):
-        names = sorted(os.listdir(osp.join(root, split, 'HR')))
-        write_lmdb(osp.join(root, split, 'HR'), names, osp.join(root, split, 'HR.lmdb'))
-        for s in scales:
-            folder = osp.join(root, split, 'LR_bicubic', f'X{s}')
-            write_lmdb(folder, names, folder + '.lmdb')
-        _log(f'[demo data] lmdb: {split}/HR.lmdb, {split}/LR_bicubic/X<s>.lmdb ({len(names)} images)')
 
 
 def _record(src, shape):

@@ -12,7 +12,7 @@ import pytest
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from basicsr.data import build_dataset
 from basicsr.utils.matlab_functions import imresize
-from gsdd_basicsr import demo_data
+from gsdd_basicsr import demo_data, sr_set_writer
 from gsdd_basicsr.demo_data import CLASSES, SCALES, prepare_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -133,13 +133,13 @@ def test_refuses_without_force_then_force_replaces(tmp_path):
     def boom(*a, **k):
         raise OSError('simulated failure')
 
-    real = demo_data.lr_from_hr
-    demo_data.lr_from_hr = boom
+    real = sr_set_writer.lr_from_hr
+    sr_set_writer.lr_from_hr = boom
     try:
         with pytest.raises(OSError, match='simulated'):
             prepare_demo_data(str(out), force=True)
     finally:
-        demo_data.lr_from_hr = real
+        sr_set_writer.lr_from_hr = real
     assert sorted(os.listdir(tmp_path)) == ['demo'] and os.listdir(out) == ['keep.txt']
 
     info = prepare_demo_data(str(out), force=True, seed=1)
