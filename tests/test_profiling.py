@@ -175,3 +175,16 @@ def test_scaled_copy_multiplies_the_images_and_turns_cache_off(tiny, tmp_path):
     assert train['cache'] is False and train['dataroot_gt'] == str(tmp_path / 'x3')
     assert sorted(os.listdir(tmp_path / 'x3')) == ['ant', 'bee']
     assert len(os.listdir(tmp_path / 'x3' / 'bee')) == 9
+
+
+def test_time_step_settings_times_each_setting(tiny, run_tool, capsys):
+    code = run_tool('time_step_settings', ['-opt', str(tiny / 'tiny.yml'), '--weights', str(tiny / 'g.pth'),
+                                           '--setting', 'gsdd:amp=none', '--setting', 'gsdd:fuse_classes=true',
+                                           '--warmup', '1', '--iters', '2', '--device', 'cpu'])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    rows = [json.loads(line) for line in out if line.startswith('{')]
+    assert [r['setting'] for r in rows] == ['gsdd:amp=none', 'gsdd:fuse_classes=true']
+    assert all(0 < r['min_s'] <= r['median_s'] <= r['max_s'] for r in rows)
+    assert out[-1].startswith('| gsdd:fuse_classes=true |')
+    assert run_tool('time_step_settings', ['-opt', str(tiny / 'missing.yml'), '--setting', 'gsdd:amp=none']) == 2

@@ -248,7 +248,8 @@ class GSDDModel(BaseModel):
             self.embedder.reset_parameters(keyed_generator(*key, 'embed', device=self.device))
         if self.augment is None:
             return None
-        return self.augment.draw(keyed_generator(*key, 'augment', device=self.device), device=self.device)
+        # drawn on the host: the draw is 12 Python numbers, and a CUDA draw would sync the host on the GPU
+        return self.augment.draw(keyed_generator(*key, 'augment'))
 
     def _augment(self, x, params):
         return x if params is None else self.augment.apply(x, params)
