@@ -27,9 +27,10 @@ basicsr. Each fix is the smallest change that keeps basicsr's own behaviour:
    models imported the function by name, so their module globals are patched too.
 """
 import collections
-import importlib
 import os
 import sys
+
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from gsdd_basicsr.errors import GSDDError
 from gsdd_basicsr_autoload import alias_functional_tensor  # shared with the import hook
@@ -144,9 +145,10 @@ def _save_network(self, net, net_label, current_iter, param_key='params'):
     assert len(nets) == len(param_keys), 'The lengths of net and param_key should be the same.'
     save_dict = {}
     for net_, param_key_ in zip(nets, param_keys):
-        state_dict = self.get_bare_model(net_).state_dict()
-        save_dict[param_key_] = collections.OrderedDict(
-            (key[7:] if key.startswith('module.') else key, param.cpu()) for key, param in state_dict.items())
+        state_dict = collections.OrderedDict(
+            (key, param.cpu()) for key, param in self.get_bare_model(net_).state_dict().items())
+        consume_prefix_in_state_dict_if_present(state_dict, 'module.')
+        save_dict[param_key_] = state_dict
     atomic_torch_save(save_dict, save_path, 'network')
 
 

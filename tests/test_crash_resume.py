@@ -38,7 +38,6 @@ import pytest
 import torch
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_gsdd_model import _cli_opt, setup  # noqa: E402,F401  (setup is a fixture)
 from test_train import train_in_process  # noqa: E402
 
