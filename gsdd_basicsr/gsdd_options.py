@@ -18,6 +18,8 @@ GSDD_OPTIONS = {
     'lambda_reg': (float, 0.1, 'weight of the latent-homogeneity regulariser R'),
     'feature_space': ((str, list), 'dmconvnet', 'dmconvnet | teacher | frequency | both (= dmconvnet + teacher), or a '
                       'list of them: where distributions are matched (the losses add up)'),
+    'match_groups': (int, 1, 'targets per class: 1 = one mean per class; k > 1 = k groups of latents, each matched to '
+                     'the real images nearest to it (finer, subgroup-level targets)'),
     'match_residual': (bool, False, 'match the high-frequency residual x - up(down(x)) instead of the images'),
     'frequency': (dict, {}, 'FrequencyStatistics options (levels, patch) for the frequency space'),
     'embed': (dict, {}, 'DMConvNet options (num_feat, depth, norm, act, pool, return_layers)'),
@@ -72,11 +74,15 @@ def parse_gsdd_options(block):
             raise GSDDError(f'gsdd.{key} must be {_type_name(types)}, got {value!r} ({type(value).__name__}); '
                             f'fix it in the options file.')
         out[key] = value
-    for key in ('ipc', 'latent_size', 'batch_real', 'val_crops', 'val_embed_draws', 'grid_per_class'):
+    for key in ('ipc', 'latent_size', 'batch_real', 'val_crops', 'val_embed_draws', 'grid_per_class',
+                'match_groups'):
         if out[key] < 1:
             raise GSDDError(f'gsdd.{key} must be >= 1, got {out[key]}.')
     if out['inversion_iters'] < 0 or out['lambda_reg'] < 0:
         raise GSDDError('gsdd.inversion_iters and gsdd.lambda_reg must be >= 0.')
+    if out['match_groups'] > (out['batch_syn'] or out['ipc']):
+        raise GSDDError(f'gsdd.match_groups ({out["match_groups"]}) must not exceed the latents per class and step '
+                        f'(batch_syn or ipc: {out["batch_syn"] or out["ipc"]}).')
     if out['batch_syn'] is not None and not 1 <= out['batch_syn'] <= out['ipc']:
         raise GSDDError(f'gsdd.batch_syn must be between 1 and ipc ({out["ipc"]}) or null, got {out["batch_syn"]}.')
     if out['init'] not in INIT_MODES:

@@ -39,6 +39,47 @@ def distribution_matching_loss(feats_real, feats_syn):
     return loss
 
 
+def grouped_matching_loss(feats_real, feats_syn, groups):
+    """Distribution matching with finer targets: ``groups`` means per class instead of one.
+
+    Synthetic image ``i`` belongs to group ``i % groups``. Each real image joins the group whose
+    synthetic mean is nearest to it (squared distance over all layers' features, no gradient
+    through the assignment), and every group's mean is matched to the mean of its real images,
+    weighted by the group's share of the real batch:
+    ``sum_j |X_j| / |X| * sum_l || mean real_l[X_j] - mean syn_l[S_j] ||^2``. Groups that attract
+    no real image add nothing. With ``groups == 1`` this is :func:`distribution_matching_loss`.
+
+    Args:
+        feats_real, feats_syn (list[Tensor]): ``B x D`` features per layer, as for
+            :func:`distribution_matching_loss` (at least ``groups`` synthetic images).
+        groups (int): number of synthetic groups.
+
+    Returns:
+        Tensor: scalar.
+    """
+    feats_real, feats_syn = _as_list(feats_real), _as_list(feats_syn)
+    if groups <= 1:
+        return distribution_matching_loss(feats_real, feats_syn)
+    n_syn = feats_syn[0].shape[0]
+    if n_syn < groups:
+        raise ValueError(f'{groups} groups need at least as many synthetic images, got {n_syn}.')
+    real = [f.flatten(1) for f in feats_real]
+    syn = [f.flatten(1) for f in feats_syn]
+    onehot = F.one_hot(torch.arange(n_syn, device=syn[0].device) % groups, groups).to(syn[0].dtype)  # n_syn x G
+    syn_means = [onehot.t() @ f / onehot.sum(0, keepdim=True).t() for f in syn]  # G x D per layer
+    with torch.no_grad():
+        dist = sum(torch.cdist(r.float(), m.detach().float()).square() for r, m in zip(real, syn_means))
+        member = F.one_hot(dist.argmin(dim=1), groups).to(real[0].dtype)  # n_real x G
+    count = member.sum(0)  # real images per group
+    used = count > 0
+    loss = 0
+    for r, m in zip(real, syn_means):
+        real_means = member.t() @ r / count.clamp(min=1).unsqueeze(1)
+        diff = (real_means - m)[used]
+        loss = loss + ((diff * diff).sum(dim=1) * count[used] / r.shape[0]).sum()
+    return loss
+
+
 def latent_homogeneity(z, eps=1e-8):
     """The regulariser R against latents of one class collapsing onto each other.
 

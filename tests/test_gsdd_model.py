@@ -292,7 +292,8 @@ def test_bank_dtype_compacts_the_banks_but_not_the_training_state(setup):
 
 
 @pytest.mark.parametrize('gsdd', [dict(feature_space='frequency'), dict(feature_space=['dmconvnet', 'frequency']),
-                                  dict(match_residual=True)], ids=['frequency', 'dmconvnet+frequency', 'residual'])
+                                  dict(match_residual=True), dict(match_groups=2)],
+                         ids=['frequency', 'dmconvnet+frequency', 'residual', 'groups'])
 def test_other_matching_spaces_lower_their_loss(setup, gsdd):
     model = build_model(_opt(setup, augment=None, **gsdd))
     losses = []

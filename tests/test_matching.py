@@ -118,3 +118,17 @@ def test_frequency_statistics_see_detail_per_scale():
     assert [f.shape for f in fs] == [(4, 6)] * 3
     assert (fn[0][:, :3] > fs[0][:, :3] + 2).all()  # much more energy in the finest band
     assert distribution_matching_loss(fs, fn) > distribution_matching_loss(fs, stats(smooth.flip(-1))) * 10
+
+
+def test_grouped_matching_targets_the_nearest_real_images():
+    from gsdd_basicsr.matching import grouped_matching_loss
+    torch.manual_seed(0)
+    real = [torch.cat([torch.randn(30, 4) * 0.1 - 2, torch.randn(10, 4) * 0.1 + 2])]  # two clusters, 3:1
+    syn = [torch.tensor([[-2.0] * 4, [2.0] * 4, [-2.0] * 4, [2.0] * 4], requires_grad=True)]  # groups 0, 1, 0, 1
+    assert torch.allclose(grouped_matching_loss(real, syn, 1), distribution_matching_loss(real, syn))
+    covered = grouped_matching_loss(real, syn, 2)
+    assert covered < 0.01 < distribution_matching_loss(real, syn)  # each group sits on its own cluster
+    moved = [syn[0].detach() + torch.tensor([[0.0], [1.0], [0.0], [1.0]])]  # group 1 off its cluster by 1 per dim
+    assert grouped_matching_loss(real, moved, 2) == pytest.approx(0.25 * 4, rel=0.05)  # weight 10/40, 4 dims
+    covered.backward()
+    assert syn[0].grad is not None and torch.isfinite(syn[0].grad).all()

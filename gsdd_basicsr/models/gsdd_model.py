@@ -41,7 +41,7 @@ from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
 from gsdd_basicsr.generator import load_frozen_generator
 from gsdd_basicsr.gsdd_options import parse_gsdd_options
 from gsdd_basicsr.matching import (FrequencyStatistics, TeacherFeatures, default_layers, distribution_matching_loss,
-                                   hf_residual, latent_homogeneity)
+                                   grouped_matching_loss, hf_residual, latent_homogeneity)
 from gsdd_basicsr.latent_bank import render_latents
 from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
 from gsdd_basicsr.utils.seeding import keyed_generator
@@ -311,7 +311,7 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
                 with record_function('gsdd.embed_syn'):
                     feats_syn = self._embed(syn_aug)
                 with record_function('gsdd.loss'):
-                    l_dm = distribution_matching_loss(feats_real, feats_syn)
+                    l_dm = grouped_matching_loss(feats_real, feats_syn, self.gsdd['match_groups'])
                 with record_function('gsdd.backward'):
                     self.scaler.scale(l_dm).backward()
                 per_class[0, c] = l_dm.detach()
