@@ -75,8 +75,8 @@ class Benchmark:
             if not osp.isdir(root):
                 raise MissingInputError(f'{what} {root} is not a folder')
         self.train_root, self.test_root, self.out = map(osp.abspath, (train_root, test_root, out))
-        for root in (self.train_root, self.test_root):
-            if root == self.out or root.startswith(self.out + os.sep) or self.out.startswith(root + os.sep):
+        for root in (self.train_root, self.test_root):  # and --out inside the training images would be read
+            if root == self.out or root.startswith(self.out + os.sep) or self.out.startswith(self.train_root + os.sep):
                 raise GSDDError(f'--out {out} overlaps the input data {root}; choose another folder')
         self.prof = load_profile(profile)
         self.scale, self.seeds = int(self.prof['scale']), list(range(seeds))
