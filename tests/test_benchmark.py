@@ -80,7 +80,7 @@ def test_smoke_report_structure_and_sanity(smoke):
     on_disk = json.loads((out / 'benchmark.json').read_text())
     assert on_disk['schema'] == bm.SCHEMA and on_disk['complete'] and not on_disk['rows_missing']
     assert on_disk['machine']['torch'] and on_disk['config']['profile'] == 'smoke'
-    assert on_disk['machine']['torch_threads_per_run'] == 1
+    assert on_disk['machine']['torch_threads'] == 1 and on_disk['config']['threads'] == 1
     methods = [r['method'] for r in on_disk['rows']]
     assert sorted(methods) == sorted(['bicubic', 'full', 'gsdd', 'random', 'gsdd-real-init'])
     rows = {r['method']: r for r in on_disk['rows']}
@@ -174,19 +174,28 @@ def test_unfinished_run_continues_and_partial_report(smoke, data, tmp_path):
     assert 'Partial report' in (part / 'benchmark.md').read_text()
 
 
-def test_cli_errors_exit_2(tmp_path):
-    tool = os.path.join(ROOT, 'tools', 'benchmark.py')
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    res = subprocess.run([sys.executable, tool, '--train-root', str(tmp_path / 'nope'), '--test-root', str(tmp_path),
-                          '--out', str(tmp_path / 'o'), '--profile', 'smoke'], capture_output=True, text=True, env=env)
-    assert res.returncode == 2 and 'benchmark.py: error:' in res.stderr and 'nope' in res.stderr
+def _cli(monkeypatch, *args):
+    """tools/benchmark.py run as a script in this process: (exit status, stderr)."""
+    import runpy
+    monkeypatch.setattr(sys, 'argv', ['benchmark.py', *args])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(os.path.join(ROOT, 'tools', 'benchmark.py'), run_name='__main__')
+    return exc.value.code
+
+
+def test_cli_errors_exit_2(tmp_path, monkeypatch, capsys):
+    code = _cli(monkeypatch, '--train-root', str(tmp_path / 'nope'), '--test-root', str(tmp_path), '--out',
+                str(tmp_path / 'o'), '--profile', 'smoke')
+    err = capsys.readouterr().err
+    assert code == 2 and 'benchmark.py: error:' in err and 'nope' in err
     assert not (tmp_path / 'o').exists()
     os.makedirs(tmp_path / 'train' / 'a')
     bad = tmp_path / 'mine.yml'
     bad.write_text('distill: {options: options/gsdd_distill_demo_x4.yml}\nbudget: [0.1]\n')
-    res = subprocess.run([sys.executable, tool, '--train-root', str(tmp_path / 'train'), '--test-root', str(tmp_path),
-                          '--out', str(tmp_path / 'o'), '--profile', str(bad)], capture_output=True, text=True, env=env)
-    assert res.returncode == 2 and 'mine.yml' in res.stderr and 'budget' in res.stderr
+    code = _cli(monkeypatch, '--train-root', str(tmp_path / 'train'), '--test-root', str(tmp_path), '--out',
+                str(tmp_path / 'o'), '--profile', str(bad))
+    err = capsys.readouterr().err
+    assert code == 2 and 'mine.yml' in err and 'budget' in err
     assert not (tmp_path / 'o').exists()
 
 

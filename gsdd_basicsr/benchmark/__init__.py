@@ -1,8 +1,9 @@
 """Benchmark: GSDD against real-data baselines at equal storage budgets (``tools/benchmark.py``).
 
-Every SR row trains the same network with the same options through BasicSR's ``SRModel``
-(``python -m gsdd_basicsr.train -opt <row>/train_options.yml``) and is tested with the profile's test
-options (``gsdd_basicsr.test``); only the training images differ. Rows: ``bicubic`` (the
+Every SR row trains the same network with the same options through BasicSR's ``SRModel`` and train
+pipeline (what ``python gsdd_basicsr/train.py -opt <row>/train_options.yml`` runs) and is tested with
+the profile's test options through the test pipeline (``gsdd_basicsr/test.py``); only the training
+images differ. Rows: ``bicubic`` (the
 ``BicubicUpsampler`` arch through the test pipeline), ``full`` (every real training image),
 ``random`` / ``informative`` / ``kcenter`` real coresets and ``gsdd`` at equal budgets in HR pixels,
 ablations (``gsdd-lambda0``, ``gsdd-noise``, ``gsdd-real-init``: the bank before distillation,

@@ -1,25 +1,28 @@
-"""Run ``gsdd_basicsr.train`` / ``gsdd_basicsr.test`` on a resolved options file and read their logs.
+"""Run BasicSR's train / test pipeline on a resolved options file and read their logs.
 
-Each run is a subprocess ``python -m gsdd_basicsr.<train|test> -opt <file>`` with the run's folder as
-its working directory, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and
-the written options file reruns the run as it is. Figures come from BasicSR's own log lines
-(timestamps with milliseconds, ``iter:``, ``Validation <set>`` with ``# <metric>: <value>``).
+A run is what ``python gsdd_basicsr/train.py -opt <file>`` (or ``test.py``) does, run from the run's
+folder: ``train_pipeline(folder)`` / ``test_pipeline(folder)`` with ``-opt <file>`` as the command
+line, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and the written
+options file reruns the run as it is. It runs in this process (a new interpreter per run would cost
+seconds of imports each); its console output goes to ``<folder>/<entry>.out``. Figures come from
+BasicSR's own log lines (timestamps with milliseconds, ``iter:``, ``Validation <set>`` with
+``# <metric>: <value>``).
 """
+import contextlib
 import datetime
+import gc
 import glob
+import logging
 import math
 import os
 import re
-import subprocess
 import sys
 import time
 from os import path as osp
 
+import torch
 import yaml
 
-from gsdd_basicsr.errors import GSDDError
-
-PACKAGE_PARENT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 _RECORD = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) [A-Z]+: ?(.*)$')
 _ITER = re.compile(r'\[epoch:\s*\d+, iter:\s*([\d,]+),')
 _METRIC = re.compile(r'# (\w+): (\S+?)(?:\t|$)')
@@ -34,32 +37,44 @@ def write_options(opt, path):
     return path
 
 
-def run(entry, opt, folder, file_name, threads=None):
-    """Write ``opt`` to ``folder/file_name`` and run ``python -m gsdd_basicsr.<entry> -opt file_name`` there.
+def _reset_basicsr_logger():
+    """basicsr configures its ``basicsr`` logger once per process (console + the first run's log file):
+    drop it so that the next run logs to its own file, as a fresh ``train.py`` process would."""
+    from basicsr.utils import logger as basicsr_logger
+    log = logging.getLogger('basicsr')
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    basicsr_logger.initialized_logger.pop('basicsr', None)
 
-    Returns the wall-clock seconds. Output goes to ``folder/<entry>.out``. A refused input (exit 2)
-    becomes a ``GSDDError`` with the run's message; any other failure a ``RuntimeError``.
+
+def run(entry, opt, folder, file_name):
+    """Write ``opt`` to ``folder/file_name`` and run BasicSR's ``entry`` (train | test) pipeline on it there.
+
+    Returns the wall-clock seconds. Errors (a ``GSDDError`` for bad input) propagate unchanged.
     """
+    from basicsr.test import test_pipeline
+    from basicsr.train import train_pipeline
     os.makedirs(folder, exist_ok=True)
     write_options(opt, osp.join(folder, file_name))
-    env = dict(os.environ)
-    # the subprocess imports this very package (a checkout's, not another installed copy)
-    env['PYTHONPATH'] = os.pathsep.join([PACKAGE_PARENT] + [p for p in [env.get('PYTHONPATH')] if p])
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    out_path = osp.join(folder, f'{entry}.out')
+    pipeline = {'train': train_pipeline, 'test': test_pipeline}[entry]
+    argv, cwd = sys.argv, os.getcwd()
     t0 = time.time()
-    with open(out_path, 'w') as out:
-        rc = subprocess.run([sys.executable, '-m', f'gsdd_basicsr.{entry}', '-opt', file_name], cwd=folder,
-                            stdout=out, stderr=subprocess.STDOUT, env=env).returncode
-    seconds = time.time() - t0
-    if rc != 0:
-        with open(out_path, errors='replace') as f:
-            tail = f.read().strip().splitlines()[-1:] or ['']
-        if rc == 2:
-            raise GSDDError(f'{osp.join(folder, file_name)}: {tail[0]}')
-        raise RuntimeError(f'{entry} run in {folder} failed (exit {rc}): {tail[0]} (full output: {out_path})')
-    return seconds
+    with open(osp.join(folder, f'{entry}.out'), 'w') as out, contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(out):
+        try:
+            _reset_basicsr_logger()
+            sys.argv = [f'{entry}.py', '-opt', file_name]
+            os.chdir(folder)  # relative paths in the options resolve as for a run started there
+            pipeline(folder)
+        finally:
+            sys.argv = argv
+            os.chdir(cwd)
+            _reset_basicsr_logger()
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+    return time.time() - t0
 
 
 def log_records(path):

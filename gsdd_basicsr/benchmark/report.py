@@ -63,7 +63,8 @@ def machine_info(threads):
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {'platform': platform.platform(), 'python': sys.version.split()[0], 'cpu_count': os.cpu_count(),
-            'processor': platform.processor(), 'torch': torch.__version__, 'torch_threads_per_run': threads,
+            'processor': platform.processor(), 'torch': torch.__version__, 'torch_threads': torch.get_num_threads(),
+            'threads_setting': threads,
             'basicsr': getattr(basicsr, '__version__', None), 'gsdd_basicsr': __version__, 'git_commit': commit,
             'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
@@ -154,7 +155,7 @@ def _header(report):
              f'{real["bytes"]:,} bytes; {report["num_classes"]} classes ({report["class_mode"]})')
     L.append(f'- test set: `{cfg["test_root"]}`; x{cfg["scale"]}; seeds {cfg["seeds"]}; device {cfg["device"]}')
     L.append(f'- machine: {mach["platform"]}, {mach["cpu_count"]} CPUs, torch {mach["torch"]}, basicsr '
-             f'{mach["basicsr"]}, {cfg["threads"] or "default"} torch thread(s) per run; load average at start '
+             f'{mach["basicsr"]}, {mach["torch_threads"]} torch thread(s); load average at start '
              f'{report["loadavg_start"]}, end {report["loadavg_end"]}; this invocation {report["run_seconds"]:.0f} s; '
              f'all rows {report["rows_seconds_total"]:.0f} s')
     if report.get('previous_run'):

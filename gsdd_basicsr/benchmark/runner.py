@@ -5,8 +5,8 @@ Output folder ``<out>``::
     config.json                 the resolved profile, command and paths (checked when continuing)
     rows/<row>/row.json         one finished row, written atomically last; a rerun skips the row
     rows/<row>/train_options.yml, test_options.yml
-                                the row's resolved options: ``cd rows/<row> && python -m
-                                gsdd_basicsr.train -opt train_options.yml`` reruns its training
+                                the row's resolved options: ``cd rows/<row> && python
+                                <repo>/gsdd_basicsr/train.py -opt train_options.yml`` reruns its training
     rows/<row>/experiments/, results/   the row's BasicSR outputs (logs, net_g_latest.pth, restorations)
     data/<set>/                 full set, coresets, exported GSDD sets (exported-set layout)
     distill/<set>/options.yml   each distillation's resolved options and its BasicSR outputs
@@ -18,6 +18,8 @@ import os
 import shutil
 import time
 from os import path as osp
+
+import torch
 
 from gsdd_basicsr.benchmark import basicsr_runs, training_sets
 from gsdd_basicsr.benchmark.profiles import ABLATIONS, CORESETS, load_profile, read_yaml
@@ -83,7 +85,11 @@ class Benchmark:
         from gsdd_basicsr.generator import resolve_device
         self.device = resolve_device(device)
         self.num_gpu = 'auto' if self.device.type == 'cuda' else 0
+        # on a CPU one thread per run by default (smoke, cpu): on a small shared machine it beats
+        # oversubscribed torch threads
         self.threads = threads or self.prof['threads']
+        if self.threads and self.device.type == 'cpu':
+            torch.set_num_threads(int(self.threads))
         self.command, self.resume, self.force, self.report_only = command, resume, force, report_only
 
     # -------------------------------------------------------------- folder policy
@@ -145,11 +151,10 @@ class Benchmark:
         if m in CORESETS:
             return ('coreset', ) + training_sets.coreset(self.out, self.train_root, m, b, seed, self.hr_size,
                                                          self.scale) + (None, )
-        return ('distilled', ) + training_sets.distilled(self.out, self.prof, m, b, seed, self.data, self.device,
-                                                         self.threads)
+        return ('distilled', ) + training_sets.distilled(self.out, self.prof, m, b, seed, self.data, self.device)
 
     def run_row(self, spec, row_dir):
-        """Train (SRModel via ``gsdd_basicsr.train``) and test (``gsdd_basicsr.test``) one row."""
+        """Train (SRModel, BasicSR's train pipeline) and test (its test pipeline) one row in ``row_dir``."""
         res = dict(spec, row_dir=row_dir, threads=self.threads, storage=None, distill_seconds=None,
                    distill_options=None, curve=[], train_seconds=0.0)
         if spec['method'] == 'bicubic':  # no training: the BicubicUpsampler arch through the test pipeline
@@ -161,7 +166,7 @@ class Benchmark:
             opt = sr_train_options(self.prof, spec['net'], kind, spec['id'], spec['seed'], folder, self.test_root,
                                    self.scale, self.num_gpu)
             log(f'  training {spec["id"]}: {opt["train"]["total_iter"]} iterations on {folder}')
-            res['train_process_seconds'] = basicsr_runs.run('train', opt, row_dir, 'train_options.yml', self.threads)
+            res['train_run_seconds'] = basicsr_runs.run('train', opt, row_dir, 'train_options.yml')
             res.update(basicsr_runs.training_curve(basicsr_runs.find_log(row_dir, 'train'), opt['train']['total_iter']))
             keep = ('num_images', 'hr_png_bytes', 'lr_png_bytes', 'hr_pixels', 'latent_bank_bytes', 'hr_shapes',
                     'images_per_class', 'source', 'ratios')
@@ -173,7 +178,7 @@ class Benchmark:
             network_g = opt['network_g']
         topt = sr_test_options(self.prof, spec['id'], network_g, weights, key, self.test_root, self.scale,
                                self.num_gpu)
-        res['test_seconds'] = basicsr_runs.run('test', topt, row_dir, 'test_options.yml', self.threads)
+        res['test_seconds'] = basicsr_runs.run('test', topt, row_dir, 'test_options.yml')
         res['metrics'] = basicsr_runs.test_metrics(basicsr_runs.find_log(row_dir, 'test'))
         res['test_options'] = osp.join(row_dir, 'test_options.yml')
         images = sorted(glob.glob(osp.join(row_dir, 'results', spec['id'], 'visualization', '*', '*.png')))

@@ -3,8 +3,8 @@ exported-set layout (``HR/``, ``LR_bicubic/X<s>/``, ``storage_report.json``):
 
 - the full real set (:func:`gsdd_basicsr.export.write_image_set` of every training image);
 - real coresets (:func:`gsdd_basicsr.coreset.select_coreset`);
-- GSDD sets: a distillation run (``python -m gsdd_basicsr.train -opt`` in ``<out>/distill/<set>/``,
-  its resolved ``options.yml`` kept there) exported by :func:`gsdd_basicsr.export.export_distilled`.
+- GSDD sets: a distillation run (BasicSR's train pipeline, as ``gsdd_basicsr/train.py -opt`` run in
+  ``<out>/distill/<set>/``, its resolved ``options.yml`` kept there) exported by :func:`gsdd_basicsr.export.export_distilled`.
 
 A set is ready when its ``storage_report.json`` (and for GSDD ``distill.json``) exists, so an
 interrupted benchmark reuses every finished set.
@@ -94,11 +94,11 @@ def _prepare_generator(opt, variant):
             return
 
 
-def distilled(out, prof, variant, budget, seed, data, device, threads):
+def distilled(out, prof, variant, budget, seed, data, device):
     """Distil (``gsdd_basicsr.train``), export -> ``(folder, storage report, distillation record)``.
 
     The record (``distill.json``) holds ``distill_seconds`` (from the run's log: model setup, the
-    initialisation and every step), ``process_seconds`` (the whole subprocess) and the options path.
+    initialisation and every step), ``run_seconds`` (the whole pipeline call) and the options path.
     """
     set_id = f'{variant}_{budget["key"]}_s{seed}'
     folder = osp.join(out, 'data', set_id)
@@ -113,10 +113,10 @@ def distilled(out, prof, variant, budget, seed, data, device, threads):
         _prepare_generator(opt, variant)
         log(f'distilling {set_id}: ipc {budget["ipc"]}, {opt["train"]["total_iter"]} iterations, '
             f'generator {opt["network_g"]["type"]} ({run_dir})')
-        seconds = basicsr_runs.run('train', opt, run_dir, 'options.yml', threads)
+        seconds = basicsr_runs.run('train', opt, run_dir, 'options.yml')
         bank = osp.join(run_dir, 'experiments', set_id, 'models', 'latents_latest.pth')
         export_distilled(bank, folder, source=data['train_root'], force=True, device=str(device))
         write_json({'distill_seconds': basicsr_runs.run_seconds(basicsr_runs.find_log(run_dir, 'train')),
-                    'process_seconds': seconds, 'iters': opt['train']['total_iter'], 'bank': bank,
+                    'run_seconds': seconds, 'iters': opt['train']['total_iter'], 'bank': bank,
                     'options': osp.join(run_dir, 'options.yml')}, record)
     return folder, _report(folder), read_json(record)
