@@ -264,3 +264,39 @@ def test_training_curve_from_a_basicsr_log(tmp_path):
     assert res['train_seconds'] == pytest.approx(20.0 - 10.0 - 3.5)
     assert res['val_seconds'] == pytest.approx(10.0 + 3.5 + 4.0)
     assert basicsr_runs.test_metrics(str(log)) == {'psnr': 25.5}
+
+
+@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper'])
+def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path, monkeypatch):
+    """No run: every row's (and every distillation's) resolved options go through parse_options."""
+    from basicsr.utils.options import parse_options
+    from gsdd_basicsr.benchmark.basicsr_runs import write_options
+    from gsdd_basicsr.benchmark.row_options import distill_options, sr_test_options, sr_train_options
+    b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile=profile, seeds=2,
+                     device='cpu')
+    b._plan()
+    specs = b._row_specs()
+    methods = {s['method'] for s in specs}
+    assert {'bicubic', 'full', 'gsdd'} | set(b.prof['coresets']) | set(b.prof['ablations']) <= methods
+    assert {f'gsdd-{g}' for g in b.prof['generators']} <= methods
+
+    def parses(opt, is_train):
+        path = write_options(opt, str(tmp_path / 'o.yml'))
+        monkeypatch.setattr(sys, 'argv', ['x.py', '-opt', path])
+        return parse_options(str(tmp_path), is_train=is_train)[0]
+
+    for s in specs:
+        if s['method'] == 'bicubic':
+            continue
+        kind = 'full' if s['method'] == 'full' else 'coreset' if s['method'] in bm.profiles.CORESETS else 'distilled'
+        if kind == 'distilled':
+            d = parses(distill_options(b.prof, s['method'], s['budget']['ipc'], s['seed'], 'x', b.data, 'w.pth'), True)
+            assert d['gsdd']['ipc'] == s['budget']['ipc'] and d['manual_seed'] == s['seed']
+        opt = parses(sr_train_options(b.prof, s['net'], kind, s['id'], s['seed'], str(tmp_path / 'set'),
+                                      str(data / 'test'), 4, 0), True)
+        assert opt['name'] == s['id'] and opt['model_type'] == 'SRModel'
+        if profile == 'paper':  # the shipped schedules, untouched
+            assert opt['train']['total_iter'] == {'EDSR-M': 300000, 'RRDB': 1000000}[s['net']]
+        t = parses(sr_test_options(b.prof, s['id'], opt['network_g'], 'w.pth', 'params', str(data / 'test'), 4, 0),
+                   False)
+        assert t['network_g'] == opt['network_g'] and list(t['datasets']) == ['test_1']
