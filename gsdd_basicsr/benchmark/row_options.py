@@ -75,7 +75,8 @@ def _set_train_data(ds, dataroot, scale):
 def _test_set(test_root, scale, template=None):
     ds = dict(template or {})
     ds.update(name=VAL_NAME, type='PairedImageDataset', dataroot_gt=osp.join(test_root, 'HR'),
-              dataroot_lq=osp.join(test_root, 'LR_bicubic', f'X{scale}'), filename_tmpl='{}', io_backend={'type': 'disk'})
+              dataroot_lq=osp.join(test_root, 'LR_bicubic', f'X{scale}'), filename_tmpl='{}',
+              io_backend={'type': 'disk'})
     ds.pop('meta_info_file', None)
     return ds
 

@@ -4,7 +4,8 @@ exported-set layout (``HR/``, ``LR_bicubic/X<s>/``, ``storage_report.json``):
 - the full real set (:func:`gsdd_basicsr.export.write_image_set` of every training image);
 - real coresets (:func:`gsdd_basicsr.coreset.select_coreset`);
 - GSDD sets: a distillation run (BasicSR's train pipeline, as ``gsdd_basicsr/train.py -opt`` run in
-  ``<out>/distill/<set>/``, its resolved ``options.yml`` kept there) exported by :func:`gsdd_basicsr.export.export_distilled`.
+  ``<out>/distill/<set>/``, its resolved ``options.yml`` kept there) exported by
+  :func:`gsdd_basicsr.export.export_distilled`.
 
 A set is ready when its ``storage_report.json`` (and for GSDD ``distill.json``) exists, so an
 interrupted benchmark reuses every finished set.
