@@ -113,8 +113,8 @@ def sr_test_options(prof, row_id, network_g, weights, param_key, test_root, scal
     opt['datasets'] = {'test_1': _test_set(test_root, scale, template)}
     opt.update(name=row_id, scale=scale, num_gpu=num_gpu, network_g=dict(network_g))
     opt.setdefault('path', {}).update(pretrain_network_g=weights, param_key_g=param_key, strict_load_g=True)
-    opt['val'].update(save_img=True, suffix=None)
-    if 'psnr' not in opt['val'].get('metrics', {}):
+    opt.setdefault('val', {}).update(save_img=True, suffix=None)
+    if 'psnr' not in (opt['val'].get('metrics') or {}):
         raise GSDDError(f'{t["options"]}: val.metrics needs a psnr entry (the benchmark compares rows by it)')
     return opt
 
