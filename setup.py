@@ -85,6 +85,7 @@ setup(
         'tensorboard',
         'scipy',  # k-means pseudo-classes
         'scikit-image',  # the demo photos (also a basicsr dependency)
+        'matplotlib',  # the benchmark's plots
     ],
     extras_require={
         'weights': WEIGHTS,

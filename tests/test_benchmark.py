@@ -1,15 +1,20 @@
-"""tools/benchmark.py / gsdd_basicsr.benchmark: the smoke profile end to end, resume and refusal rules."""
+"""tools/benchmark.py / gsdd_basicsr.benchmark: the smoke profile end to end (every SR row through
+gsdd_basicsr.train / test), resolved options per row, resume and refusal rules, statistics, log reading."""
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from gsdd_basicsr import benchmark as bm
+from gsdd_basicsr.benchmark import basicsr_runs
+from gsdd_basicsr.benchmark.profiles import drop, merge
 from gsdd_basicsr.export import lr_from_hr
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,30 +80,67 @@ def test_smoke_report_structure_and_sanity(smoke):
     on_disk = json.loads((out / 'benchmark.json').read_text())
     assert on_disk['schema'] == bm.SCHEMA and on_disk['complete'] and not on_disk['rows_missing']
     assert on_disk['machine']['torch'] and on_disk['config']['profile'] == 'smoke'
-    methods = {r['method'] for r in on_disk['rows']}
-    assert {'bicubic', 'full', 'gsdd', 'random', 'gsdd-real-init'} <= methods
+    assert on_disk['machine']['torch_threads'] == 1 and on_disk['config']['threads'] == 1
+    methods = [r['method'] for r in on_disk['rows']]
+    assert sorted(methods) == sorted(['bicubic', 'full', 'gsdd', 'random', 'gsdd-real-init'])
     rows = {r['method']: r for r in on_disk['rows']}
     for r in on_disk['rows']:
         m = r['metrics']
         assert math.isfinite(m['psnr']) and math.isfinite(m['ssim']) and math.isfinite(m['niqe'])
         assert 10 < m['psnr'] < 60 and 0 < m['ssim'] <= 1
+        assert os.path.isfile(r['restored'])
         if r['method'] != 'bicubic':
-            assert r['train_seconds'] > 0 and r['curve'] and r['storage']['num_images'] > 0
-            # trained for a handful of steps from scratch: far from bicubic, but clearly learning
+            assert r['train_seconds'] > 0 and r['storage']['num_images'] > 0
+            # validations at 50, 100, 150 (BasicSR's extra one after the loop is the same iteration)
+            assert [c[0] for c in r['curve']] == [50, 100, 150]
+            assert all(0 < a[1] < b[1] <= r['train_seconds'] + 1e-3 for a, b in zip(r['curve'], r['curve'][1:]))
+            # the last validation is the final network on the test set: the test's PSNR (4 decimals in the log)
+            assert r['curve'][-1][2] == pytest.approx(m['psnr'], abs=2e-4)
             assert m['psnr'] > rows['bicubic']['metrics']['psnr'] - 8
-            assert r['curve'][-1][2] > r['curve'][0][2] - 0.5
     # equal budgets: the coreset has as many HR pixels as the distilled set
     g, c = rows['gsdd'], rows['random']
     assert g['storage']['hr_pixels'] == c['storage']['hr_pixels'] == g['budget']['hr_pixels']
     assert g['distill_seconds'] > 0 and g['storage']['latent_bank_bytes'] > 0
+    assert rows['gsdd-real-init']['distill_seconds'] < g['distill_seconds']
     assert rows['full']['storage']['ratios']['hr_pixels_to_real'] == pytest.approx(1.0)
     assert g['storage']['ratios']['hr_pixels_to_real'] == pytest.approx(g['budget']['fraction'])
     md = (out / 'benchmark.md').read_text()
-    assert '| gsdd |' in md and '| random |' in md and 'GSDD minus baseline' in md
-    deltas = on_disk['gsdd_minus']
-    assert any(d['versus'] == 'random' and math.isfinite(d['psnr']['mean']) for d in deltas)
-    img = cv2.imread(str(out / 'restorations.png'))
-    assert img is not None and img.shape[0] > 50
+    assert '| gsdd |' in md and '| random |' in md and 'GSDD minus baseline' in md and '95 %' in md
+    assert any(d['versus'] == 'random' and math.isfinite(d['psnr']['mean']) for d in on_disk['gsdd_minus'])
+    for name in ('psnr_vs_budget.png', 'val_psnr_vs_time.png', 'restorations.png'):
+        img = cv2.imread(str(out / name))
+        assert img is not None and img.shape[0] > 100 and img.shape[1] > 300
+
+
+def test_rows_hold_their_resolved_options(smoke, data, monkeypatch):
+    """Each row's options are what BasicSR's parse_options accepts, with the profile's overrides and the
+    row's own name, seed and data; the bicubic row's test options rerun through gsdd_basicsr/test.py."""
+    from basicsr.utils.options import parse_options
+    out, report = smoke
+    for r in report['rows']:
+        row_dir = out / 'rows' / r['id']
+        assert (row_dir / 'test_options.yml').is_file()
+        if r['method'] == 'bicubic':
+            continue
+        monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', str(row_dir / 'train_options.yml')])
+        opt, _ = parse_options(str(row_dir), is_train=True)
+        assert opt['name'] == r['id'] and opt['manual_seed'] == r['seed'] and opt['model_type'] == 'SRModel'
+        assert opt['datasets']['train']['dataroot'] == r['dataroot']
+        assert opt['network_g']['num_feat'] == 16 and opt['train']['total_iter'] == 150
+        assert opt['datasets']['val']['dataroot_gt'] == str(data / 'test' / 'HR')
+        assert opt['path']['experiments_root'] == str(row_dir / 'experiments' / r['id'])
+    distilled = yaml.safe_load((out / 'distill' / 'gsdd_ipc1_s0' / 'options.yml').read_text())
+    assert distilled['model_type'] == 'GSDDModel' and distilled['gsdd']['ipc'] == 1
+    assert distilled['train']['total_iter'] == 10 and 'val' not in distilled['datasets']
+    # a reader reruns the bicubic row from its folder and gets its figures
+    rerun = out / 'rerun_bicubic'
+    shutil.copytree(out / 'rows' / 'bicubic', rerun, ignore=shutil.ignore_patterns('results'))
+    res = subprocess.run([sys.executable, os.path.join(ROOT, 'gsdd_basicsr', 'test.py'), '-opt', 'test_options.yml'],
+                         cwd=rerun, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert res.returncode == 0, res.stderr[-2000:]
+    again = basicsr_runs.test_metrics(basicsr_runs.find_log(str(rerun), 'test'))
+    bicubic = next(r for r in report['rows'] if r['method'] == 'bicubic')
+    assert again['psnr'] == pytest.approx(bicubic['metrics']['psnr'], abs=1e-4)
 
 
 def test_finished_report_is_never_overwritten(smoke, data):
@@ -106,10 +148,12 @@ def test_finished_report_is_never_overwritten(smoke, data):
     with pytest.raises(bm.GSDDError, match='--resume'):
         bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='smoke').run()
     # --resume re-uses every row (nothing is recomputed) and rewrites the report
-    rows = sorted((out / 'rows').iterdir())
-    mtimes = {p.name: p.stat().st_mtime_ns for p in rows}
+    done = sorted((out / 'rows').glob('*/row.json'))
+    mtimes = {p.parent.name: p.stat().st_mtime_ns for p in done}
+    assert len(mtimes) == 5
     bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='smoke', resume=True).run()
-    assert {p.name: p.stat().st_mtime_ns for p in sorted((out / 'rows').iterdir())} == mtimes
+    assert {p.parent.name: p.stat().st_mtime_ns for p in (out / 'rows').glob('*/row.json')} == mtimes
+    assert json.loads((out / 'benchmark.json').read_text())['previous_run']['run_seconds'] > 0
     # other settings in the same folder are refused
     with pytest.raises(bm.GSDDError, match='other settings'):
         bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='cpu', resume=True).run()
@@ -119,21 +163,39 @@ def test_unfinished_run_continues_and_partial_report(smoke, data, tmp_path):
     out, _ = smoke
     part = tmp_path / 'part'
     os.makedirs(part / 'rows')
-    # a run interrupted after two rows: copy its config and two finished rows
+    # a run interrupted after two rows: its config and two finished row folders
     (part / 'config.json').write_text((out / 'config.json').read_text())
     for rid in ('bicubic', 'full__EDSR-tiny__s0'):
-        (part / 'rows' / f'{rid}.json').write_text((out / 'rows' / f'{rid}.json').read_text())
+        shutil.copytree(out / 'rows' / rid, part / 'rows' / rid)
     report = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(part), profile='smoke',
                           report_only=True).run()
     assert not report['complete'] and any(r.startswith('gsdd__') for r in report['rows_missing'])
+    assert {r['id'] for r in report['rows']} == {'bicubic', 'full__EDSR-tiny__s0'}
     assert 'Partial report' in (part / 'benchmark.md').read_text()
 
 
-def test_cli_errors_exit_2(tmp_path):
-    res = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'benchmark.py'), '--train-root',
-                          str(tmp_path / 'nope'), '--test-root', str(tmp_path), '--out', str(tmp_path / 'o'),
-                          '--profile', 'smoke'], capture_output=True, text=True, cwd=ROOT)
-    assert res.returncode == 2 and 'benchmark.py: error:' in res.stderr and 'nope' in res.stderr
+def _cli(monkeypatch, *args):
+    """tools/benchmark.py run as a script in this process: (exit status, stderr)."""
+    import runpy
+    monkeypatch.setattr(sys, 'argv', ['benchmark.py', *args])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(os.path.join(ROOT, 'tools', 'benchmark.py'), run_name='__main__')
+    return exc.value.code
+
+
+def test_cli_errors_exit_2(tmp_path, monkeypatch, capsys):
+    code = _cli(monkeypatch, '--train-root', str(tmp_path / 'nope'), '--test-root', str(tmp_path), '--out',
+                str(tmp_path / 'o'), '--profile', 'smoke')
+    err = capsys.readouterr().err
+    assert code == 2 and 'benchmark.py: error:' in err and 'nope' in err
+    assert not (tmp_path / 'o').exists()
+    os.makedirs(tmp_path / 'train' / 'a')
+    bad = tmp_path / 'mine.yml'
+    bad.write_text('distill: {options: options/gsdd_distill_demo_x4.yml}\nbudget: [0.1]\n')
+    code = _cli(monkeypatch, '--train-root', str(tmp_path / 'train'), '--test-root', str(tmp_path), '--out',
+                str(tmp_path / 'o'), '--profile', str(bad))
+    err = capsys.readouterr().err
+    assert code == 2 and 'mine.yml' in err and 'budget' in err
     assert not (tmp_path / 'o').exists()
 
 
@@ -148,17 +210,93 @@ def test_foreign_non_empty_out_is_refused(tmp_path):
         bm.Benchmark(str(tmp_path / 'train'), str(tmp_path), str(tmp_path / 'o'), resume=True, force=True)
 
 
-def test_helpers(tmp_path):
+def test_profiles_name_the_shipped_options():
+    assert {'smoke', 'cpu', 'paper'} <= set(bm.builtin_profiles())
+    paper = bm.load_profile('paper')
+    assert paper['sr_nets']['EDSR-M']['options'] == {
+        k: os.path.join(ROOT, 'options', f'gsdd_train_EDSR_Mx4_{k}.yml') for k in ('distilled', 'coreset', 'full')}
+    assert paper['sr_nets']['EDSR-M']['overrides'] == {}  # measures what the shipped options run
+    assert paper['distill']['options'].endswith('gsdd_distill_OST_RealESRGANx4plus_IPC100.yml')
+    assert 'informative' in bm.load_profile('cpu')['coresets']
+    base = {'a': {'b': 1, 'c': [1, 2]}, 'd': {'e': 1}, 'f': 0}
+    assert merge(base, {'a': {'c': [3]}, 'f': None}) == {'a': {'b': 1, 'c': [3]}, 'd': {'e': 1}, 'f': None}
+    assert drop(merge(base, {}), ['d.e', 'a', 'x.y']) == {'d': {}, 'f': 0} and base['a']['b'] == 1
+
+
+def test_statistics_on_known_numbers():
+    d = bm.paired_delta([28.0, 29.0, 30.0], [27.0, 27.0, 27.0])  # differences 1, 2, 3
+    assert d['mean'] == pytest.approx(2.0) and d['std'] == pytest.approx(1.0) and d['n'] == 3
+    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, 2 degrees of freedom) * std / sqrt(n)
+    assert d['ci95'] == pytest.approx([2.0 - half, 2.0 + half])
+    assert bm.paired_delta([1.0], [0.5])['ci95'] is None
+    assert bm.paired_delta([1.0, None], [0.5, 0.2])['n'] == 1  # pairs with a missing figure are left out
     budgets = bm.plan_budgets([0.03, 0.031, 0.12], 46 * 192 * 192, 3, 128)
     assert [b['ipc'] for b in budgets] == [1, 4]  # duplicates dropped
     assert budgets[0]['hr_pixels'] == 3 * 128 * 128
     assert bm.time_to_reach([[10, 1.0, 20.0], [20, 2.0, 25.0]], 24.0) == 2.0
     assert bm.time_to_reach([[10, 1.0, 20.0]], 24.0) is None
-    flat = tmp_path / 'flat'
-    _write_rgb(str(flat / 'a.png'), np.zeros((8, 8, 3), np.uint8))
-    assert bm.class_layout(str(flat)) == ('kmeans', [])
+
+
+def test_class_layout(tmp_path):
+    _write_rgb(str(tmp_path / 'flat' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    assert bm.class_layout(str(tmp_path / 'flat')) == ('kmeans', [])
     _write_rgb(str(tmp_path / 'cls' / 'x' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
     assert bm.class_layout(str(tmp_path / 'cls')) == ('folder', ['x'])
-    p = bm.line_chart([('a', [1, 2, 3], [1.0, 2.0, 1.5], [0.1, 0, 0.2])], str(tmp_path / 'c.png'), 't', 'x', 'y',
-                      hlines=[('h', 1.2)])
-    assert cv2.imread(p).shape == (600, 960, 3)
+
+
+def test_training_curve_from_a_basicsr_log(tmp_path):
+    """Training seconds exclude each validation (from its iteration's log line to its result)."""
+    log = tmp_path / 'train_x_1.log'
+    log.write_text('\n'.join([
+        '2026-01-01 10:00:00,000 INFO: Number of train images: 3',
+        '2026-01-01 10:00:01,000 INFO: Start training from epoch: 0, iter: 0',
+        '2026-01-01 10:00:03,000 INFO: [x..][epoch:  0, iter:   1,000, lr:(1.000e-04,)] l_pix: 1.0e-01',
+        '2026-01-01 10:00:13,000 INFO: Validation benchmark_test',
+        '\t # psnr: 25.5000\tBest: 25.5000 @ 1000 iter',
+        '2026-01-01 10:00:16,500 INFO: [x..][epoch:  0, iter:   2,000, lr:(1.000e-04,)] l_pix: 1.0e-01',
+        '2026-01-01 10:00:20,000 INFO: Validation benchmark_test',
+        '\t # psnr: nan\tBest: 25.5000 @ 1000 iter',
+        '2026-01-01 10:00:21,000 INFO: End of training. Time consumed: 0:00:20',
+        '2026-01-01 10:00:25,000 INFO: Validation benchmark_test',
+        '\t # psnr: 26.2500\tBest: 26.2500 @ 2001 iter', '']))
+    res = basicsr_runs.training_curve(str(log), 2000)
+    assert res['curve'] == [[1000, 2.0, 25.5], [2000, 5.5, None]]
+    assert res['train_seconds'] == pytest.approx(20.0 - 10.0 - 3.5)
+    assert res['val_seconds'] == pytest.approx(10.0 + 3.5 + 4.0)
+    assert basicsr_runs.test_metrics(str(log)) == {'psnr': 25.5}
+
+
+@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper'])
+def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path, monkeypatch):
+    """No run: every row's (and every distillation's) resolved options go through parse_options."""
+    from basicsr.utils.options import parse_options
+    from gsdd_basicsr.benchmark.basicsr_runs import write_options
+    from gsdd_basicsr.benchmark.row_options import distill_options, sr_test_options, sr_train_options
+    b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile=profile, seeds=2,
+                     device='cpu')
+    b._plan()
+    specs = b._row_specs()
+    methods = {s['method'] for s in specs}
+    assert {'bicubic', 'full', 'gsdd'} | set(b.prof['coresets']) | set(b.prof['ablations']) <= methods
+    assert {f'gsdd-{g}' for g in b.prof['generators']} <= methods
+
+    def parses(opt, is_train):
+        path = write_options(opt, str(tmp_path / 'o.yml'))
+        monkeypatch.setattr(sys, 'argv', ['x.py', '-opt', path])
+        return parse_options(str(tmp_path), is_train=is_train)[0]
+
+    for s in specs:
+        if s['method'] == 'bicubic':
+            continue
+        kind = 'full' if s['method'] == 'full' else 'coreset' if s['method'] in bm.profiles.CORESETS else 'distilled'
+        if kind == 'distilled':
+            d = parses(distill_options(b.prof, s['method'], s['budget']['ipc'], s['seed'], 'x', b.data, 'w.pth'), True)
+            assert d['gsdd']['ipc'] == s['budget']['ipc'] and d['manual_seed'] == s['seed']
+        opt = parses(sr_train_options(b.prof, s['net'], kind, s['id'], s['seed'], str(tmp_path / 'set'),
+                                      str(data / 'test'), 4, 0), True)
+        assert opt['name'] == s['id'] and opt['model_type'] == 'SRModel'
+        if profile == 'paper':  # the shipped schedules, untouched
+            assert opt['train']['total_iter'] == {'EDSR-M': 300000, 'RRDB': 1000000}[s['net']]
+        t = parses(sr_test_options(b.prof, s['id'], opt['network_g'], 'w.pth', 'params', str(data / 'test'), 4, 0),
+                   False)
+        assert t['network_g'] == opt['network_g'] and list(t['datasets']) == ['test_1']

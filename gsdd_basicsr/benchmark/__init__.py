@@ -1,0 +1,20 @@
+"""Benchmark: GSDD against real-data baselines at equal storage budgets (``tools/benchmark.py``).
+
+Every SR row trains the same network with the same options through BasicSR's ``SRModel`` and train
+pipeline (what ``python gsdd_basicsr/train.py -opt <row>/train_options.yml`` runs) and is tested with
+the profile's test options through the test pipeline (``gsdd_basicsr/test.py``); only the training
+images differ. Rows: ``bicubic`` (the
+``BicubicUpsampler`` arch through the test pipeline), ``full`` (every real training image),
+``random`` / ``informative`` / ``kcenter`` real coresets and ``gsdd`` at equal budgets in HR pixels,
+ablations (``gsdd-lambda0``, ``gsdd-noise``, ``gsdd-real-init``: the bank before distillation,
+``gsdd-bicubic-gen``: pixel-space distillation) and ``gsdd-<generator>`` for other generators.
+
+Modules: :mod:`.profiles` (the YAML profiles in ``options/benchmark/``), :mod:`.row_options` (each
+run's resolved options), :mod:`.basicsr_runs` (running train/test and reading their logs),
+:mod:`.training_sets` (full set, coresets, distillations), :mod:`.runner` (:class:`Benchmark`),
+:mod:`.report` (statistics, paired deltas, ``benchmark.md``), :mod:`.plots` (matplotlib).
+"""
+from gsdd_basicsr.benchmark.profiles import builtin_profiles, load_profile  # noqa: F401
+from gsdd_basicsr.benchmark.report import paired_delta, stats, time_to_reach  # noqa: F401
+from gsdd_basicsr.benchmark.runner import SCHEMA, Benchmark, class_layout, plan_budgets  # noqa: F401
+from gsdd_basicsr.errors import GSDDError  # noqa: F401

@@ -1,0 +1,154 @@
+"""Run BasicSR's train / test pipeline on a resolved options file and read their logs.
+
+A run is what ``python gsdd_basicsr/train.py -opt <file>`` (or ``test.py``) does, run from the run's
+folder: ``train_pipeline(folder)`` / ``test_pipeline(folder)`` with ``-opt <file>`` as the command
+line, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and the written
+options file reruns the run as it is. It runs in this process (a new interpreter per run would cost
+seconds of imports each); its console output goes to ``<folder>/<entry>.out``. Figures come from
+BasicSR's own log lines (timestamps with milliseconds, ``iter:``, ``Validation <set>`` with
+``# <metric>: <value>``).
+"""
+import contextlib
+import datetime
+import gc
+import glob
+import logging
+import math
+import os
+import re
+import sys
+import time
+from os import path as osp
+
+import torch
+import yaml
+
+_RECORD = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) [A-Z]+: ?(.*)$')
+_ITER = re.compile(r'\[epoch:\s*\d+, iter:\s*([\d,]+),')
+_METRIC = re.compile(r'# (\w+): (\S+?)(?:\t|$)')
+
+
+def write_options(opt, path):
+    """Write a resolved options file (plain YAML that BasicSR's ``parse_options`` reads)."""
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        yaml.safe_dump(opt, f, sort_keys=False, default_flow_style=False)
+    os.replace(tmp, path)
+    return path
+
+
+def _reset_basicsr_logger():
+    """basicsr configures its ``basicsr`` logger once per process (console + the first run's log file):
+    drop it so that the next run logs to its own file, as a fresh ``train.py`` process would."""
+    from basicsr.utils import logger as basicsr_logger
+    log = logging.getLogger('basicsr')
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    basicsr_logger.initialized_logger.pop('basicsr', None)
+
+
+def run(entry, opt, folder, file_name):
+    """Write ``opt`` to ``folder/file_name`` and run BasicSR's ``entry`` (train | test) pipeline on it there.
+
+    Returns the wall-clock seconds. Errors (a ``GSDDError`` for bad input) propagate unchanged.
+    """
+    from basicsr.test import test_pipeline
+    from basicsr.train import train_pipeline
+    os.makedirs(folder, exist_ok=True)
+    write_options(opt, osp.join(folder, file_name))
+    pipeline = {'train': train_pipeline, 'test': test_pipeline}[entry]
+    argv, cwd = sys.argv, os.getcwd()
+    t0 = time.time()
+    with open(osp.join(folder, f'{entry}.out'), 'w') as out, contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(out):
+        try:
+            _reset_basicsr_logger()
+            sys.argv = [f'{entry}.py', '-opt', file_name]
+            os.chdir(folder)  # relative paths in the options resolve as for a run started there
+            pipeline(folder)
+        finally:
+            sys.argv = argv
+            os.chdir(cwd)
+            _reset_basicsr_logger()
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+    return time.time() - t0
+
+
+def log_records(path):
+    """``[(seconds since the epoch, message)]`` of a BasicSR log; continuation lines join their record."""
+    records = []
+    with open(path, errors='replace') as f:
+        for line in f:
+            m = _RECORD.match(line.rstrip('\n'))
+            if m:
+                t = datetime.datetime.strptime(m.group(1), '%Y-%m-%d %H:%M:%S,%f').timestamp()
+                records.append([t, m.group(2)])
+            elif records:
+                records[-1][1] += '\n' + line.rstrip('\n')
+    return records
+
+
+def find_log(folder, kind):
+    """The newest ``train_*.log`` / ``test_*.log`` under ``folder``."""
+    logs = sorted(glob.glob(osp.join(folder, '**', f'{kind}_*.log'), recursive=True), key=osp.getmtime)
+    if not logs:
+        raise RuntimeError(f'no {kind} log under {folder}')
+    return logs[-1]
+
+
+def _metrics(message):
+    return {k: (float(v) if math.isfinite(float(v)) else None) for k, v in _METRIC.findall(message)}
+
+
+def training_curve(log_path, total_iter):
+    """The validation curve and times of a BasicSR training log.
+
+    Returns:
+        dict: ``curve`` = ``[[iter, training seconds, PSNR dB], ...]`` (training seconds exclude
+        validation and count from "Start training"), ``train_seconds`` (the whole loop without
+        validation), ``val_seconds``, ``setup_seconds`` (log start to "Start training": data, model).
+    """
+    records = log_records(log_path)
+    start = next((t for t, msg in records if msg.startswith('Start training')), None)
+    if start is None:
+        raise RuntimeError(f'{log_path}: no "Start training" line')
+    curve, val_total, val_in_loop, mark, end = [], 0.0, 0.0, None, None
+    for t, msg in records:
+        it = _ITER.search(msg)
+        if it:
+            mark = (int(it.group(1).replace(',', '')), t)
+        elif msg.startswith('End of training'):
+            end = t
+            mark = (int(total_iter), t)
+        elif msg.startswith('Validation') and mark is not None:
+            psnr = _metrics(msg).get('psnr')
+            if not curve or curve[-1][0] != mark[0]:  # BasicSR validates the last iteration twice
+                curve.append([mark[0], round(mark[1] - start - val_in_loop, 3), psnr])
+            val_total += t - mark[1]
+            if end is None:
+                val_in_loop += t - mark[1]
+            mark = (mark[0], t)
+    if end is None:
+        raise RuntimeError(f'{log_path}: the run did not reach "End of training"')
+    return {'curve': curve, 'train_seconds': round(end - start - val_in_loop, 3), 'val_seconds': round(val_total, 3),
+            'setup_seconds': round(start - records[0][0], 3)}
+
+
+def test_metrics(log_path):
+    """``{metric: value}`` of the first ``Validation`` record of a BasicSR test log (None for NaN)."""
+    for _, msg in log_records(log_path):
+        if msg.startswith('Validation'):
+            return _metrics(msg)
+    raise RuntimeError(f'{log_path}: no "Validation" line')
+
+
+def run_seconds(log_path):
+    """Seconds from a training log's first record to "End of training" (model setup + the loop)."""
+    records = log_records(log_path)
+    end = next((t for t, msg in records if msg.startswith('End of training')), None)
+    if end is None:
+        raise RuntimeError(f'{log_path}: the run did not reach "End of training"')
+    return round(end - records[0][0], 3)

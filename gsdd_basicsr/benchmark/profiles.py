@@ -1,0 +1,133 @@
+"""Benchmark profiles: YAML files naming the options files every row runs, plus overrides.
+
+A profile (``options/benchmark/{smoke,cpu,paper}.yml``, or any file of that form) holds::
+
+    distill:  {options: <gsdd_distill_*.yml>, overrides: {...}, drop: [dotted.key, ...]}
+    sr_nets:  {<net name>: {options: {distilled: <yml>, coreset: <yml>, full: <yml>} | <yml>,
+                            overrides: {...}, drop: [...]}}
+    test:     {options: <gsdd_test_*.yml>, overrides: {...}}
+    budgets, ablation_budget, coresets, ablations, generators, generator_seeds,
+    kmeans_classes, scale, threads, description
+
+``overrides`` merge recursively into the options (a dict merges key by key, anything else
+replaces); ``drop`` removes dotted keys. Options paths are resolved against the current folder,
+then the repository root.
+"""
+import copy
+import os
+from os import path as osp
+
+import yaml
+
+from gsdd_basicsr.errors import GSDDError, MissingInputError
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PROFILE_DIR = osp.join(ROOT, 'options', 'benchmark')
+CORESETS = ('random', 'informative', 'kcenter')
+ABLATIONS = ('gsdd-lambda0', 'gsdd-noise', 'gsdd-real-init', 'gsdd-bicubic-gen')
+TRAIN_SET_KINDS = ('distilled', 'coreset', 'full')
+REQUIRED = ('distill', 'sr_nets', 'test', 'budgets')
+DEFAULTS = dict(description='', scale=4, threads=None, ablation_budget=0, coresets=list(CORESETS), ablations=[],
+                generators=[], generator_seeds=None, kmeans_classes=4)
+
+
+def builtin_profiles():
+    """Names of the profiles shipped in ``options/benchmark/``."""
+    if not osp.isdir(PROFILE_DIR):
+        return []
+    return sorted(osp.splitext(n)[0] for n in os.listdir(PROFILE_DIR) if n.endswith('.yml'))
+
+
+def resolve_path(path, what):
+    """An options path as given, relative to the current folder, else to the repository root."""
+    for candidate in (osp.abspath(path), osp.join(ROOT, path)):
+        if osp.isfile(candidate):
+            return candidate
+    raise MissingInputError(f'{what}: {path} not found (relative paths are tried against the current folder '
+                            f'and {ROOT})')
+
+
+def read_yaml(path):
+    """A YAML options file as plain dicts (BasicSR's loader: ``!!float``, ordered keys)."""
+    from basicsr.utils.options import ordered_yaml
+    with open(path) as f:
+        try:
+            data = yaml.load(f, Loader=ordered_yaml()[0])
+        except yaml.YAMLError as err:
+            raise GSDDError(f'{path} is not valid YAML: {err}') from None
+    return _plain(data)
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def merge(base, overrides):
+    """``base`` with ``overrides`` merged in recursively (a new dict; dicts merge, the rest replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def drop(opt, keys):
+    """Remove dotted ``keys`` (e.g. ``datasets.val``) from ``opt`` in place; absent keys are ignored."""
+    for dotted in keys or ():
+        *parents, last = dotted.split('.')
+        node = opt
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return opt
+
+
+def load_profile(profile):
+    """A profile's settings: ``profile`` is a shipped name (``smoke``) or a path to a YAML file.
+
+    Returns a dict with every key of :data:`DEFAULTS` and :data:`REQUIRED`, ``name``, ``path``, and
+    the options paths made absolute.
+    """
+    path = osp.join(PROFILE_DIR, f'{profile}.yml') if profile in builtin_profiles() else profile
+    if not osp.isfile(path):
+        raise MissingInputError(f'--profile {profile}: neither a shipped profile ({", ".join(builtin_profiles())}) '
+                                'nor a YAML file')
+    prof = read_yaml(path)
+    if not isinstance(prof, dict):
+        raise GSDDError(f'profile {path}: expected a mapping of settings')
+    missing = [k for k in REQUIRED if k not in prof]
+    unknown = sorted(set(prof) - set(REQUIRED) - set(DEFAULTS))
+    if missing or unknown:
+        raise GSDDError(f'profile {path}: ' + '; '.join(
+            ([f'missing {", ".join(missing)}'] if missing else []) + ([f'unknown keys {", ".join(unknown)}'] if unknown
+                                                                      else [])))
+    prof = merge(DEFAULTS, prof)
+    prof['name'] = osp.splitext(osp.basename(path))[0]
+    prof['path'] = osp.abspath(path)
+    where = f'profile {path}'
+    prof['distill']['options'] = resolve_path(prof['distill']['options'], f'{where}: distill.options')
+    prof['test']['options'] = resolve_path(prof['test']['options'], f'{where}: test.options')
+    if not prof['sr_nets']:
+        raise GSDDError(f'{where}: sr_nets is empty; name at least one SR network and its training options')
+    for net, spec in prof['sr_nets'].items():
+        opts = spec.get('options')
+        if isinstance(opts, str):
+            opts = {kind: opts for kind in TRAIN_SET_KINDS}
+        if not isinstance(opts, dict) or sorted(opts) != sorted(TRAIN_SET_KINDS):
+            raise GSDDError(f'{where}: sr_nets.{net}.options must be one options file or one per kind of '
+                            f'training set ({", ".join(TRAIN_SET_KINDS)})')
+        spec['options'] = {k: resolve_path(v, f'{where}: sr_nets.{net}.options.{k}') for k, v in opts.items()}
+    for key, allowed in (('coresets', CORESETS), ('ablations', ABLATIONS)):
+        bad = [m for m in prof[key] if m not in allowed]
+        if bad:
+            raise GSDDError(f'{where}: unknown {key} {", ".join(bad)}; choose from {", ".join(allowed)}')
+    if not prof['budgets'] or not all(isinstance(b, (int, float)) and 0 < b <= 1 for b in prof['budgets']):
+        raise GSDDError(f'{where}: budgets must be fractions in (0, 1] of the real HR pixels, got {prof["budgets"]}')
+    return prof

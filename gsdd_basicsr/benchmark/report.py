@@ -1,0 +1,213 @@
+"""The benchmark's figures: per-method summaries over seeds, paired GSDD deltas, ``benchmark.md``.
+
+All statistics are over seeds: mean, sample std (ddof 1) and, for GSDD minus a baseline paired by
+seed, a 95 % Student-t interval of the mean difference (``scipy.stats.t``, n - 1 degrees of freedom).
+"""
+import math
+import os
+import platform
+import subprocess
+import sys
+from os import path as osp
+
+from gsdd_basicsr.benchmark.profiles import CORESETS, ROOT
+
+
+def _finite(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def stats(values):
+    """``{'mean', 'std', 'n'}`` of the finite values (std with ddof 1; 0 for one value; None for none)."""
+    vals = [float(v) for v in values if _finite(v)]
+    if not vals:
+        return {'mean': None, 'std': None, 'n': 0}
+    mean = sum(vals) / len(vals)
+    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    return {'mean': mean, 'std': std, 'n': len(vals)}
+
+
+def paired_delta(a, b):
+    """``a - b`` paired element-wise (e.g. by seed): stats plus the 95 % t-interval of the mean.
+
+    Returns ``stats(diffs)`` with ``ci95`` = ``[low, high]`` (None for fewer than 2 pairs) and ``diffs``.
+    """
+    from scipy.stats import t
+    diffs = [x - y for x, y in zip(a, b) if _finite(x) and _finite(y)]
+    st = stats(diffs)
+    st['diffs'] = diffs
+    st['ci95'] = None
+    if st['n'] > 1:
+        half = float(t.ppf(0.975, st['n'] - 1)) * st['std'] / math.sqrt(st['n'])
+        st['ci95'] = [st['mean'] - half, st['mean'] + half]
+    return st
+
+
+def time_to_reach(curve, target):
+    """Training seconds at the first validation with PSNR >= ``target`` (None if never or no target)."""
+    if not _finite(target):
+        return None
+    for _, seconds, psnr in curve:
+        if _finite(psnr) and psnr >= target - 1e-9:
+            return seconds
+    return None
+
+
+def machine_info(threads):
+    import basicsr
+    import torch
+    from gsdd_basicsr.version import __version__
+    try:
+        commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {'platform': platform.platform(), 'python': sys.version.split()[0], 'cpu_count': os.cpu_count(),
+            'processor': platform.processor(), 'torch': torch.__version__, 'torch_threads': torch.get_num_threads(),
+            'threads_setting': threads,
+            'basicsr': getattr(basicsr, '__version__', None), 'gsdd_basicsr': __version__, 'git_commit': commit,
+            'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def _gsdd_reference(by_id, r, largest):
+    bkey = r['budget']['key'] if r['budget'] else largest
+    return by_id.get(f'gsdd__{bkey}__{r["net"]}__s{r["seed"]}')
+
+
+def build_report(rows, config, budgets, real_stats, num_classes, layout):
+    """Every figure of the run as one JSON-able dict (rows, summary per method, paired deltas)."""
+    by_id = {r['id']: r for r in rows}
+    largest = budgets[-1]['key'] if budgets else None
+    for r in rows:  # when each row reaches the final PSNR of the GSDD row of its budget, net and seed
+        g = None if r['method'] == 'bicubic' else _gsdd_reference(by_id, r, largest)
+        r['gsdd_reference'] = g['id'] if g else None
+        r['time_to_gsdd_psnr'] = time_to_reach(r['curve'], g['metrics']['psnr']) if g else None
+    groups = {}
+    for r in rows:
+        groups.setdefault((r['method'], r['budget']['key'] if r['budget'] else None, r['net']), []).append(r)
+    summary = []
+    for (method, _, net), rs in groups.items():
+        st = rs[0]['storage'] or {}
+        metric_names = sorted({k for r in rs for k in r['metrics']})
+        entry = {'method': method, 'budget': rs[0]['budget'], 'net': net, 'seeds': [r['seed'] for r in rs],
+                 'train_seconds': stats([r['train_seconds'] for r in rs]),
+                 'distill_seconds': stats([r['distill_seconds'] for r in rs]),
+                 'time_to_gsdd_psnr': stats([r['time_to_gsdd_psnr'] for r in rs]),
+                 'reached_gsdd_psnr': sum(r['time_to_gsdd_psnr'] is not None for r in rs),
+                 'num_images': st.get('num_images'), 'hr_png_bytes': st.get('hr_png_bytes'),
+                 'latent_bank_bytes': st.get('latent_bank_bytes')}
+        entry.update({m: stats([r['metrics'].get(m) for r in rs]) for m in metric_names})
+        stored = entry['latent_bank_bytes'] if entry['latent_bank_bytes'] is not None else entry['hr_png_bytes']
+        entry['stored_bytes'] = stored
+        entry['stored_to_real_bytes'] = stored / real_stats['bytes'] if stored is not None else None
+        entry['hr_png_to_real_bytes'] = (entry['hr_png_bytes'] / real_stats['bytes']
+                                         if entry['hr_png_bytes'] is not None else None)
+        summary.append(entry)
+    deltas = []
+    for b in budgets:
+        for net in sorted({r['net'] for r in rows if r['net']}):
+            for m in CORESETS + ('full', ):
+                pairs = []
+                for seed in config['seeds']:
+                    g = by_id.get(f'gsdd__{b["key"]}__{net}__s{seed}')
+                    c = by_id.get(f'full__{net}__s{seed}' if m == 'full' else f'{m}__{b["key"]}__{net}__s{seed}')
+                    if g and c:
+                        pairs.append((g['metrics'], c['metrics']))
+                if pairs:
+                    d = {'budget': b['key'], 'ipc': b['ipc'], 'net': net, 'versus': m}
+                    for k in ('psnr', 'ssim'):
+                        d[k] = paired_delta([p[0].get(k) for p in pairs], [p[1].get(k) for p in pairs])
+                    d['gsdd_wins'] = sum(x > 0 for x in d['psnr']['diffs'])
+                    deltas.append(d)
+    return {'config': config, 'machine': machine_info(config.get('threads')), 'real_set': real_stats,
+            'num_classes': num_classes, 'class_mode': layout[0], 'class_names': layout[1], 'budgets': budgets,
+            'summary': summary, 'gsdd_minus': deltas, 'rows': rows}
+
+
+def _fmt(st, digits=2):
+    if not st or st.get('mean') is None:
+        return '–'
+    return f'{st["mean"]:.{digits}f} ± {st["std"]:.{digits}f}' if st['n'] > 1 else f'{st["mean"]:.{digits}f}'
+
+
+def _ci(st, digits):
+    return '–' if not st.get('ci95') else f'[{st["ci95"][0]:+.{digits}f}, {st["ci95"][1]:+.{digits}f}]'
+
+
+def _budget_label(b):
+    return '–' if not b else f'IPC {b["ipc"]} ({b["images"]} img, {100 * b["fraction"]:.1f}%)'
+
+
+def _header(report):
+    cfg, mach, real = report['config'], report['machine'], report['real_set']
+    L = [f'# GSDD benchmark ({cfg["profile"]})', '']
+    if not report['complete']:
+        L += [f'**Partial report**: {len(report["rows_missing"])} rows not computed: '
+              + ', '.join(report['rows_missing']), '']
+    if cfg.get('first_command') and cfg['first_command'] != cfg.get('command'):
+        L += [f'- command that computed the rows: `{cfg["first_command"]}`',
+              f'- this report written by: `{cfg.get("command") or ""}`']
+    else:
+        L.append(f'- command: `{cfg.get("command") or ""}`')
+    L.append(f'- profile: `{cfg["profile_path"]}`; every row\'s resolved options: `rows/<row>/train_options.yml`, '
+             '`test_options.yml` (rerun: `cd rows/<row> && python -m gsdd_basicsr.train -opt train_options.yml`)')
+    L.append(f'- real set: `{cfg["train_root"]}`: {real["num_images"]} images, {real["num_pixels"]:,} HR pixels, '
+             f'{real["bytes"]:,} bytes; {report["num_classes"]} classes ({report["class_mode"]})')
+    L.append(f'- test set: `{cfg["test_root"]}`; x{cfg["scale"]}; seeds {cfg["seeds"]}; device {cfg["device"]}')
+    L.append(f'- machine: {mach["platform"]}, {mach["cpu_count"]} CPUs, torch {mach["torch"]}, basicsr '
+             f'{mach["basicsr"]}, {mach["torch_threads"]} torch thread(s); load average at start '
+             f'{report["loadavg_start"]}, end {report["loadavg_end"]}; this invocation {report["run_seconds"]:.0f} s; '
+             f'all rows {report["rows_seconds_total"]:.0f} s')
+    if report.get('previous_run'):
+        prev = report['previous_run']
+        L.append(f'- report rewritten from stored rows; the run that computed them: {prev.get("run_seconds") or 0:.0f} '
+                 f's, load average at start {prev.get("loadavg_start")}, end {prev.get("loadavg_end")}')
+    L.append('- PSNR / SSIM: as the test options define them (Y channel, crop = scale); NIQE: lower is better; '
+             'train s: the training loop without validation; "to GSDD PSNR": training seconds until the row\'s '
+             'validation PSNR first reaches the final PSNR of the GSDD row of its budget and seed (– never)')
+    return L + ['']
+
+
+def write_markdown(report, path):
+    """``benchmark.md``: one table per SR network, then GSDD minus each baseline, then the plots."""
+    L = _header(report)
+    order = {'bicubic': 0, 'full': 1}
+    for net in report['config']['profile_settings']['sr_nets']:
+        entries = [e for e in report['summary'] if e['net'] in (net, None)]
+        L += [f'## {net}', '', '| method | budget | PSNR (dB) | SSIM | NIQE | train s | to GSDD PSNR (s) | distill s '
+              '| stored bytes | stored / real | HR PNG / real |', '| --- ' * 11 + '|']
+        for e in sorted(entries, key=lambda e: (e['budget']['ipc'] if e['budget'] else -1, order.get(e['method'], 2),
+                                                e['method'] not in ('gsdd', ) + CORESETS, e['method'])):
+            tt = _fmt(e['time_to_gsdd_psnr'], 0) + ('' if e['method'] == 'bicubic' else
+                                                     f' ({e["reached_gsdd_psnr"]}/{len(e["seeds"])})')
+            store = ('– | – | –' if e['stored_bytes'] is None else f'{e["stored_bytes"]:,} | '
+                     f'{100 * e["stored_to_real_bytes"]:.1f}% | {100 * e["hr_png_to_real_bytes"]:.1f}%')
+            L.append(f'| {e["method"]} | {_budget_label(e["budget"])} | {_fmt(e.get("psnr"), 2)} '
+                     f'| {_fmt(e.get("ssim"), 4)} | {_fmt(e.get("niqe"), 2)} | {_fmt(e["train_seconds"], 0)} | {tt} '
+                     f'| {_fmt(e["distill_seconds"], 0)} | {store} |')
+        L.append('')
+        ds = [d for d in report['gsdd_minus'] if d['net'] == net]
+        if ds:
+            L += [f'### GSDD minus baseline ({net}; paired by seed: mean ± std, 95 % t-interval of the mean)', '',
+                  '| budget | versus | ΔPSNR (dB) | 95 % CI | ΔSSIM | 95 % CI | GSDD better (seeds) |',
+                  '| --- ' * 7 + '|']
+            for d in ds:
+                L.append(f'| IPC {d["ipc"]} | {d["versus"]} | {_fmt(d["psnr"], 3)} | {_ci(d["psnr"], 3)} '
+                         f'| {_fmt(d["ssim"], 4)} | {_ci(d["ssim"], 4)} | {d["gsdd_wins"]}/{d["psnr"]["n"]} |')
+            L.append('')
+    L += ['## Plots', '', '![PSNR vs budget](psnr_vs_budget.png)', '',
+          '![validation PSNR vs time](val_psnr_vs_time.png)', '', '![restorations](restorations.png)', '']
+    with open(path + '.tmp', 'w') as f:
+        f.write('\n'.join(L))
+    os.replace(path + '.tmp', path)
+
+
+def write_outputs(out, report):
+    """Plots, ``benchmark.md``, then ``benchmark.json`` last (its presence marks a finished report)."""
+    from gsdd_basicsr.benchmark import plots
+    from gsdd_basicsr.benchmark.training_sets import write_json
+    plots.psnr_vs_budget(report, osp.join(out, 'psnr_vs_budget.png'))
+    plots.val_psnr_vs_time(report, osp.join(out, 'val_psnr_vs_time.png'))
+    plots.restorations(report, osp.join(out, 'restorations.png'))
+    write_markdown(report, osp.join(out, 'benchmark.md'))
+    write_json(report, osp.join(out, 'benchmark.json'))

@@ -1,0 +1,125 @@
+"""Resolve the options one benchmark run gets: the profile's options file + overrides + the row's part.
+
+The benchmark sets only what a row is about (its name, seed, training set, device, the test set as
+validation set for the curves); everything else comes from the options files the profile names,
+so a row trains exactly as ``python gsdd_basicsr/train.py -opt <that file>`` does.
+"""
+import math
+from os import path as osp
+
+from gsdd_basicsr.benchmark.profiles import ROOT, drop, merge, read_yaml
+from gsdd_basicsr.errors import GSDDError
+
+VAL_NAME = 'benchmark_test'
+
+
+def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
+    """GSDDModel options for ``variant`` (``gsdd``, an ablation or ``gsdd-<generator>``).
+
+    Args:
+        data (dict): ``train_root``, ``scale``, ``class_mode`` (folder | kmeans), ``num_classes``,
+            ``num_images``, ``num_gpu``.
+        bicubic_weights (str): the weights file of the ``gsdd-bicubic-gen`` ablation's generator.
+    """
+    d = prof['distill']
+    opt = drop(merge(read_yaml(d['options']), d.get('overrides')), d.get('drop'))
+    opt.update(name=set_id, scale=data['scale'], manual_seed=seed, num_gpu=data['num_gpu'])
+    opt['gsdd']['ipc'] = ipc
+    tr = opt['datasets']['train']
+    tr['dataroot_gt'] = data['train_root']
+    tr['gt_size'] = data['scale'] * opt['gsdd']['latent_size']
+    tr.pop('meta_info_file', None)
+    tr['class_mode'] = data['class_mode']
+    if data['class_mode'] == 'kmeans':
+        tr['num_classes'] = data['num_classes']
+    tr['cache'] = data['num_images'] <= 2000  # decoded images in memory only for small sets
+    tr['io_backend'] = {'type': 'disk'}
+    if variant == 'gsdd-lambda0':
+        opt['gsdd']['lambda_reg'] = 0.0
+    elif variant == 'gsdd-noise':
+        opt['gsdd']['init'] = 'noise'
+    elif variant == 'gsdd-real-init':  # the bank before distillation: bicubic real crops, no step at all
+        opt['gsdd'].update(init='real', inversion_iters=0)
+        opt['train']['total_iter'] = 0
+    elif variant == 'gsdd-bicubic-gen':  # pixel-space distillation of LR images: no GAN prior
+        opt['network_g'] = {'type': 'BicubicUpsampler', 'scale': data['scale']}
+        opt['path']['pretrain_network_g'] = bicubic_weights
+    elif variant != 'gsdd':
+        from gsdd_basicsr.utils import ncnn_weights
+        model = variant[len('gsdd-'):]
+        opt['network_g'] = ncnn_weights.network_options(model)
+        opt['path']['pretrain_network_g'] = ncnn_weights.default_path(
+            model, osp.join(ROOT, 'experiments', 'pretrained_models'))
+    pre = opt['path'].get('pretrain_network_g')
+    if pre and not osp.isabs(pre):
+        opt['path']['pretrain_network_g'] = osp.join(ROOT, pre)
+    opt['path']['resume_state'] = None
+    return opt
+
+
+def _set_train_data(ds, dataroot, scale):
+    """Point a training dataset block at an image set in the exported layout (HR/, LR_bicubic/X<s>/)."""
+    if ds.get('type') == 'DistilledImageDataset':
+        ds['dataroot'] = dataroot
+    elif ds.get('type') == 'PairedImageDataset':
+        ds.update(dataroot_gt=osp.join(dataroot, 'HR'), dataroot_lq=osp.join(dataroot, 'LR_bicubic', f'X{scale}'),
+                  filename_tmpl='{}')
+        ds.pop('meta_info_file', None)
+    else:
+        raise GSDDError(f'training dataset type {ds.get("type")!r} is not one the benchmark can point at its image '
+                        'sets; use DistilledImageDataset or PairedImageDataset in the training options')
+    ds['name'] = osp.basename(dataroot)
+    ds['io_backend'] = {'type': 'disk'}
+
+
+def _test_set(test_root, scale, template=None):
+    ds = dict(template or {})
+    ds.update(name=VAL_NAME, type='PairedImageDataset', dataroot_gt=osp.join(test_root, 'HR'),
+              dataroot_lq=osp.join(test_root, 'LR_bicubic', f'X{scale}'), filename_tmpl='{}',
+              io_backend={'type': 'disk'})
+    ds.pop('meta_info_file', None)
+    return ds
+
+
+def sr_train_options(prof, net, kind, row_id, seed, dataroot, test_root, scale, num_gpu):
+    """SRModel training options of one row; validation (the curve) runs on the test set, PSNR only."""
+    spec = prof['sr_nets'][net]
+    opt = drop(merge(read_yaml(spec['options'][kind]), spec.get('overrides')), spec.get('drop'))
+    opt.update(name=row_id, manual_seed=seed, scale=scale, num_gpu=num_gpu)
+    _set_train_data(opt['datasets']['train'], dataroot, scale)
+    vals = [k for k in opt['datasets'] if k.split('_')[0] == 'val']
+    template = opt['datasets'][vals[0]] if vals else None
+    for k in vals:
+        del opt['datasets'][k]
+    opt['datasets']['val'] = _test_set(test_root, scale, template)
+    if not (opt.get('val') or {}).get('val_freq'):
+        raise GSDDError(f'{spec["options"][kind]}: the benchmark needs val.val_freq (the validation curve); '
+                        f'set it there or in the profile\'s sr_nets.{net}.overrides')
+    opt['val'].update(save_img=False, metrics={'psnr': {'type': 'calculate_psnr', 'crop_border': scale,
+                                                        'test_y_channel': True}})
+    opt['path'].update(pretrain_network_g=None, resume_state=None)
+    # a log line at every validation iteration: the validation's start time (curves exclude validation)
+    freq = int(opt['logger']['print_freq'])
+    opt['logger']['print_freq'] = math.gcd(freq, int(opt['val']['val_freq']))
+    return opt
+
+
+def sr_test_options(prof, row_id, network_g, weights, param_key, test_root, scale, num_gpu):
+    """Test options of one row: the profile's test metrics on ``test_root`` for the row's network."""
+    t = prof['test']
+    opt = merge(read_yaml(t['options']), t.get('overrides'))
+    tests = sorted(k for k in opt.get('datasets', {}) if k.split('_')[0] == 'test')
+    template = opt['datasets'][tests[0]] if tests else None
+    opt['datasets'] = {'test_1': _test_set(test_root, scale, template)}
+    opt.update(name=row_id, scale=scale, num_gpu=num_gpu, network_g=dict(network_g))
+    opt.setdefault('path', {}).update(pretrain_network_g=weights, param_key_g=param_key, strict_load_g=True)
+    opt.setdefault('val', {}).update(save_img=True, suffix=None)
+    if 'psnr' not in (opt['val'].get('metrics') or {}):
+        raise GSDDError(f'{t["options"]}: val.metrics needs a psnr entry (the benchmark compares rows by it)')
+    return opt
+
+
+def trained_weights(train_opt, row_dir):
+    """``(path, param_key)`` of the network a training run leaves (EMA weights when the run keeps them)."""
+    path = osp.join(row_dir, 'experiments', train_opt['name'], 'models', 'net_g_latest.pth')
+    return path, 'params_ema' if (train_opt['train'].get('ema_decay') or 0) > 0 else 'params'

@@ -1,0 +1,245 @@
+"""The benchmark run: plan the rows, run each (once: finished rows are kept), write the report.
+
+Output folder ``<out>``::
+
+    config.json                 the resolved profile, command and paths (checked when continuing)
+    rows/<row>/row.json         one finished row, written atomically last; a rerun skips the row
+    rows/<row>/train_options.yml, test_options.yml
+                                the row's resolved options: ``cd rows/<row> && python
+                                <repo>/gsdd_basicsr/train.py -opt train_options.yml`` reruns its training
+    rows/<row>/experiments/, results/   the row's BasicSR outputs (logs, net_g_latest.pth, restorations)
+    data/<set>/                 full set, coresets, exported GSDD sets (exported-set layout)
+    distill/<set>/options.yml   each distillation's resolved options and its BasicSR outputs
+    benchmark.json, benchmark.md, psnr_vs_budget.png, val_psnr_vs_time.png, restorations.png
+"""
+import glob
+import json
+import os
+import shutil
+import time
+from os import path as osp
+
+import torch
+
+from gsdd_basicsr.benchmark import basicsr_runs, training_sets
+from gsdd_basicsr.benchmark.profiles import ABLATIONS, CORESETS, load_profile, read_yaml
+from gsdd_basicsr.benchmark.report import build_report, write_outputs
+from gsdd_basicsr.benchmark.row_options import sr_test_options, sr_train_options, trained_weights
+from gsdd_basicsr.errors import GSDDError, MissingInputError
+
+SCHEMA = 'gsdd-benchmark-v2'
+log = training_sets.log
+
+
+def class_layout(train_root):
+    """``('folder', class names)`` when every image sits in a class sub-folder, else ``('kmeans', [])``."""
+    from gsdd_basicsr.export import scan_images
+    files = [f.replace('\\', '/') for f in scan_images(train_root)]
+    if not files:
+        raise MissingInputError(f'no images under --train-root {train_root}')
+    if all('/' in f for f in files):
+        return 'folder', sorted({f.split('/')[0] for f in files})
+    return 'kmeans', []
+
+
+def plan_budgets(fractions, real_pixels, num_classes, hr_size):
+    """Requested fractions of the real HR pixels -> distinct IPCs (>= 1) and their exact budgets."""
+    out, seen = [], set()
+    for frac in fractions:
+        ipc = max(1, round(frac * real_pixels / (num_classes * hr_size * hr_size)))
+        if ipc not in seen:
+            seen.add(ipc)
+            px = num_classes * ipc * hr_size * hr_size
+            out.append(dict(requested_fraction=frac, ipc=ipc, images=num_classes * ipc, hr_pixels=px,
+                            fraction=px / real_pixels, key=f'ipc{ipc}'))
+    return out
+
+
+class Benchmark:
+    """GSDD against real-data baselines at equal budgets; every SR row through BasicSR's SRModel.
+
+    Args:
+        profile (str): a shipped profile name (``smoke``, ``cpu``, ``paper``) or a profile YAML path.
+        seeds (int): seeds ``0 .. seeds-1`` for every trained row.
+        resume / force: reuse a finished report's rows / delete ``out`` first.
+        device (str): ``auto`` | ``cpu`` | ``cuda`` (``num_gpu`` of every run).
+        threads (int | None): torch threads per run on a CPU (default: the profile's).
+        report_only (bool): write the report from the rows finished so far; run nothing.
+    """
+
+    def __init__(self, train_root, test_root, out, profile='cpu', seeds=1, resume=False, force=False,
+                 device='auto', command=None, threads=None, report_only=False):
+        if seeds < 1:
+            raise GSDDError(f'--seeds must be >= 1, got {seeds}')
+        if resume and force:
+            raise GSDDError('--resume and --force exclude each other')
+        for root, what in ((train_root, '--train-root'), (test_root, '--test-root')):
+            if not osp.isdir(root):
+                raise MissingInputError(f'{what} {root} is not a folder')
+        self.train_root, self.test_root, self.out = map(osp.abspath, (train_root, test_root, out))
+        for root in (self.train_root, self.test_root):  # and --out inside the training images would be read
+            if root == self.out or root.startswith(self.out + os.sep) or self.out.startswith(self.train_root + os.sep):
+                raise GSDDError(f'--out {out} overlaps the input data {root}; choose another folder')
+        self.prof = load_profile(profile)
+        self.scale, self.seeds = int(self.prof['scale']), list(range(seeds))
+        from gsdd_basicsr.generator import resolve_device
+        self.device = resolve_device(device)
+        self.num_gpu = 'auto' if self.device.type == 'cuda' else 0
+        # on a CPU one thread per run by default (smoke, cpu): on a small shared machine it beats
+        # oversubscribed torch threads
+        self.threads = threads or self.prof['threads']
+        if self.threads and self.device.type == 'cpu':
+            torch.set_num_threads(int(self.threads))
+        self.command, self.resume, self.force, self.report_only = command, resume, force, report_only
+
+    # -------------------------------------------------------------- folder policy
+    def config(self):
+        return json.loads(json.dumps({'schema': SCHEMA, 'profile': self.prof['name'], 'profile_path': self.prof['path'],
+                'profile_settings': self.prof, 'train_root': self.train_root, 'test_root': self.test_root,
+                'scale': self.scale, 'seeds': self.seeds, 'device': str(self.device), 'threads': self.threads,
+                'command': self.command}))
+
+    def _prepare_out(self, config):
+        report, cfg_path = osp.join(self.out, 'benchmark.json'), osp.join(self.out, 'config.json')
+        if self.force and osp.isdir(self.out):
+            log(f'--force: removing {self.out}')
+            shutil.rmtree(self.out)
+        if osp.exists(self.out) and not osp.isdir(self.out):
+            raise GSDDError(f'--out {self.out} exists and is not a folder')
+        if osp.isdir(self.out) and os.listdir(self.out):
+            if not osp.isfile(cfg_path):
+                raise GSDDError(f'--out {self.out} is not empty and holds no benchmark; choose another folder or '
+                                'pass --force to replace it')
+            if osp.isfile(report) and not (self.resume or self.report_only):
+                raise GSDDError(f'{report} exists (a finished benchmark); pass --resume to reuse its rows and '
+                                'rewrite the report, or --force to start over')
+            stored = training_sets.read_json(cfg_path)
+            config['first_command'] = stored.get('first_command') or stored.get('command')
+            skip = ('seeds', 'command', 'first_command')
+            diff = sorted(k for k in set(stored) | set(config) if k not in skip and stored.get(k) != config.get(k))
+            if diff:
+                raise GSDDError(f'--out {self.out} holds a benchmark with other settings ({", ".join(diff)}); '
+                                'use another --out or pass --force to start over')
+            log(f'continuing the benchmark in {self.out} (finished rows are kept)')
+        os.makedirs(osp.join(self.out, 'rows'), exist_ok=True)
+        training_sets.write_json(config, cfg_path)
+
+    # -------------------------------------------------------------- rows
+    def _row_specs(self):
+        """Every row, in order: main rows for every seed, then ablations, then other generators."""
+        specs = [dict(id='bicubic', method='bicubic', budget=None, net=None, seed=None)]
+        abl = self.budgets[min(self.prof['ablation_budget'], len(self.budgets) - 1)]
+        extra = list(self.prof['ablations']) + [f'gsdd-{g}' for g in self.prof['generators']]
+        for net in self.prof['sr_nets']:
+            for seed in self.seeds:
+                specs.append(dict(id=f'full__{net}__s{seed}', method='full', budget=None, net=net, seed=seed))
+                for b in self.budgets:
+                    for m in ['gsdd'] + list(self.prof['coresets']):
+                        specs.append(dict(id=f'{m}__{b["key"]}__{net}__s{seed}', method=m, budget=b, net=net,
+                                          seed=seed))
+            for m in extra:
+                n = None if m in ABLATIONS else self.prof['generator_seeds']
+                for seed in self.seeds[:n]:
+                    specs.append(dict(id=f'{m}__{abl["key"]}__{net}__s{seed}', method=m, budget=abl, net=net,
+                                      seed=seed))
+        return specs
+
+    def _training_set(self, spec):
+        m, b, seed = spec['method'], spec['budget'], spec['seed']
+        if m == 'full':
+            return ('full', ) + training_sets.full_set(self.out, self.train_root, self.scale) + (None, )
+        if m in CORESETS:
+            return ('coreset', ) + training_sets.coreset(self.out, self.train_root, m, b, seed, self.hr_size,
+                                                         self.scale) + (None, )
+        return ('distilled', ) + training_sets.distilled(self.out, self.prof, m, b, seed, self.data, self.device)
+
+    def run_row(self, spec, row_dir):
+        """Train (SRModel, BasicSR's train pipeline) and test (its test pipeline) one row in ``row_dir``."""
+        res = dict(spec, row_dir=row_dir, threads=self.threads, storage=None, distill_seconds=None,
+                   distill_options=None, curve=[], train_seconds=0.0)
+        if spec['method'] == 'bicubic':  # no training: the BicubicUpsampler arch through the test pipeline
+            from gsdd_basicsr.archs.bicubic_upsampler_arch import write_state_dict
+            weights = write_state_dict(osp.join(row_dir, f'bicubic_upsampler_x{self.scale}.pth'), self.scale)
+            network_g, key = {'type': 'BicubicUpsampler', 'scale': self.scale}, 'params_ema'
+        else:
+            kind, folder, storage, meta = self._training_set(spec)
+            opt = sr_train_options(self.prof, spec['net'], kind, spec['id'], spec['seed'], folder, self.test_root,
+                                   self.scale, self.num_gpu)
+            log(f'  training {spec["id"]}: {opt["train"]["total_iter"]} iterations on {folder}')
+            res['train_run_seconds'] = basicsr_runs.run('train', opt, row_dir, 'train_options.yml')
+            res.update(basicsr_runs.training_curve(basicsr_runs.find_log(row_dir, 'train'), opt['train']['total_iter']))
+            keep = ('num_images', 'hr_png_bytes', 'lr_png_bytes', 'hr_pixels', 'latent_bank_bytes', 'hr_shapes',
+                    'images_per_class', 'source', 'ratios')
+            res.update(dataroot=folder, train_options=osp.join(row_dir, 'train_options.yml'),
+                       storage={k: storage[k] for k in keep if k in storage})
+            if meta:
+                res.update(distill_seconds=meta['distill_seconds'], distill_options=meta['options'])
+            weights, key = trained_weights(opt, row_dir)
+            network_g = opt['network_g']
+        topt = sr_test_options(self.prof, spec['id'], network_g, weights, key, self.test_root, self.scale,
+                               self.num_gpu)
+        res['test_seconds'] = basicsr_runs.run('test', topt, row_dir, 'test_options.yml')
+        res['metrics'] = basicsr_runs.test_metrics(basicsr_runs.find_log(row_dir, 'test'))
+        res['test_options'] = osp.join(row_dir, 'test_options.yml')
+        images = sorted(glob.glob(osp.join(row_dir, 'results', spec['id'], 'visualization', '*', '*.png')))
+        res['restored'] = images[0] if images else None
+        return res
+
+    # -------------------------------------------------------------- main
+    def _plan(self):
+        from gsdd_basicsr.export import source_stats
+        mode, names = class_layout(self.train_root)
+        self.real_stats = source_stats(self.train_root)
+        self.num_classes = len(names) if mode == 'folder' else int(self.prof['kmeans_classes'])
+        self.layout = (mode, names)
+        self.data = dict(train_root=self.train_root, scale=self.scale, class_mode=mode, num_classes=self.num_classes,
+                         num_images=self.real_stats['num_images'], num_gpu=self.num_gpu)
+        latent = int(read_yaml(self.prof['distill']['options'])['gsdd'].get('latent_size', 32))
+        self.hr_size = self.scale * latent
+        self.budgets = plan_budgets(self.prof['budgets'], self.real_stats['num_pixels'], self.num_classes,
+                                    self.hr_size)
+
+    def run(self):
+        t_start, load_start = time.time(), os.getloadavg()
+        config = self.config()
+        self._prepare_out(config)
+        self._plan()
+        specs = self._row_specs()
+        log(f'profile {self.prof["name"]}: {len(specs)} rows, {self.num_classes} classes ({self.layout[0]}), '
+            'budgets ' + ', '.join(f'IPC {b["ipc"]} = {b["images"]} images = {100 * b["fraction"]:.1f}% of the '
+                                   'real HR pixels' for b in self.budgets) + f'; device {self.device}')
+        rows = []
+        for k, spec in enumerate(specs, 1):
+            row_dir = osp.join(self.out, 'rows', spec['id'])
+            done = osp.join(row_dir, 'row.json')
+            if osp.isfile(done):
+                rows.append(training_sets.read_json(done))
+                log(f'({k}/{len(specs)}) {spec["id"]}: done earlier, kept')
+                continue
+            if self.report_only:
+                log(f'({k}/{len(specs)}) {spec["id"]}: not computed (--report-only)')
+                continue
+            log(f'({k}/{len(specs)}) {spec["id"]} ...')
+            shutil.rmtree(row_dir, ignore_errors=True)  # an interrupted row starts over
+            t0 = time.time()
+            res = self.run_row(spec, row_dir)
+            res.update(row_seconds=time.time() - t0, loadavg_after=os.getloadavg())
+            training_sets.write_json(res, done)
+            rows.append(training_sets.read_json(done))
+            log(f'({k}/{len(specs)}) {spec["id"]}: PSNR {res["metrics"]["psnr"]:.3f} '
+                f'SSIM {res["metrics"].get("ssim") or float("nan"):.4f} ({res["row_seconds"]:.0f} s; '
+                f'elapsed {time.time() - t_start:.0f} s)')
+        report = build_report(rows, config, self.budgets, self.real_stats, self.num_classes, self.layout)
+        report.update(schema=SCHEMA, run_seconds=time.time() - t_start, loadavg_start=list(load_start),
+                      loadavg_end=list(os.getloadavg()), complete=len(rows) == len(specs),
+                      rows_missing=[s['id'] for s in specs if not osp.isfile(osp.join(self.out, 'rows', s['id'],
+                                                                                         'row.json'))],
+                      rows_seconds_total=float(sum(r.get('row_seconds') or 0 for r in rows)))
+        previous = osp.join(self.out, 'benchmark.json')
+        if osp.isfile(previous):  # --resume / --report-only: keep the timing of the run that computed the rows
+            old = training_sets.read_json(previous)
+            report['previous_run'] = old.get('previous_run') or {
+                k: old.get(k) for k in ('run_seconds', 'loadavg_start', 'loadavg_end')}
+        write_outputs(self.out, report)
+        log(f'report: {osp.join(self.out, "benchmark.md")}')
+        return json.loads(json.dumps(report))

@@ -1,0 +1,123 @@
+"""The image sets the SR rows train on, each written once under ``<out>/data/<set>/`` in the
+exported-set layout (``HR/``, ``LR_bicubic/X<s>/``, ``storage_report.json``):
+
+- the full real set (:func:`gsdd_basicsr.export.write_image_set` of every training image);
+- real coresets (:func:`gsdd_basicsr.coreset.select_coreset`);
+- GSDD sets: a distillation run (BasicSR's train pipeline, as ``gsdd_basicsr/train.py -opt`` run in
+  ``<out>/distill/<set>/``, its resolved ``options.yml`` kept there) exported by
+  :func:`gsdd_basicsr.export.export_distilled`.
+
+A set is ready when its ``storage_report.json`` (and for GSDD ``distill.json``) exists, so an
+interrupted benchmark reuses every finished set.
+"""
+import json
+import os
+import shutil
+from os import path as osp
+
+import numpy as np
+
+from gsdd_basicsr.benchmark import basicsr_runs
+from gsdd_basicsr.benchmark.row_options import distill_options
+from gsdd_basicsr.utils import ncnn_weights
+
+
+def log(msg):
+    print(f'[benchmark] {msg}', flush=True)
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(obj, path):
+    """Write ``obj`` as JSON atomically (a crash leaves the previous file or none)."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _report(folder):
+    path = osp.join(folder, 'storage_report.json')
+    return read_json(path) if osp.isfile(path) else None
+
+
+def full_set(out, train_root, scale):
+    """Every real HR training image (cropped to a multiple of ``scale``) -> ``(folder, storage report)``."""
+    folder = osp.join(out, 'data', 'full')
+    if _report(folder) is None:
+        from gsdd_basicsr.coreset import read_rgb
+        from gsdd_basicsr.export import scan_images, write_image_set
+        images, names, groups = [], [], []
+        for i, rel in enumerate(scan_images(train_root)):
+            img = read_rgb(osp.join(train_root, rel))
+            h, w = img.shape[0] - img.shape[0] % scale, img.shape[1] - img.shape[1] % scale
+            rel = rel.replace('\\', '/')
+            stem = ''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in osp.splitext(rel)[0])
+            images.append(np.ascontiguousarray(img[:h, :w]))
+            names.append(f'{i:05d}_{stem}.png')
+            groups.append(rel.split('/')[0] if '/' in rel else 'all')
+        log(f'full set: {len(images)} real HR images -> {folder}')
+        write_image_set(folder, images, names, scale, groups=groups, source=train_root, force=True,
+                        report={'kind': 'full_real_set'})
+    return folder, _report(folder)
+
+
+def coreset(out, train_root, method, budget, seed, hr_size, scale):
+    """``budget['images']`` real crops of ``hr_size`` px chosen by ``method`` -> ``(folder, storage report)``."""
+    from gsdd_basicsr.coreset import select_coreset
+    seed_part = '' if method == 'informative' else f'_s{seed}'  # informative does not depend on the seed
+    folder = osp.join(out, 'data', f'{method}_{budget["key"]}{seed_part}')
+    if _report(folder) is None:
+        log(f'coreset {method}: {budget["images"]} crops of {hr_size} px -> {folder}')
+        select_coreset(train_root, folder, method, budget['images'], hr_size, seed=seed, scale=scale, force=True)
+    return folder, _report(folder)
+
+
+def _prepare_generator(opt, variant):
+    """Write the bicubic "generator"'s weights, or convert a missing Real-ESRGAN generator offline."""
+    path = opt['path']['pretrain_network_g']
+    if variant == 'gsdd-bicubic-gen':
+        from gsdd_basicsr.archs.bicubic_upsampler_arch import write_state_dict
+        write_state_dict(path, opt['scale'])
+        return
+    if not path or osp.isfile(path):
+        return
+    for model in ncnn_weights.known_models():
+        if osp.basename(path) == ncnn_weights.model_info(model)['filename']:
+            log(f'converting the generator {model} -> {path}')
+            ncnn_weights.ensure_converted(model, osp.dirname(path))
+            return
+
+
+def distilled(out, prof, variant, budget, seed, data, device):
+    """Distil (``gsdd_basicsr.train``), export -> ``(folder, storage report, distillation record)``.
+
+    The record (``distill.json``) holds ``distill_seconds`` (from the run's log: model setup, the
+    initialisation and every step), ``run_seconds`` (the whole pipeline call) and the options path.
+    """
+    set_id = f'{variant}_{budget["key"]}_s{seed}'
+    folder = osp.join(out, 'data', set_id)
+    run_dir = osp.join(out, 'distill', set_id)
+    record = osp.join(run_dir, 'distill.json')
+    if _report(folder) is None or not osp.isfile(record):
+        from gsdd_basicsr.export import export_distilled
+        shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted distillation starts over
+        opt = distill_options(prof, variant, budget['ipc'], seed, set_id, data,
+                              bicubic_weights=osp.join(run_dir, f'bicubic_upsampler_x{data["scale"]}.pth'))
+        os.makedirs(run_dir)
+        _prepare_generator(opt, variant)
+        log(f'distilling {set_id}: ipc {budget["ipc"]}, {opt["train"]["total_iter"]} iterations, '
+            f'generator {opt["network_g"]["type"]} ({run_dir})')
+        seconds = basicsr_runs.run('train', opt, run_dir, 'options.yml')
+        bank = osp.join(run_dir, 'experiments', set_id, 'models', 'latents_latest.pth')
+        export_distilled(bank, folder, source=data['train_root'], force=True, device=str(device))
+        write_json({'distill_seconds': basicsr_runs.run_seconds(basicsr_runs.find_log(run_dir, 'train')),
+                    'run_seconds': seconds, 'iters': opt['train']['total_iter'], 'bank': bank,
+                    'options': osp.join(run_dir, 'options.yml')}, record)
+    return folder, _report(folder), read_json(record)
