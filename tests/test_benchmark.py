@@ -15,7 +15,7 @@ import yaml
 from gsdd_basicsr import benchmark as bm
 from gsdd_basicsr.benchmark import basicsr_runs
 from gsdd_basicsr.benchmark.profiles import drop, merge
-from gsdd_basicsr.export import lr_from_hr
+from gsdd_basicsr.image_set import lr_from_hr
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GENERATOR = os.path.join(ROOT, 'experiments', 'pretrained_models', 'realesr-animevideov3-x4.pth')
@@ -25,7 +25,7 @@ def _have_generator():
     if os.path.isfile(GENERATOR):
         return True
     try:
-        from gsdd_basicsr.utils.ncnn_weights import find_model_dir
+        from gsdd_basicsr.realesrgan_weights import find_model_dir
         return bool(find_model_dir())
     except Exception:
         return False

@@ -25,7 +25,7 @@ def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
     opt = drop(merge(read_yaml(d['options']), d.get('overrides')), d.get('drop'))
     opt.update(name=set_id, scale=data['scale'], manual_seed=seed, num_gpu=data['num_gpu'])
     opt['gsdd']['ipc'] = ipc
-    tr = opt['datasets']['train']
+    tr = opt['datasets']['train']['real']  # the real set to distil
     tr['dataroot_gt'] = data['train_root']
     tr['gt_size'] = data['scale'] * opt['gsdd']['latent_size']
     tr.pop('meta_info_file', None)
@@ -45,7 +45,7 @@ def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
         opt['network_g'] = {'type': 'BicubicUpsampler', 'scale': data['scale']}
         opt['path']['pretrain_network_g'] = bicubic_weights
     elif variant != 'gsdd':
-        from gsdd_basicsr.utils import ncnn_weights
+        from gsdd_basicsr import realesrgan_weights as ncnn_weights
         model = variant[len('gsdd-'):]
         opt['network_g'] = ncnn_weights.network_options(model)
         opt['path']['pretrain_network_g'] = ncnn_weights.default_path(

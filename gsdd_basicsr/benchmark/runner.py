@@ -33,12 +33,12 @@ log = training_sets.log
 
 def class_layout(train_root):
     """``('folder', class names)`` when every image sits in a class sub-folder, else ``('kmeans', [])``."""
-    from gsdd_basicsr.export import scan_images
-    files = [f.replace('\\', '/') for f in scan_images(train_root)]
+    from gsdd_basicsr.image_set import class_of, list_images
+    files = list_images(train_root)
     if not files:
         raise MissingInputError(f'no images under --train-root {train_root}')
     if all('/' in f for f in files):
-        return 'folder', sorted({f.split('/')[0] for f in files})
+        return 'folder', sorted({class_of(f) for f in files})
     return 'kmeans', []
 
 
@@ -187,7 +187,7 @@ class Benchmark:
 
     # -------------------------------------------------------------- main
     def _plan(self):
-        from gsdd_basicsr.export import source_stats
+        from gsdd_basicsr.image_set import folder_stats as source_stats
         mode, names = class_layout(self.train_root)
         self.real_stats = source_stats(self.train_root)
         self.num_classes = len(names) if mode == 'folder' else int(self.prof['kmeans_classes'])

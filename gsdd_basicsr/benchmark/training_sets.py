@@ -19,7 +19,7 @@ import numpy as np
 
 from gsdd_basicsr.benchmark import basicsr_runs
 from gsdd_basicsr.benchmark.row_options import distill_options
-from gsdd_basicsr.utils import ncnn_weights
+from gsdd_basicsr import realesrgan_weights as ncnn_weights
 
 
 def log(msg):
@@ -51,10 +51,10 @@ def full_set(out, train_root, scale):
     """Every real HR training image (cropped to a multiple of ``scale``) -> ``(folder, storage report)``."""
     folder = osp.join(out, 'data', 'full')
     if _report(folder) is None:
-        from gsdd_basicsr.coreset import read_rgb
-        from gsdd_basicsr.export import scan_images, write_image_set
+        from gsdd_basicsr.export import write_image_set
+        from gsdd_basicsr.image_set import list_images, read_rgb
         images, names, groups = [], [], []
-        for i, rel in enumerate(scan_images(train_root)):
+        for i, rel in enumerate(list_images(train_root)):
             img = read_rgb(osp.join(train_root, rel))
             h, w = img.shape[0] - img.shape[0] % scale, img.shape[1] - img.shape[1] % scale
             rel = rel.replace('\\', '/')
