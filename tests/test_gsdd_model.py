@@ -301,3 +301,28 @@ def test_other_matching_spaces_lower_their_loss(setup, gsdd):
         model.optimize_parameters(1)
         losses.append(model.get_current_log()['l_dm'])
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+
+def test_out_of_memory_in_a_run_is_one_line_and_keeps_the_last_checkpoint(setup, monkeypatch):
+    from test_train import train_in_process
+
+    from gsdd_basicsr.models.gsdd_model import GSDDModel
+    step = GSDDModel._step
+
+    def step_then_oom(self, iteration):
+        if iteration == 3:  # after the checkpoint at 2
+            raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB')
+        return step(self, iteration)
+
+    monkeypatch.setattr(GSDDModel, '_step', step_then_oom)
+    opt = _cli_opt(setup, 'oom_run')
+    path = setup / 'oom_run.yml'
+    path.write_text(yaml.safe_dump(opt))
+    pytest.ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # read by train_in_process
+    code, _, err = train_in_process(setup, path, monkeypatch=monkeypatch)
+    lines = [line for line in err.strip().splitlines() if 'error' in line]
+    assert code == 2 and len(lines) == 1, err[-2000:]
+    assert 'out of GPU memory in the distillation step (iteration 3)' in lines[0] and 'gsdd.batch_real' in lines[0]
+    exp = setup / 'experiments' / 'oom_run'
+    assert torch.load(exp / 'training_states' / '2.state', weights_only=True)['iter'] == 2
+    assert torch.load(exp / 'models' / 'latents_2.pth', weights_only=True)['iter'] == 2
