@@ -326,3 +326,18 @@ def test_out_of_memory_in_a_run_is_one_line_and_keeps_the_last_checkpoint(setup,
     exp = setup / 'experiments' / 'oom_run'
     assert torch.load(exp / 'training_states' / '2.state', weights_only=True)['iter'] == 2
     assert torch.load(exp / 'models' / 'latents_2.pth', weights_only=True)['iter'] == 2
+
+
+def test_fp16_uses_loss_scaling_and_checkpoints_its_state(setup):
+    model = build_model(_opt(setup, name='fp16', amp='fp16', augment=None))
+    assert model.scaler.is_enabled()
+    for it in (1, 2, 3):
+        model.optimize_parameters(it)
+    assert torch.isfinite(model.latents).all() and model.latents.dtype == torch.float32
+    state = model._training_state(0, 3)
+    assert state['grad_scaler']['scale'] == model.scaler.get_scale()
+    resumed = build_model(dict(_opt(setup, name='fp16', amp='fp16', augment=None),
+                               path=dict(_opt(setup)['path'], resume_state='x')))
+    resumed.resume_training(state)
+    assert resumed.scaler.get_scale() == model.scaler.get_scale()
+    assert torch.equal(resumed.latents, model.latents)
