@@ -25,8 +25,13 @@ basicsr. Each fix is the smallest change that keeps basicsr's own behaviour:
    Real-ESRGAN's second degradation that input comes from DiffJPEG + resize and is not contiguous
    with current torch ("view size is not compatible"). Ours makes it contiguous first; the two
    models imported the function by name, so their module globals are patched too.
+7. ``parse_options`` seeds the global RNGs with ``manual_seed`` *before* applying ``--force_yml``,
+   so ``--force_yml manual_seed=N`` changed the logged option but not the seed. Ours seeds again
+   with the final ``manual_seed`` (the same seed gives the same state, so nothing else changes);
+   ``basicsr.train`` and ``basicsr.test`` bound the function by name and are patched too.
 """
 import collections
+import functools
 import os
 import sys
 
@@ -173,6 +178,18 @@ def _contiguous_filter2d(filter2d):
     return filter2D
 
 
+def _seeding_after_overrides(parse_options):
+    @functools.wraps(parse_options)
+    def parse(*args, **kwargs):
+        from basicsr.utils import set_random_seed
+        opt, parsed = parse_options(*args, **kwargs)
+        set_random_seed(opt['manual_seed'] + opt['rank'])
+        return opt, parsed
+
+    parse.seeds_after_overrides = True
+    return parse
+
+
 def apply():
     """Apply every fix once. Safe to call many times."""
     global _APPLIED
@@ -188,6 +205,11 @@ def apply():
     from basicsr.models.base_model import BaseModel
     from basicsr.utils.dist_util import master_only
     basicsr.train.load_resume_state = load_resume_state
+    import basicsr.test
+    import basicsr.utils.options
+    for module in (basicsr.utils.options, basicsr.train, basicsr.test):
+        if not getattr(module.parse_options, 'seeds_after_overrides', False):
+            module.parse_options = _seeding_after_overrides(module.parse_options)
     basicsr.utils.dist_util._init_dist_pytorch = _init_dist_pytorch
     BaseModel.model_to_device = _model_to_device
     BaseModel.save_network = master_only(_save_network)

@@ -125,3 +125,26 @@ def test_filter2d_accepts_non_contiguous_input():
     assert torch.allclose(out, filter2D.__wrapped__(img.contiguous(), kernel))
     with pytest.raises(RuntimeError, match='view'):
         filter2D.__wrapped__(img, kernel)  # basicsr's own function fails on it
+
+
+def test_force_yml_manual_seed_seeds_the_run(tmp_path, monkeypatch):
+    """basicsr seeds before applying --force_yml; with the fix the forced seed is the seed used."""
+    import yaml
+
+    from test_train import _edsr_options, _paired_folder, train_in_process
+    pytest.ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # read by train_in_process
+    _paired_folder(tmp_path / 'data')
+
+    def weights(name, seed, *extra):
+        opt = _edsr_options(tmp_path / 'data', name, total_iter=2)
+        opt['manual_seed'] = seed
+        path = tmp_path / f'{name}.yml'
+        path.write_text(yaml.safe_dump(opt))
+        assert train_in_process(tmp_path, path, *extra, monkeypatch=monkeypatch)[0] == 0
+        return torch.load(tmp_path / 'experiments' / name / 'models' / 'net_g_latest.pth', weights_only=True)['params']
+
+    in_file = weights('seed1_file', 1)
+    forced = weights('seed1_forced', 0, '--force_yml', 'manual_seed=1')
+    seed0 = weights('seed0', 0)
+    assert all(torch.equal(in_file[k], forced[k]) for k in in_file)
+    assert not all(torch.equal(in_file[k], seed0[k]) for k in in_file)
