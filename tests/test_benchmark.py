@@ -82,7 +82,7 @@ def test_smoke_report_structure_and_sanity(smoke):
     assert on_disk['machine']['torch'] and on_disk['config']['profile'] == 'smoke'
     assert on_disk['machine']['torch_threads'] == 1 and on_disk['config']['threads'] == 1
     methods = [r['method'] for r in on_disk['rows']]
-    assert sorted(methods) == sorted(['bicubic', 'full', 'gsdd', 'random', 'gsdd-real-init'])
+    assert sorted(methods) == sorted(['bicubic', 'full', 'gsdd', 'random', 'gsdd-real-init', 'gsdd-residual'])
     rows = {r['method']: r for r in on_disk['rows']}
     for r in on_disk['rows']:
         m = r['metrics']
@@ -107,9 +107,30 @@ def test_smoke_report_structure_and_sanity(smoke):
     md = (out / 'benchmark.md').read_text()
     assert '| gsdd |' in md and '| random |' in md and 'GSDD minus baseline' in md and '95 %' in md
     assert any(d['versus'] == 'random' and math.isfinite(d['psnr']['mean']) for d in on_disk['gsdd_minus'])
+    # every GSDD configuration against every baseline of its budget; the variants also against the default
+    pairs = {(d['method'], d['versus']) for d in on_disk['gsdd_minus']}
+    assert {('gsdd', 'gsdd-real-init'), ('gsdd', 'full'), ('gsdd-residual', 'gsdd'),
+            ('gsdd-residual', 'random')} <= pairs and ('gsdd', 'gsdd') not in pairs
+    residual = json.loads((out / 'distill' / 'gsdd-residual_ipc1_s0' / 'distill.json').read_text())
+    assert yaml.safe_load(open(residual['options']))['gsdd']['match_residual'] is True
+    (sp, ) = on_disk['speedup']
+    assert sp['reached'] + len(sp['never_reached_lower_bounds']) == 1 and 'Training time' in md
     for name in ('psnr_vs_budget.png', 'val_psnr_vs_time.png', 'restorations.png'):
         img = cv2.imread(str(out / name))
         assert img is not None and img.shape[0] > 100 and img.shape[1] > 300
+
+
+def test_rows_side_by_side_give_the_same_figures(smoke, data, tmp_path):
+    """--jobs 2: each row in its own process, shared sets built once under a lock; same numbers."""
+    out, report = smoke
+    par = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'par'), profile='smoke', seeds=1,
+                       command='pytest', jobs=2).run()
+    assert par['complete'] and len(par['rows']) == len(report['rows'])
+    seq = {r['id']: r['metrics']['psnr'] for r in report['rows']}
+    assert {r['id']: r['metrics']['psnr'] for r in par['rows']} == pytest.approx(seq, abs=1e-4)
+    assert len(os.listdir(tmp_path / 'par' / 'data' / 'full' / 'HR')) == report['real_set']['num_images']
+    with pytest.raises(bm.GSDDError, match='--jobs'):
+        bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'o'), profile='smoke', jobs=0)
 
 
 def test_rows_hold_their_resolved_options(smoke, data, monkeypatch):
@@ -150,7 +171,7 @@ def test_finished_report_is_never_overwritten(smoke, data):
     # --resume re-uses every row (nothing is recomputed) and rewrites the report
     done = sorted((out / 'rows').glob('*/row.json'))
     mtimes = {p.parent.name: p.stat().st_mtime_ns for p in done}
-    assert len(mtimes) == 5
+    assert len(mtimes) == 6
     bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='smoke', resume=True).run()
     assert {p.parent.name: p.stat().st_mtime_ns for p in (out / 'rows').glob('*/row.json')} == mtimes
     assert json.loads((out / 'benchmark.json').read_text())['previous_run']['run_seconds'] > 0
@@ -266,7 +287,7 @@ def test_training_curve_from_a_basicsr_log(tmp_path):
     assert basicsr_runs.test_metrics(str(log)) == {'psnr': 25.5}
 
 
-@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper', 'photo_init'])
+@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper', 'photo_init', 'photo'])
 def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path, monkeypatch):
     """No run: every row's (and every distillation's) resolved options go through parse_options."""
     from basicsr.utils.options import parse_options
@@ -278,7 +299,10 @@ def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profi
     specs = b._row_specs()
     methods = {s['method'] for s in specs}
     assert {'bicubic', 'full', 'gsdd'} | set(b.prof['coresets']) | set(b.prof['ablations']) <= methods
-    assert {f'gsdd-{g}' for g in b.prof['generators']} <= methods
+    assert {f'gsdd-{g}' for g in b.prof['generators']} | set(b.prof['variants']) <= methods
+    if b.prof['ablation_budget'] == 'all':
+        assert {s['budget']['key'] for s in specs if s['method'] in b.prof['ablations']} == {
+            x['key'] for x in b.budgets}
 
     def parses(opt, is_train):
         path = write_options(opt, str(tmp_path / 'o.yml'))
@@ -292,6 +316,12 @@ def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profi
         if kind == 'distilled':
             d = parses(distill_options(b.prof, s['method'], s['budget']['ipc'], s['seed'], 'x', b.data, 'w.pth'), True)
             assert d['gsdd']['ipc'] == s['budget']['ipc'] and d['manual_seed'] == s['seed']
+            over = b.prof['variants'].get(s['method'], {}).get('overrides', {})
+            assert all(d['gsdd'][k] == v for k, v in over.get('gsdd', {}).items())
+            if 'network_g' in over:  # replaced, not merged into the default generator's keys
+                assert d['network_g'] == over['network_g']
+            if 'val' in d['datasets']:  # val_dm against the distilled real set itself
+                assert d['datasets']['val']['dataroot_gt'] == str(data / 'train')
         opt = parses(sr_train_options(b.prof, s['net'], kind, s['id'], s['seed'], str(tmp_path / 'set'),
                                       str(data / 'test'), 4, 0), True)
         assert opt['name'] == s['id'] and opt['model_type'] == 'SRModel'

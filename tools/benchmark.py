@@ -31,6 +31,8 @@ def main(argv=None):
     parser.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 for every trained row')
     parser.add_argument('--device', default='auto', help='auto | cpu | cuda')
     parser.add_argument('--threads', type=int, default=None, help="torch CPU threads per run (default: the profile's)")
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='rows run side by side on a CPU, each in its own process (e.g. 2 with --threads 1)')
     parser.add_argument('--report-only', action='store_true',
                         help='write the report from the rows finished so far (a partial report), compute nothing')
     group = parser.add_mutually_exclusive_group()
@@ -40,7 +42,7 @@ def main(argv=None):
     command = 'python tools/benchmark.py ' + ' '.join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     Benchmark(args.train_root, args.test_root, args.out, profile=args.profile, seeds=args.seeds, resume=args.resume,
               force=args.force, device=args.device, command=command, threads=args.threads,
-              report_only=args.report_only).run()
+              report_only=args.report_only, jobs=args.jobs).run()
 
 
 if __name__ == '__main__':

@@ -7,7 +7,13 @@ A profile (``options/benchmark/{smoke,cpu,paper}.yml``, or any file of that form
                             overrides: {...}, drop: [...]}}
     test:     {options: <gsdd_test_*.yml>, overrides: {...}}
     budgets, ablation_budget, coresets, ablations, generators, generator_seeds,
-    kmeans_classes, scale, threads, description
+    variants, variant_budget, kmeans_classes, scale, threads, description
+
+``ablation_budget`` is an index into ``budgets`` or ``all``; ``variants`` maps a row name
+(``gsdd-<what>``) to ``{overrides: {...}, drop: [...]}`` applied to the distillation options after
+the profile's own (a lever under test: another matching space, generator, step count...), each
+distilled and trained at ``variant_budget``, as
+are the ``generators`` rows (default: the ablation budget, or the first budget when that is ``all``).
 
 ``overrides`` merge recursively into the options (a dict merges key by key, anything else
 replaces); ``drop`` removes dotted keys. Options paths are resolved against the current folder,
@@ -28,7 +34,7 @@ ABLATIONS = ('gsdd-lambda0', 'gsdd-noise', 'gsdd-real-init', 'gsdd-bicubic-gen')
 TRAIN_SET_KINDS = ('distilled', 'coreset', 'full')
 REQUIRED = ('distill', 'sr_nets', 'test', 'budgets')
 DEFAULTS = dict(description='', scale=4, threads=None, ablation_budget=0, coresets=list(CORESETS), ablations=[],
-                generators=[], generator_seeds=None, kmeans_classes=4)
+                generators=[], generator_seeds=None, variants={}, variant_budget=None, kmeans_classes=4)
 
 
 def builtin_profiles():
@@ -130,4 +136,27 @@ def load_profile(profile):
             raise GSDDError(f'{where}: unknown {key} {", ".join(bad)}; choose from {", ".join(allowed)}')
     if not prof['budgets'] or not all(isinstance(b, (int, float)) and 0 < b <= 1 for b in prof['budgets']):
         raise GSDDError(f'{where}: budgets must be fractions in (0, 1] of the real HR pixels, got {prof["budgets"]}')
+    _check_budget_index(prof, 'ablation_budget', where, allow_all=True)
+    if prof['variant_budget'] is None:
+        prof['variant_budget'] = 0 if prof['ablation_budget'] == 'all' else prof['ablation_budget']
+    _check_budget_index(prof, 'variant_budget', where, allow_all=False)
+    variants = prof['variants']
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) and set(v) <= {'overrides', 'drop'}
+                                                 for v in variants.values()):
+        raise GSDDError(f'{where}: variants must map row names to {{overrides: {{...}}, drop: [...]}}, e.g. '
+                        '{gsdd-teacher: {overrides: {gsdd: {feature_space: teacher}}}}')
+    taken = set(ABLATIONS) | {f'gsdd-{g}' for g in prof['generators']} | {'gsdd'}
+    bad = [n for n in variants if not str(n).startswith('gsdd-') or n in taken or '__' in str(n)]
+    if bad:
+        raise GSDDError(f'{where}: variant names must start with "gsdd-", hold no "__" and differ from the '
+                        f'ablations and generators; rename {", ".join(map(str, bad))}')
     return prof
+
+
+def _check_budget_index(prof, key, where, allow_all):
+    value, n = prof[key], len(prof['budgets'] or [])
+    if allow_all and value == 'all':
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < n:
+        raise GSDDError(f'{where}: {key} must be an index into budgets (0..{n - 1})'
+                        + (' or all' if allow_all else '') + f', got {value!r}')

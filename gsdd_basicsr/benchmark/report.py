@@ -103,25 +103,62 @@ def build_report(rows, config, budgets, real_stats, num_classes, layout):
         entry['hr_png_to_real_bytes'] = (entry['hr_png_bytes'] / real_stats['bytes']
                                          if entry['hr_png_bytes'] is not None else None)
         summary.append(entry)
+    deltas = _paired_deltas(by_id, rows, config, budgets)
+    speedup = _training_speedup(by_id, rows, config, budgets)
+    return {'config': config, 'machine': machine_info(config.get('threads')), 'real_set': real_stats,
+            'num_classes': num_classes, 'class_mode': layout[0], 'class_names': layout[1], 'budgets': budgets,
+            'summary': summary, 'gsdd_minus': deltas, 'speedup': speedup, 'rows': rows}
+
+
+def _distilled_methods(rows):
+    """The GSDD configurations under test: every distilled row's method except the bare initialisation."""
+    found = {r['method'] for r in rows if r['method'].startswith('gsdd') and r['method'] != 'gsdd-real-init'}
+    return ['gsdd'] * ('gsdd' in found) + sorted(found - {'gsdd'})
+
+
+def _paired_deltas(by_id, rows, config, budgets):
+    """Each GSDD configuration minus each baseline of its budget (coresets, the full set, the bank before
+    distillation, and for the variants the default ``gsdd``), paired by seed."""
     deltas = []
     for b in budgets:
         for net in sorted({r['net'] for r in rows if r['net']}):
-            for m in CORESETS + ('full', ):
-                pairs = []
-                for seed in config['seeds']:
-                    g = by_id.get(f'gsdd__{b["key"]}__{net}__s{seed}')
-                    c = by_id.get(f'full__{net}__s{seed}' if m == 'full' else f'{m}__{b["key"]}__{net}__s{seed}')
-                    if g and c:
-                        pairs.append((g['metrics'], c['metrics']))
-                if pairs:
-                    d = {'budget': b['key'], 'ipc': b['ipc'], 'net': net, 'versus': m}
-                    for k in ('psnr', 'ssim'):
-                        d[k] = paired_delta([p[0].get(k) for p in pairs], [p[1].get(k) for p in pairs])
-                    d['gsdd_wins'] = sum(x > 0 for x in d['psnr']['diffs'])
-                    deltas.append(d)
-    return {'config': config, 'machine': machine_info(config.get('threads')), 'real_set': real_stats,
-            'num_classes': num_classes, 'class_mode': layout[0], 'class_names': layout[1], 'budgets': budgets,
-            'summary': summary, 'gsdd_minus': deltas, 'rows': rows}
+            for method in _distilled_methods(rows):
+                versus = CORESETS + ('full', 'gsdd-real-init') + (('gsdd', ) if method != 'gsdd' else ())
+                for m in versus:
+                    pairs = []
+                    for seed in config['seeds']:
+                        g = by_id.get(f'{method}__{b["key"]}__{net}__s{seed}')
+                        c = by_id.get(f'full__{net}__s{seed}' if m == 'full' else f'{m}__{b["key"]}__{net}__s{seed}')
+                        if g and c:
+                            pairs.append((g['metrics'], c['metrics']))
+                    if pairs:
+                        d = {'budget': b['key'], 'ipc': b['ipc'], 'net': net, 'method': method, 'versus': m}
+                        for k in ('psnr', 'ssim'):
+                            d[k] = paired_delta([p[0].get(k) for p in pairs], [p[1].get(k) for p in pairs])
+                        d['gsdd_wins'] = sum(x > 0 for x in d['psnr']['diffs'])
+                        deltas.append(d)
+    return deltas
+
+
+def _training_speedup(by_id, rows, config, budgets):
+    """The paper's training-time claim per budget: the full set's training seconds until its validation
+    PSNR reaches the GSDD row's final PSNR, over the GSDD row's own training seconds (paired by seed).
+    A full row that never gets there gives only a lower bound: its whole training over GSDD's."""
+    out = []
+    for b in budgets:
+        for net in sorted({r['net'] for r in rows if r['net']}):
+            ratios, bounds = [], []
+            for seed in config['seeds']:
+                g, f = by_id.get(f'gsdd__{b["key"]}__{net}__s{seed}'), by_id.get(f'full__{net}__s{seed}')
+                if not (g and f and g['train_seconds']):
+                    continue
+                t = time_to_reach(f['curve'], g['metrics']['psnr'])
+                (ratios if t is not None else bounds).append((t if t is not None else f['train_seconds'])
+                                                             / g['train_seconds'])
+            if ratios or bounds:
+                out.append({'budget': b['key'], 'ipc': b['ipc'], 'net': net, 'ratio': stats(ratios),
+                            'reached': len(ratios), 'never_reached_lower_bounds': bounds})
+    return out
 
 
 def _fmt(st, digits=2):
@@ -189,11 +226,21 @@ def write_markdown(report, path):
         ds = [d for d in report['gsdd_minus'] if d['net'] == net]
         if ds:
             L += [f'### GSDD minus baseline ({net}; paired by seed: mean ± std, 95 % t-interval of the mean)', '',
-                  '| budget | versus | ΔPSNR (dB) | 95 % CI | ΔSSIM | 95 % CI | GSDD better (seeds) |',
-                  '| --- ' * 7 + '|']
+                  '| budget | GSDD row | versus | ΔPSNR (dB) | 95 % CI | ΔSSIM | 95 % CI | GSDD better (seeds) |',
+                  '| --- ' * 8 + '|']
             for d in ds:
-                L.append(f'| IPC {d["ipc"]} | {d["versus"]} | {_fmt(d["psnr"], 3)} | {_ci(d["psnr"], 3)} '
-                         f'| {_fmt(d["ssim"], 4)} | {_ci(d["ssim"], 4)} | {d["gsdd_wins"]}/{d["psnr"]["n"]} |')
+                L.append(f'| IPC {d["ipc"]} | {d.get("method", "gsdd")} | {d["versus"]} | {_fmt(d["psnr"], 3)} '
+                         f'| {_ci(d["psnr"], 3)} | {_fmt(d["ssim"], 4)} | {_ci(d["ssim"], 4)} '
+                         f'| {d["gsdd_wins"]}/{d["psnr"]["n"]} |')
+            L.append('')
+        sp = [d for d in report.get('speedup', []) if d['net'] == net]
+        if sp:
+            L += [f'### Training time ({net}): full set\'s seconds to reach GSDD\'s final PSNR / GSDD\'s training '
+                  'seconds', '', '| budget | ratio (seeds that reached it) | lower bounds (full never reached it) |',
+                  '| --- | --- | --- |']
+            for d in sp:
+                bounds = ', '.join(f'≥ {x:.2f}' for x in d['never_reached_lower_bounds']) or '–'
+                L.append(f'| IPC {d["ipc"]} | {_fmt(d["ratio"], 2)} ({d["reached"]}) | {bounds} |')
             L.append('')
     L += ['## Plots', '', '![PSNR vs budget](psnr_vs_budget.png)', '',
           '![validation PSNR vs time](val_psnr_vs_time.png)', '', '![restorations](restorations.png)', '']

@@ -14,7 +14,10 @@ VAL_NAME = 'benchmark_test'
 
 
 def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
-    """GSDDModel options for ``variant`` (``gsdd``, an ablation or ``gsdd-<generator>``).
+    """GSDDModel options for ``variant`` (``gsdd``, a profile variant, an ablation or ``gsdd-<generator>``).
+
+    A distillation the profile keeps ``datasets.val`` for logs ``val_dm`` against the training images
+    themselves (fixed crops, fixed embedders): the curve of the objective, to see it flatten.
 
     Args:
         data (dict): ``train_root``, ``scale``, ``class_mode`` (folder | kmeans), ``num_classes``,
@@ -34,7 +37,16 @@ def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
         tr['num_classes'] = data['num_classes']
     tr['cache'] = data['num_images'] <= 2000  # decoded images in memory only for small sets
     tr['io_backend'] = {'type': 'disk'}
-    if variant == 'gsdd-lambda0':
+    if 'val' in opt['datasets']:  # val_dm against the real set distilled: the matching objective's curve
+        val = opt['datasets']['val']
+        val.update({k: tr[k] for k in ('dataroot_gt', 'gt_size', 'class_mode', 'io_backend', 'cache')})
+        val.pop('meta_info_file', None)
+        if data['class_mode'] == 'kmeans':
+            val['num_classes'] = data['num_classes']
+    if variant in prof['variants']:  # a lever under test: its drops and overrides on top of the profile's
+        v = prof['variants'][variant]
+        opt = merge(drop(opt, v.get('drop')), v.get('overrides'))
+    elif variant == 'gsdd-lambda0':
         opt['gsdd']['lambda_reg'] = 0.0
     elif variant == 'gsdd-noise':
         opt['gsdd']['init'] = 'noise'

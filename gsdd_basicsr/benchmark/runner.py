@@ -14,6 +14,7 @@ Output folder ``<out>``::
 """
 import glob
 import json
+import multiprocessing
 import os
 import shutil
 import time
@@ -22,7 +23,7 @@ from os import path as osp
 import torch
 
 from gsdd_basicsr.benchmark import basicsr_runs, training_sets
-from gsdd_basicsr.benchmark.profiles import ABLATIONS, CORESETS, load_profile, read_yaml
+from gsdd_basicsr.benchmark.profiles import CORESETS, load_profile, read_yaml
 from gsdd_basicsr.benchmark.report import build_report, write_outputs
 from gsdd_basicsr.benchmark.row_options import sr_test_options, sr_train_options, trained_weights
 from gsdd_basicsr.errors import GSDDError, MissingInputError
@@ -65,12 +66,16 @@ class Benchmark:
         device (str): ``auto`` | ``cpu`` | ``cuda`` (``num_gpu`` of every run).
         threads (int | None): torch threads per run on a CPU (default: the profile's).
         report_only (bool): write the report from the rows finished so far; run nothing.
+        jobs (int): rows run side by side on a CPU, each in its own process with ``threads`` threads
+            (a set shared by several rows is built once, under a lock).
     """
 
     def __init__(self, train_root, test_root, out, profile='cpu', seeds=1, resume=False, force=False,
-                 device='auto', command=None, threads=None, report_only=False):
+                 device='auto', command=None, threads=None, report_only=False, jobs=1):
         if seeds < 1:
             raise GSDDError(f'--seeds must be >= 1, got {seeds}')
+        if jobs < 1:
+            raise GSDDError(f'--jobs must be >= 1, got {jobs}')
         if resume and force:
             raise GSDDError('--resume and --force exclude each other')
         for root, what in ((train_root, '--train-root'), (test_root, '--test-root')):
@@ -90,7 +95,10 @@ class Benchmark:
         self.threads = threads or self.prof['threads']
         if self.threads and self.device.type == 'cpu':
             torch.set_num_threads(int(self.threads))
+        if jobs > 1 and self.device.type != 'cpu':
+            raise GSDDError(f'--jobs {jobs} runs rows side by side on a CPU; on {self.device.type} use --jobs 1')
         self.command, self.resume, self.force, self.report_only = command, resume, force, report_only
+        self.jobs = jobs
 
     # -------------------------------------------------------------- folder policy
     def config(self):
@@ -126,10 +134,15 @@ class Benchmark:
 
     # -------------------------------------------------------------- rows
     def _row_specs(self):
-        """Every row, in order: main rows for every seed, then ablations, then other generators."""
+        """Every row, in order: main rows for every seed, then ablations, variants, other generators."""
         specs = [dict(id='bicubic', method='bicubic', budget=None, net=None, seed=None)]
-        abl = self.budgets[min(self.prof['ablation_budget'], len(self.budgets) - 1)]
-        extra = list(self.prof['ablations']) + [f'gsdd-{g}' for g in self.prof['generators']]
+        last = len(self.budgets) - 1
+        abl = (self.budgets if self.prof['ablation_budget'] == 'all'
+               else [self.budgets[min(self.prof['ablation_budget'], last)]])
+        var = self.budgets[min(self.prof['variant_budget'], last)]
+        extra = ([(m, b, None) for b in abl for m in self.prof['ablations']]
+                 + [(m, var, None) for m in self.prof['variants']]
+                 + [(f'gsdd-{g}', var, self.prof['generator_seeds']) for g in self.prof['generators']])
         for net in self.prof['sr_nets']:
             for seed in self.seeds:
                 specs.append(dict(id=f'full__{net}__s{seed}', method='full', budget=None, net=net, seed=seed))
@@ -137,10 +150,9 @@ class Benchmark:
                     for m in ['gsdd'] + list(self.prof['coresets']):
                         specs.append(dict(id=f'{m}__{b["key"]}__{net}__s{seed}', method=m, budget=b, net=net,
                                           seed=seed))
-            for m in extra:
-                n = None if m in ABLATIONS else self.prof['generator_seeds']
+            for m, b, n in extra:
                 for seed in self.seeds[:n]:
-                    specs.append(dict(id=f'{m}__{abl["key"]}__{net}__s{seed}', method=m, budget=abl, net=net,
+                    specs.append(dict(id=f'{m}__{b["key"]}__{net}__s{seed}', method=m, budget=b, net=net,
                                       seed=seed))
         return specs
 
@@ -208,27 +220,25 @@ class Benchmark:
         log(f'profile {self.prof["name"]}: {len(specs)} rows, {self.num_classes} classes ({self.layout[0]}), '
             'budgets ' + ', '.join(f'IPC {b["ipc"]} = {b["images"]} images = {100 * b["fraction"]:.1f}% of the '
                                    'real HR pixels' for b in self.budgets) + f'; device {self.device}')
-        rows = []
+        todo = []
         for k, spec in enumerate(specs, 1):
-            row_dir = osp.join(self.out, 'rows', spec['id'])
-            done = osp.join(row_dir, 'row.json')
-            if osp.isfile(done):
-                rows.append(training_sets.read_json(done))
+            if osp.isfile(osp.join(self.out, 'rows', spec['id'], 'row.json')):
                 log(f'({k}/{len(specs)}) {spec["id"]}: done earlier, kept')
-                continue
-            if self.report_only:
+            elif self.report_only:
                 log(f'({k}/{len(specs)}) {spec["id"]}: not computed (--report-only)')
-                continue
-            log(f'({k}/{len(specs)}) {spec["id"]} ...')
-            shutil.rmtree(row_dir, ignore_errors=True)  # an interrupted row starts over
-            t0 = time.time()
-            res = self.run_row(spec, row_dir)
-            res.update(row_seconds=time.time() - t0, loadavg_after=os.getloadavg())
-            training_sets.write_json(res, done)
-            rows.append(training_sets.read_json(done))
-            log(f'({k}/{len(specs)}) {spec["id"]}: PSNR {res["metrics"]["psnr"]:.3f} '
-                f'SSIM {res["metrics"].get("ssim") or float("nan"):.4f} ({res["row_seconds"]:.0f} s; '
-                f'elapsed {time.time() - t_start:.0f} s)')
+            else:
+                todo.append((self, spec, f'{k}/{len(specs)}', t_start))
+        if self.jobs == 1:
+            for task in todo:
+                _run_and_store(task)
+        elif todo:
+            log(f'{len(todo)} rows, {self.jobs} at a time ({self.threads or "default"} torch thread(s) each)')
+            # a fresh process per row: BasicSR's logger and torch's thread pool start clean, as in train.py
+            with multiprocessing.get_context('spawn').Pool(self.jobs, maxtasksperchild=1) as pool:
+                for _ in pool.imap_unordered(_run_and_store, todo):
+                    pass
+        rows = [training_sets.read_json(osp.join(self.out, 'rows', s['id'], 'row.json')) for s in specs
+                if osp.isfile(osp.join(self.out, 'rows', s['id'], 'row.json'))]
         report = build_report(rows, config, self.budgets, self.real_stats, self.num_classes, self.layout)
         report.update(schema=SCHEMA, run_seconds=time.time() - t_start, loadavg_start=list(load_start),
                       loadavg_end=list(os.getloadavg()), complete=len(rows) == len(specs),
@@ -243,3 +253,20 @@ class Benchmark:
         write_outputs(self.out, report)
         log(f'report: {osp.join(self.out, "benchmark.md")}')
         return json.loads(json.dumps(report))
+
+
+def _run_and_store(task):
+    """Run one row (``(benchmark, spec, 'k/n', start time)``) and write its ``row.json`` last."""
+    bench, spec, pos, t_start = task
+    if bench.threads and bench.device.type == 'cpu':
+        torch.set_num_threads(int(bench.threads))
+    row_dir = osp.join(bench.out, 'rows', spec['id'])
+    log(f'({pos}) {spec["id"]} ...')
+    shutil.rmtree(row_dir, ignore_errors=True)  # an interrupted row starts over
+    t0 = time.time()
+    res = bench.run_row(spec, row_dir)
+    res.update(row_seconds=time.time() - t0, loadavg_after=os.getloadavg())
+    training_sets.write_json(res, osp.join(row_dir, 'row.json'))
+    log(f'({pos}) {spec["id"]}: PSNR {res["metrics"]["psnr"]:.3f} '
+        f'SSIM {res["metrics"].get("ssim") or float("nan"):.4f} ({res["row_seconds"]:.0f} s; '
+        f'elapsed {time.time() - t_start:.0f} s)')

@@ -8,8 +8,11 @@ exported-set layout (``HR/``, ``LR_bicubic/X<s>/``, ``storage_report.json``):
   :func:`gsdd_basicsr.export.export_distilled`.
 
 A set is ready when its ``storage_report.json`` (and for GSDD ``distill.json``) exists, so an
-interrupted benchmark reuses every finished set.
+interrupted benchmark reuses every finished set. Each set is built under an exclusive lock
+(``data/<set>.lock``): rows run side by side (``--jobs``) that need the same set wait for one build.
 """
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -42,6 +45,15 @@ def write_json(obj, path):
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def _building(folder):
+    """Hold ``<folder>.lock`` exclusively (released when the process ends, even on a crash)."""
+    os.makedirs(osp.dirname(folder), exist_ok=True)
+    with open(f'{folder}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _report(folder):
     path = osp.join(folder, 'storage_report.json')
     return read_json(path) if osp.isfile(path) else None
@@ -50,6 +62,12 @@ def _report(folder):
 def full_set(out, train_root, scale):
     """Every real HR training image (cropped to a multiple of ``scale``) -> ``(folder, storage report)``."""
     folder = osp.join(out, 'data', 'full')
+    with _building(folder):
+        _write_full_set(folder, train_root, scale)
+    return folder, _report(folder)
+
+
+def _write_full_set(folder, train_root, scale):
     if _report(folder) is None:
         from gsdd_basicsr.export import write_image_set
         from gsdd_basicsr.image_set import list_images, read_rgb
@@ -65,7 +83,6 @@ def full_set(out, train_root, scale):
         log(f'full set: {len(images)} real HR images -> {folder}')
         write_image_set(folder, images, names, scale, groups=groups, source=train_root, force=True,
                         report={'kind': 'full_real_set'})
-    return folder, _report(folder)
 
 
 def coreset(out, train_root, method, budget, seed, hr_size, scale):
@@ -73,9 +90,10 @@ def coreset(out, train_root, method, budget, seed, hr_size, scale):
     from gsdd_basicsr.coreset import select_coreset
     seed_part = '' if method == 'informative' else f'_s{seed}'  # informative does not depend on the seed
     folder = osp.join(out, 'data', f'{method}_{budget["key"]}{seed_part}')
-    if _report(folder) is None:
-        log(f'coreset {method}: {budget["images"]} crops of {hr_size} px -> {folder}')
-        select_coreset(train_root, folder, method, budget['images'], hr_size, seed=seed, scale=scale, force=True)
+    with _building(folder):
+        if _report(folder) is None:
+            log(f'coreset {method}: {budget["images"]} crops of {hr_size} px -> {folder}')
+            select_coreset(train_root, folder, method, budget['images'], hr_size, seed=seed, scale=scale, force=True)
     return folder, _report(folder)
 
 
@@ -105,19 +123,20 @@ def distilled(out, prof, variant, budget, seed, data, device):
     folder = osp.join(out, 'data', set_id)
     run_dir = osp.join(out, 'distill', set_id)
     record = osp.join(run_dir, 'distill.json')
-    if _report(folder) is None or not osp.isfile(record):
-        from gsdd_basicsr.export import export_distilled
-        shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted distillation starts over
-        opt = distill_options(prof, variant, budget['ipc'], seed, set_id, data,
-                              bicubic_weights=osp.join(run_dir, f'bicubic_upsampler_x{data["scale"]}.pth'))
-        os.makedirs(run_dir)
-        _prepare_generator(opt, variant)
-        log(f'distilling {set_id}: ipc {budget["ipc"]}, {opt["train"]["total_iter"]} iterations, '
-            f'generator {opt["network_g"]["type"]} ({run_dir})')
-        seconds = basicsr_runs.run('train', opt, run_dir, 'options.yml')
-        bank = osp.join(run_dir, 'experiments', set_id, 'models', 'latents_latest.pth')
-        export_distilled(bank, folder, source=data['train_root'], force=True, device=str(device))
-        write_json({'distill_seconds': basicsr_runs.run_seconds(basicsr_runs.find_log(run_dir, 'train')),
-                    'run_seconds': seconds, 'iters': opt['train']['total_iter'], 'bank': bank,
-                    'options': osp.join(run_dir, 'options.yml')}, record)
+    with _building(folder):
+        if _report(folder) is None or not osp.isfile(record):
+            from gsdd_basicsr.export import export_distilled
+            shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted distillation starts over
+            opt = distill_options(prof, variant, budget['ipc'], seed, set_id, data,
+                                  bicubic_weights=osp.join(run_dir, f'bicubic_upsampler_x{data["scale"]}.pth'))
+            os.makedirs(run_dir)
+            _prepare_generator(opt, variant)
+            log(f'distilling {set_id}: ipc {budget["ipc"]}, {opt["train"]["total_iter"]} iterations, '
+                f'generator {opt["network_g"]["type"]} ({run_dir})')
+            seconds = basicsr_runs.run('train', opt, run_dir, 'options.yml')
+            bank = osp.join(run_dir, 'experiments', set_id, 'models', 'latents_latest.pth')
+            export_distilled(bank, folder, source=data['train_root'], force=True, device=str(device))
+            write_json({'distill_seconds': basicsr_runs.run_seconds(basicsr_runs.find_log(run_dir, 'train')),
+                        'run_seconds': seconds, 'iters': opt['train']['total_iter'], 'bank': bank,
+                        'options': osp.join(run_dir, 'options.yml')}, record)
     return folder, _report(folder), read_json(record)
