@@ -75,7 +75,7 @@ def smoke(data, tmp_path_factory):
 def test_smoke_report_structure_and_sanity(smoke):
     out, report = smoke
     for name in ('benchmark.json', 'benchmark.md', 'config.json', 'psnr_vs_budget.png', 'val_psnr_vs_time.png',
-                 'restorations.png'):
+                 'val_dm.png', 'restorations.png'):
         assert (out / name).is_file(), name
     on_disk = json.loads((out / 'benchmark.json').read_text())
     assert on_disk['schema'] == bm.SCHEMA and on_disk['complete'] and not on_disk['rows_missing']
@@ -113,6 +113,10 @@ def test_smoke_report_structure_and_sanity(smoke):
             ('gsdd-residual', 'random')} <= pairs and ('gsdd', 'gsdd') not in pairs
     residual = json.loads((out / 'distill' / 'gsdd-residual_ipc1_s0' / 'distill.json').read_text())
     assert yaml.safe_load(open(residual['options']))['gsdd']['match_residual'] is True
+    # the distillations' val_dm curves (validations at steps 5 and 10) and their plot
+    assert [c[0] for c in rows['gsdd']['val_dm_curve']] == [5, 10] and rows['full']['val_dm_curve'] == []
+    assert all(math.isfinite(v) and v > 0 for _, v in rows['gsdd-residual']['val_dm_curve'])
+    assert (out / 'val_dm.png').is_file()
     (sp, ) = on_disk['speedup']
     assert sp['reached'] + len(sp['never_reached_lower_bounds']) == 1 and 'Training time' in md
     for name in ('psnr_vs_budget.png', 'val_psnr_vs_time.png', 'restorations.png'):
@@ -152,7 +156,8 @@ def test_rows_hold_their_resolved_options(smoke, data, monkeypatch):
         assert opt['path']['experiments_root'] == str(row_dir / 'experiments' / r['id'])
     distilled = yaml.safe_load((out / 'distill' / 'gsdd_ipc1_s0' / 'options.yml').read_text())
     assert distilled['model_type'] == 'GSDDModel' and distilled['gsdd']['ipc'] == 1
-    assert distilled['train']['total_iter'] == 10 and 'val' not in distilled['datasets']
+    assert distilled['train']['total_iter'] == 10 and distilled['val']['val_freq'] == 5
+    assert distilled['datasets']['val']['dataroot_gt'] == distilled['datasets']['train']['real']['dataroot_gt']
     # a reader reruns the bicubic row from its folder and gets its figures
     rerun = out / 'rerun_bicubic'
     shutil.copytree(out / 'rows' / 'bicubic', rerun, ignore=shutil.ignore_patterns('results'))

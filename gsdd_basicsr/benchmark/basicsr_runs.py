@@ -23,6 +23,7 @@ from os import path as osp
 import torch
 import yaml
 
+_VAL_DM = re.compile(r'^Validation .* at iter (\d+): val_dm: ([-+0-9.eE]+|nan|inf)')
 _RECORD = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) [A-Z]+: ?(.*)$')
 _ITER = re.compile(r'\[epoch:\s*\d+, iter:\s*([\d,]+),')
 _METRIC = re.compile(r'# (\w+): (\S+?)(?:\t|$)')
@@ -135,6 +136,27 @@ def training_curve(log_path, total_iter):
         raise RuntimeError(f'{log_path}: the run did not reach "End of training"')
     return {'curve': curve, 'train_seconds': round(end - start - val_in_loop, 3), 'val_seconds': round(val_total, 3),
             'setup_seconds': round(start - records[0][0], 3)}
+
+
+def val_dm_curve(log_path):
+    """``[[iter, val_dm], ...]`` of a GSDD distillation log (empty when it never validated).
+
+    BasicSR validates once more after the loop under a later iteration number; that validation is
+    the last step's bank, so it is kept under the last iteration the loop logged (once).
+    """
+    curve, last, ended = [], 0, False
+    for _, msg in log_records(log_path):
+        it, m = _ITER.search(msg), _VAL_DM.match(msg)
+        if it and not ended:
+            last = int(it.group(1).replace(',', ''))
+        elif msg.startswith('End of training'):
+            ended = True
+        elif m:
+            step = last if ended else int(m.group(1))
+            last = max(last, step)
+            if not curve or curve[-1][0] != step:
+                curve.append([step, float(m.group(2))])
+    return curve
 
 
 def test_metrics(log_path):

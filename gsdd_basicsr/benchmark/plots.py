@@ -56,10 +56,10 @@ def psnr_vs_budget(report, path):
 
 
 def val_psnr_vs_time(report, path):
-    """Validation PSNR against training wall time (validation excluded): seed 0, the ablation budget."""
+    """Validation PSNR against training wall time (validation excluded): seed 0, the variant budget."""
     net, seed = _first_net(report), report['config']['seeds'][0]
     prof, budgets = report['config']['profile_settings'], report['budgets']
-    abl = budgets[min(prof['ablation_budget'], len(budgets) - 1)]['key'] if budgets else None
+    abl = budgets[min(prof['variant_budget'], len(budgets) - 1)]['key'] if budgets else None
     fig, ax = plt.subplots(figsize=(8, 5))
     for r in report['rows']:
         if r['net'] == net and r['seed'] == seed and r['curve'] and (r['budget'] is None or r['budget']['key'] == abl):
@@ -72,6 +72,27 @@ def val_psnr_vs_time(report, path):
            xlabel='training wall time, validation excluded (s)', ylabel='PSNR, Y channel (dB)')
     ax.grid(alpha=0.3)
     ax.legend(loc='center left', bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    return _save(fig, path)
+
+
+def val_dm_vs_step(report, path):
+    """Each distillation's val_dm over its steps, relative to its first validation (mean over seeds):
+    the spaces differ in scale, so the curves show where each flattens, not which is lower."""
+    curves = {}
+    for r in report['rows']:
+        c = r.get('val_dm_curve') or []
+        if c and c[0][1] > 0 and r['net'] == _first_net(report):
+            curves.setdefault(_label(r['method'], r['budget']), []).append({i: v / c[0][1] for i, v in c})
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for label, runs in sorted(curves.items()):
+        steps = sorted(set.intersection(*(set(run) for run in runs)))
+        ax.plot(steps, [sum(run[i] for run in runs) / len(runs) for i in steps], marker='o', markersize=3,
+                label=f'{label} ({len(runs)} seeds)')
+    ax.set(title='Distillation: val_dm relative to its first validation (mean over seeds)',
+           xlabel='distillation step', ylabel='val_dm / val_dm at the first validation')
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(loc='center left', bbox_to_anchor=(1.01, 0.5), fontsize=8)
     return _save(fig, path)
 
 

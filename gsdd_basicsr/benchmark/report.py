@@ -74,10 +74,22 @@ def _gsdd_reference(by_id, r, largest):
     return by_id.get(f'gsdd__{bkey}__{r["net"]}__s{r["seed"]}')
 
 
+def _val_dm_curve(distill_options):
+    from gsdd_basicsr.benchmark.basicsr_runs import find_log, val_dm_curve
+    if not distill_options or not osp.isdir(osp.dirname(distill_options)):
+        return []
+    try:
+        return val_dm_curve(find_log(osp.dirname(distill_options), 'train'))
+    except RuntimeError:  # no log kept
+        return []
+
+
 def build_report(rows, config, budgets, real_stats, num_classes, layout):
     """Every figure of the run as one JSON-able dict (rows, summary per method, paired deltas)."""
     by_id = {r['id']: r for r in rows}
     largest = budgets[-1]['key'] if budgets else None
+    for r in rows:  # the distillation's val_dm curve, from its BasicSR log
+        r['val_dm_curve'] = _val_dm_curve(r.get('distill_options'))
     for r in rows:  # when each row reaches the final PSNR of the GSDD row of its budget, net and seed
         g = None if r['method'] == 'bicubic' else _gsdd_reference(by_id, r, largest)
         r['gsdd_reference'] = g['id'] if g else None
@@ -243,7 +255,8 @@ def write_markdown(report, path):
                 L.append(f'| IPC {d["ipc"]} | {_fmt(d["ratio"], 2)} ({d["reached"]}) | {bounds} |')
             L.append('')
     L += ['## Plots', '', '![PSNR vs budget](psnr_vs_budget.png)', '',
-          '![validation PSNR vs time](val_psnr_vs_time.png)', '', '![restorations](restorations.png)', '']
+          '![validation PSNR vs time](val_psnr_vs_time.png)', '', '![val_dm vs distillation step](val_dm.png)', '',
+          '![restorations](restorations.png)', '']
     with open(path + '.tmp', 'w') as f:
         f.write('\n'.join(L))
     os.replace(path + '.tmp', path)
@@ -255,6 +268,7 @@ def write_outputs(out, report):
     from gsdd_basicsr.benchmark.training_sets import write_json
     plots.psnr_vs_budget(report, osp.join(out, 'psnr_vs_budget.png'))
     plots.val_psnr_vs_time(report, osp.join(out, 'val_psnr_vs_time.png'))
+    plots.val_dm_vs_step(report, osp.join(out, 'val_dm.png'))
     plots.restorations(report, osp.join(out, 'restorations.png'))
     write_markdown(report, osp.join(out, 'benchmark.md'))
     write_json(report, osp.join(out, 'benchmark.json'))
