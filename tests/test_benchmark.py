@@ -119,6 +119,7 @@ def test_smoke_report_structure_and_sanity(smoke):
     assert (out / 'val_dm.png').is_file()
     (sp, ) = on_disk['speedup']
     assert sp['reached'] + len(sp['never_reached_lower_bounds']) == 1 and 'Training time' in md
+    assert sp['iteration_ratio']['n'] + len(sp['never_reached_iteration_bounds']) == 1
     for name in ('psnr_vs_budget.png', 'val_psnr_vs_time.png', 'restorations.png'):
         img = cv2.imread(str(out / name))
         assert img is not None and img.shape[0] > 100 and img.shape[1] > 300
@@ -261,6 +262,23 @@ def test_statistics_on_known_numbers():
     assert budgets[0]['hr_pixels'] == 3 * 128 * 128
     assert bm.time_to_reach([[10, 1.0, 20.0], [20, 2.0, 25.0]], 24.0) == 2.0
     assert bm.time_to_reach([[10, 1.0, 20.0]], 24.0) is None
+
+
+def test_training_time_ratio_on_known_curves():
+    """Full reaches GSDD's 30.5 dB at its 2nd validation in seed 0 and never in seed 1."""
+    from gsdd_basicsr.benchmark.report import _training_speedup
+    budget = {'key': 'ipc5', 'ipc': 5}
+    by_id = {
+        'gsdd__ipc5__N__s0': {'train_seconds': 10.0, 'curve': [[500, 5.0, 30.0], [1000, 10.0, 30.5]],
+                              'metrics': {'psnr': 30.5}},
+        'full__N__s0': {'train_seconds': 40.0, 'curve': [[1000, 20.0, 30.0], [2000, 40.0, 30.6]]},
+        'gsdd__ipc5__N__s1': {'train_seconds': 10.0, 'curve': [[1000, 10.0, 31.0]], 'metrics': {'psnr': 31.0}},
+        'full__N__s1': {'train_seconds': 30.0, 'curve': [[1500, 30.0, 30.9]]},
+    }
+    (d, ) = _training_speedup(by_id, [{'net': 'N'}], {'seeds': [0, 1]}, [budget])
+    assert d['reached'] == 1 and d['ratio']['mean'] == pytest.approx(4.0)
+    assert d['iteration_ratio']['mean'] == pytest.approx(2.0)
+    assert d['never_reached_lower_bounds'] == [3.0] and d['never_reached_iteration_bounds'] == [1.5]
 
 
 def test_class_layout(tmp_path):
