@@ -43,14 +43,17 @@ def paired_delta(a, b):
     return st
 
 
-def time_to_reach(curve, target):
-    """Training seconds at the first validation with PSNR >= ``target`` (None if never or no target)."""
+def _first_reaching(curve, target):
+    """The first ``[iter, seconds, psnr]`` validation with PSNR >= ``target`` (None if never or no target)."""
     if not _finite(target):
         return None
-    for _, seconds, psnr in curve:
-        if _finite(psnr) and psnr >= target - 1e-9:
-            return seconds
-    return None
+    return next((c for c in curve if _finite(c[2]) and c[2] >= target - 1e-9), None)
+
+
+def time_to_reach(curve, target):
+    """Training seconds at the first validation with PSNR >= ``target`` (None if never or no target)."""
+    hit = _first_reaching(curve, target)
+    return hit[1] if hit else None
 
 
 def machine_info(threads):
@@ -167,14 +170,13 @@ def _training_speedup(by_id, rows, config, budgets):
                 if not (g and f and g['train_seconds'] and g['curve'] and f['curve']):
                     continue
                 target, g_iters = g['metrics']['psnr'], g['curve'][-1][0]
-                t = time_to_reach(f['curve'], target)
-                it = next((c[0] for c in f['curve'] if _finite(c[2]) and c[2] >= target - 1e-9), None)
-                if t is None:
+                hit = _first_reaching(f['curve'], target)
+                if hit is None:
                     bounds.append(f['train_seconds'] / g['train_seconds'])
                     iter_bounds.append(f['curve'][-1][0] / g_iters)
                 else:
-                    ratios.append(t / g['train_seconds'])
-                    iter_ratios.append(it / g_iters)
+                    ratios.append(hit[1] / g['train_seconds'])
+                    iter_ratios.append(hit[0] / g_iters)
             if ratios or bounds:
                 out.append({'budget': b['key'], 'ipc': b['ipc'], 'net': net, 'ratio': stats(ratios),
                             'iteration_ratio': stats(iter_ratios), 'reached': len(ratios),

@@ -222,7 +222,7 @@ class Benchmark:
                                    'real HR pixels' for b in self.budgets) + f'; device {self.device}')
         todo = []
         for k, spec in enumerate(specs, 1):
-            if osp.isfile(osp.join(self.out, 'rows', spec['id'], 'row.json')):
+            if osp.isfile(_row_json(self.out, spec['id'])):
                 log(f'({k}/{len(specs)}) {spec["id"]}: done earlier, kept')
             elif self.report_only:
                 log(f'({k}/{len(specs)}) {spec["id"]}: not computed (--report-only)')
@@ -237,13 +237,12 @@ class Benchmark:
             with multiprocessing.get_context('spawn').Pool(self.jobs, maxtasksperchild=1) as pool:
                 for _ in pool.imap_unordered(_run_and_store, todo):
                     pass
-        rows = [training_sets.read_json(osp.join(self.out, 'rows', s['id'], 'row.json')) for s in specs
-                if osp.isfile(osp.join(self.out, 'rows', s['id'], 'row.json'))]
+        rows = [training_sets.read_json(_row_json(self.out, s['id'])) for s in specs
+                if osp.isfile(_row_json(self.out, s['id']))]
         report = build_report(rows, config, self.budgets, self.real_stats, self.num_classes, self.layout)
         report.update(schema=SCHEMA, run_seconds=time.time() - t_start, loadavg_start=list(load_start),
                       loadavg_end=list(os.getloadavg()), complete=len(rows) == len(specs),
-                      rows_missing=[s['id'] for s in specs if not osp.isfile(osp.join(self.out, 'rows', s['id'],
-                                                                                         'row.json'))],
+                      rows_missing=[s['id'] for s in specs if not osp.isfile(_row_json(self.out, s['id']))],
                       rows_seconds_total=float(sum(r.get('row_seconds') or 0 for r in rows)))
         previous = osp.join(self.out, 'benchmark.json')
         if osp.isfile(previous):  # --resume / --report-only: keep the timing of the run that computed the rows
@@ -253,6 +252,11 @@ class Benchmark:
         write_outputs(self.out, report)
         log(f'report: {osp.join(self.out, "benchmark.md")}')
         return json.loads(json.dumps(report))
+
+
+def _row_json(out, row_id):
+    """A finished row's record (written last: its presence marks the row done)."""
+    return osp.join(out, 'rows', row_id, 'row.json')
 
 
 def _run_and_store(task):
@@ -266,7 +270,7 @@ def _run_and_store(task):
     t0 = time.time()
     res = bench.run_row(spec, row_dir)
     res.update(row_seconds=time.time() - t0, loadavg_after=os.getloadavg())
-    training_sets.write_json(res, osp.join(row_dir, 'row.json'))
+    training_sets.write_json(res, _row_json(bench.out, spec['id']))
     log(f'({pos}) {spec["id"]}: PSNR {res["metrics"]["psnr"]:.3f} '
         f'SSIM {res["metrics"].get("ssim") or float("nan"):.4f} ({res["row_seconds"]:.0f} s; '
         f'elapsed {time.time() - t_start:.0f} s)')
