@@ -281,6 +281,26 @@ def test_training_time_ratio_on_known_curves():
     assert d['never_reached_lower_bounds'] == [3.0] and d['never_reached_iteration_bounds'] == [1.5]
 
 
+def test_budget_plot_has_one_legend_entry_per_method(tmp_path, monkeypatch):
+    """An ablation measured at two budgets is one dotted line, not one legend entry per budget."""
+    from gsdd_basicsr.benchmark import plots
+    figs = []
+    monkeypatch.setattr(plots, '_save', lambda fig, path: figs.append(fig) or path)
+
+    def entry(method, ipc=None, mean=30.0):
+        budget = dict(ipc=ipc, fraction=ipc / 100) if ipc else None
+        return dict(method=method, net='EDSR-S' if method != 'bicubic' else None, budget=budget,
+                    psnr=dict(n=3, mean=mean, std=0.1))
+    summary = [entry('bicubic', mean=28.0), entry('full', mean=31.0)]
+    summary += [entry(m, ipc) for m in ('gsdd', 'random', 'gsdd-real-init') for ipc in (5, 10)]
+    summary.append(entry('gsdd-x4plus', 5))
+    report = dict(config=dict(profile_settings=dict(sr_nets={'EDSR-S': {}})), summary=summary)
+    plots.psnr_vs_budget(report, str(tmp_path / 'p.png'))
+    labels = [t.get_text() for t in figs[0].axes[0].get_legend().get_texts()]
+    assert len(labels) == len(set(labels)) == 6
+    assert {'gsdd', 'random', 'gsdd-real-init', 'gsdd-x4plus'} <= set(labels)
+
+
 def test_class_layout(tmp_path):
     _write_rgb(str(tmp_path / 'flat' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
     assert bm.class_layout(str(tmp_path / 'flat')) == ('kmeans', [])
@@ -339,6 +359,9 @@ def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profi
         if kind == 'distilled':
             d = parses(distill_options(b.prof, s['method'], s['budget']['ipc'], s['seed'], 'x', b.data, 'w.pth'), True)
             assert d['gsdd']['ipc'] == s['budget']['ipc'] and d['manual_seed'] == s['seed']
+            if 'val' in d['datasets']:  # val_dm against the very images distilled, under its own name
+                assert d['datasets']['val']['dataroot_gt'] == d['datasets']['train']['real']['dataroot_gt']
+                assert d['datasets']['val']['name'] == 'benchmark_train_dm'
             over = b.prof['variants'].get(s['method'], {}).get('overrides', {})
             assert all(d['gsdd'][k] == v for k, v in over.get('gsdd', {}).items())
             if 'network_g' in over:  # replaced, not merged into the default generator's keys

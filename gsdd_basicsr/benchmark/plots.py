@@ -28,22 +28,21 @@ def _label(method, budget=None):
 
 
 def psnr_vs_budget(report, path):
-    """Test PSNR against the budget (% of the real HR pixels): a line per method with std error bars,
-    ablations and other generators as single points, full set and bicubic as dashed lines."""
+    """Test PSNR against the budget (% of the real HR pixels), std error bars: a solid line for GSDD and
+    each coreset, a dotted one (or a single point) for every other method (ablations, levers, other
+    generators), one legend entry per method; full set and bicubic as dashed horizontal lines."""
     net = _first_net(report)
     summary = [e for e in report['summary'] if e.get('psnr', {}).get('n') and e['net'] in (net, None)]
     fig, ax = plt.subplots(figsize=(8, 5))
     lines = ['gsdd'] + list(CORESETS)
-    for m in lines:
-        es = sorted((e for e in summary if e['method'] == m), key=lambda e: e['budget']['fraction'])
+    budgeted = lines + sorted({e['method'] for e in summary if e['budget'] and e['method'] not in lines})
+    for m in budgeted:
+        es = sorted((e for e in summary if e['method'] == m and e['budget']), key=lambda e: e['budget']['fraction'])
         if es:
+            main = m in lines
             ax.errorbar([100 * e['budget']['fraction'] for e in es], [e['psnr']['mean'] for e in es],
-                        yerr=[e['psnr']['std'] for e in es], marker='o', capsize=4, label=m,
-                        linewidth=2.5 if m == 'gsdd' else 1.5)
-    for e in summary:
-        if e['budget'] and e['method'] not in lines:
-            ax.errorbar([100 * e['budget']['fraction']], [e['psnr']['mean']], yerr=[e['psnr']['std']], marker='s',
-                        linestyle='none', capsize=4, label=e['method'])
+                        yerr=[e['psnr']['std'] for e in es], marker='o' if main else 's', capsize=4, label=m,
+                        linestyle='-' if main else ':', linewidth=2.5 if m == 'gsdd' else 1.5 if main else 1)
     for e in summary:
         if e['method'] in ('full', 'bicubic'):
             ax.axhline(e['psnr']['mean'], linestyle='--', color='k' if e['method'] == 'full' else 'grey',

@@ -29,7 +29,7 @@ def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
     opt.update(name=set_id, scale=data['scale'], manual_seed=seed, num_gpu=data['num_gpu'])
     opt['gsdd']['ipc'] = ipc
     tr = opt['datasets']['train']['real']  # the real set to distil
-    tr['dataroot_gt'] = data['train_root']
+    tr.update(name='benchmark_train', dataroot_gt=data['train_root'])
     tr['gt_size'] = data['scale'] * opt['gsdd']['latent_size']
     tr.pop('meta_info_file', None)
     tr['class_mode'] = data['class_mode']
@@ -39,7 +39,8 @@ def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
     tr['io_backend'] = {'type': 'disk'}
     if 'val' in opt['datasets']:  # val_dm against the real set distilled: the matching objective's curve
         val = opt['datasets']['val']
-        val.update({k: tr[k] for k in ('dataroot_gt', 'gt_size', 'class_mode', 'io_backend', 'cache')})
+        val.update({k: tr[k] for k in ('dataroot_gt', 'gt_size', 'class_mode', 'io_backend', 'cache')},
+                   name='benchmark_train_dm')
         val.pop('meta_info_file', None)
         if data['class_mode'] == 'kmeans':
             val['num_classes'] = data['num_classes']
