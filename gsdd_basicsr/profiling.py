@@ -32,10 +32,12 @@ computes). Memory: peak RSS of the process (``ru_maxrss``, build included) and t
 the build and after the steps; on CUDA ``torch.cuda.max_memory_allocated`` over the build and
 warm-up, then over the measured steps. :func:`memory_growth` repeats the profile, each time in
 a fresh process, on K-times copies of the training set (``cache: false``): peak memory must
-not grow with K.
+not grow with K. :func:`time_setting` times plain steps only, for comparing option settings
+in one process (``tools/time_step_settings.py``).
 """
 import bisect
 import contextlib
+import gc
 import io
 import json
 import multiprocessing
@@ -236,22 +238,33 @@ def _config(model, opt):
     }
 
 
+def _clock(cuda):
+    if cuda:  # CUDA runs asynchronously: wait for the device before reading the clock
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def step_seconds(model, first_iter, count, cuda):
+    """Wall seconds (list of ``count`` floats) of the steps ``first_iter .. first_iter + count - 1``
+    of ``model``, the device synchronised before each clock reading on CUDA."""
+    seconds = []
+    for it in range(first_iter, first_iter + count):
+        t0 = _clock(cuda)
+        model.optimize_parameters(it)
+        seconds.append(_clock(cuda) - t0)
+    return seconds
+
+
 def profile_model(opt, iters=5, warmup=2):
     """Build ``opt``'s model and measure its step (see the module docstring); returns the report."""
     cuda = opt['num_gpu'] > 0
-
-    def clock():
-        if cuda:  # CUDA runs asynchronously: wait for the device before reading the clock
-            torch.cuda.synchronize()
-        return time.perf_counter()
-
     load_start = os.getloadavg()
     torch.backends.cudnn.benchmark = True  # as basicsr's train_pipeline
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    t0 = clock()
+    t0 = _clock(cuda)
     model = build_model(opt)
-    build_s = clock() - t0
+    build_s = _clock(cuda) - t0
     rss_build = rss_mib()
 
     # drawing one step's real crops, timed apart before any step (no prefetch thread runs yet)
@@ -262,25 +275,15 @@ def profile_model(opt, iters=5, warmup=2):
             model.real.sample_class(c, model.gsdd['batch_real'], (model.seed, 'profile', k, c))
         loads.append(time.perf_counter() - t0)
 
-    it = 0
-
-    def timed_step():
-        nonlocal it
-        it += 1
-        t0 = clock()
-        model.optimize_parameters(it)
-        return clock() - t0
-
-    for _ in range(warmup):
-        timed_step()
+    step_seconds(model, 1, warmup, cuda)
     memory = {'rss_after_build_mib': rss_build}
     if cuda:
         memory['cuda_max_allocated_warmup_mib'] = torch.cuda.max_memory_allocated() / MIB
         torch.cuda.reset_peak_memory_stats()
-    plain = [timed_step() for _ in range(iters)]
+    plain = step_seconds(model, warmup + 1, iters, cuda)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities) as prof:
-        profiled = [timed_step() for _ in range(iters)]
+        profiled = step_seconds(model, warmup + iters + 1, iters, cuda)
     regions = region_times(prof.events(), iters, cuda)
 
     step = statistics.fmean(profiled)
@@ -320,6 +323,29 @@ def profile_options(opt_path, iters=5, warmup=2, force_yml=None, weights=None, d
     if data_scale is not None:
         report['data_scale'] = data_scale
     return report
+
+
+def time_setting(opt_path, force_yml, device='auto', warmup=3, iters=10, weights=None):
+    """Median, min and max wall seconds of ``iters`` steps (after ``warmup``) of the model that
+    ``opt_path`` plus ``force_yml`` builds (``gsdd:init=real`` added: the initialisation is not timed),
+    and its peak CUDA memory over those steps (GiB; None on a CPU). Built as ``train.py`` builds it,
+    with cuDNN's benchmark mode on; ``deterministic=true`` turns determinism on for the rest of the process."""
+    with tempfile.TemporaryDirectory(prefix='gsdd_time_') as root:
+        opt = load_options(opt_path, root, force_yml=['gsdd:init=real', *force_yml], device=device, weights=weights)
+        cuda = opt['num_gpu'] > 0
+        torch.backends.cudnn.benchmark = True  # as basicsr's train_pipeline (a deterministic model turns it off)
+        model = build_model(opt)
+        step_seconds(model, 1, warmup, cuda)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        times = sorted(step_seconds(model, warmup + 1, iters, cuda))
+        row = {'setting': ' '.join(force_yml), 'median_s': statistics.median(times), 'min_s': times[0],
+               'max_s': times[-1], 'peak_cuda_gib': torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
+        del model
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    return row
 
 
 def memory_growth(opt_path, scales, **kwargs):

@@ -13,50 +13,11 @@ one JSON line per setting (median, min, max step seconds; peak CUDA memory) and 
 the time goes inside a step, use ``tools/profile_distill.py``.
 """
 import argparse
-import gc
 import json
-import tempfile
-import time
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-import torch
-from basicsr.models import build_model
-
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.profiling import load_options
-
-
-def time_setting(opt_path, entries, device, warmup, iters, weights=None):
-    cuda = device != 'cpu' and torch.cuda.is_available()
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize()
-
-    with tempfile.TemporaryDirectory(prefix='gsdd_time_') as root:
-        opt = load_options(opt_path, root, force_yml=['gsdd:init=real', *entries], device=device,
-                           weights=weights)
-        torch.backends.cudnn.benchmark = True  # as basicsr's train_pipeline (a deterministic model turns it off)
-        model = build_model(opt)
-        for it in range(1, warmup + 1):
-            model.optimize_parameters(it)
-        sync()
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-        times = []
-        for it in range(warmup + 1, warmup + iters + 1):
-            start = time.perf_counter()
-            model.optimize_parameters(it)
-            sync()
-            times.append(time.perf_counter() - start)
-        times.sort()
-        row = {'setting': ' '.join(entries), 'median_s': times[len(times) // 2], 'min_s': times[0],
-               'max_s': times[-1], 'peak_cuda_gib': torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
-        del model
-    gc.collect()
-    if cuda:
-        torch.cuda.empty_cache()
-    return row
+from gsdd_basicsr.profiling import time_setting
 
 
 def main(argv=None):
