@@ -288,7 +288,7 @@ def test_budget_plot_has_one_legend_entry_per_method(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, '_save', lambda fig, path: figs.append(fig) or path)
 
     def entry(method, ipc=None, mean=30.0):
-        budget = dict(ipc=ipc, fraction=ipc / 100) if ipc else None
+        budget = dict(ipc=ipc, fraction=ipc / 100, key=f'ipc{ipc}') if ipc else None
         return dict(method=method, net='EDSR-S' if method != 'bicubic' else None, budget=budget,
                     psnr=dict(n=3, mean=mean, std=0.1))
     summary = [entry('bicubic', mean=28.0), entry('full', mean=31.0)]
@@ -299,6 +299,20 @@ def test_budget_plot_has_one_legend_entry_per_method(tmp_path, monkeypatch):
     labels = [t.get_text() for t in figs[0].axes[0].get_legend().get_texts()]
     assert len(labels) == len(set(labels)) == 6
     assert {'gsdd', 'random', 'gsdd-real-init', 'gsdd-x4plus'} <= set(labels)
+
+
+def test_budget_plot_of_one_budget_has_a_point_per_method(tmp_path, monkeypatch):
+    """A one-budget profile (the levers): methods along the x axis, not all stacked at one budget."""
+    from gsdd_basicsr.benchmark import plots
+    figs = []
+    monkeypatch.setattr(plots, '_save', lambda fig, path: figs.append(fig) or path)
+    summary = [dict(method=m, net='EDSR-S', budget=dict(ipc=5, fraction=0.015, key='ipc5'),
+                    psnr=dict(n=3, mean=30.0 + k, std=0.1)) for k, m in enumerate(['gsdd-x4plus', 'random', 'gsdd'])]
+    report = dict(config=dict(profile_settings=dict(sr_nets={'EDSR-S': {}})), summary=summary)
+    plots.psnr_vs_budget(report, str(tmp_path / 'p.png'))
+    ax = figs[0].axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ['gsdd', 'random', 'gsdd-x4plus']
+    assert ax.get_xlabel() == 'method'
 
 
 def test_class_layout(tmp_path):

@@ -30,12 +30,19 @@ def _label(method, budget=None):
 def psnr_vs_budget(report, path):
     """Test PSNR against the budget (% of the real HR pixels), std error bars: a solid line for GSDD and
     each coreset, a dotted one (or a single point) for every other method (ablations, levers, other
-    generators), one legend entry per method; full set and bicubic as dashed horizontal lines."""
+    generators), one legend entry per method; full set and bicubic as dashed horizontal lines. With a
+    single budget, one point per method along the x axis instead."""
     net = _first_net(report)
     summary = [e for e in report['summary'] if e.get('psnr', {}).get('n') and e['net'] in (net, None)]
     fig, ax = plt.subplots(figsize=(8, 5))
     lines = ['gsdd'] + list(CORESETS)
     budgeted = lines + sorted({e['method'] for e in summary if e['budget'] and e['method'] not in lines})
+    if len({e['budget']['key'] for e in summary if e['budget']}) == 1:  # one budget: a dot per method
+        es = sorted((e for e in summary if e['budget']), key=lambda e: budgeted.index(e['method']))
+        ax.errorbar(range(len(es)), [e['psnr']['mean'] for e in es], yerr=[e['psnr']['std'] for e in es],
+                    marker='o', linestyle='none', capsize=4, color='C0', label=f'IPC {es[0]["budget"]["ipc"]}')
+        ax.set_xticks(range(len(es)), [e['method'] for e in es], rotation=45, ha='right')
+        budgeted = []
     for m in budgeted:
         es = sorted((e for e in summary if e['method'] == m and e['budget']), key=lambda e: e['budget']['fraction'])
         if es:
@@ -47,8 +54,8 @@ def psnr_vs_budget(report, path):
         if e['method'] in ('full', 'bicubic'):
             ax.axhline(e['psnr']['mean'], linestyle='--', color='k' if e['method'] == 'full' else 'grey',
                        label=f'{e["method"]} ({e["psnr"]["mean"]:.2f} dB)')
-    ax.set(title=f'Test PSNR vs budget ({net}; error bars: std over seeds)',
-           xlabel='budget: % of the real HR pixels', ylabel='PSNR, Y channel (dB)')
+    ax.set(title=f'Test PSNR {"vs budget" if budgeted else "per method"} ({net}; error bars: std over seeds)',
+           ylabel='PSNR, Y channel (dB)', xlabel='budget: % of the real HR pixels' if budgeted else 'method')
     ax.grid(alpha=0.3)
     ax.legend(loc='center left', bbox_to_anchor=(1.01, 0.5), fontsize=8)
     return _save(fig, path)
