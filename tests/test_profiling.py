@@ -188,3 +188,13 @@ def test_time_step_settings_times_each_setting(tiny, run_tool, capsys):
     assert all(0 < r['min_s'] <= r['median_s'] <= r['max_s'] for r in rows)
     assert out[-1].startswith('| gsdd:fuse_classes=true |')
     assert run_tool('time_step_settings', ['-opt', str(tiny / 'missing.yml'), '--setting', 'gsdd:amp=none']) == 2
+
+
+@pytest.mark.cuda
+def test_time_setting_on_a_gpu(tiny):
+    """The timing helper on CUDA: synchronised step times and the peak memory of the measured steps."""
+    if not torch.cuda.is_available():
+        pytest.skip('no CUDA device')
+    row = profiling.time_setting(str(tiny / 'tiny.yml'), ['gsdd:amp=none'], device='cuda', warmup=1, iters=2,
+                                 weights=str(tiny / 'g.pth'))
+    assert 0 < row['min_s'] <= row['median_s'] <= row['max_s'] and row['peak_cuda_gib'] > 0

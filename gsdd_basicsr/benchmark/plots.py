@@ -37,25 +37,27 @@ def psnr_vs_budget(report, path):
     fig, ax = plt.subplots(figsize=(8, 5))
     lines = ['gsdd'] + list(CORESETS)
     budgeted = lines + sorted({e['method'] for e in summary if e['budget'] and e['method'] not in lines})
-    if len({e['budget']['key'] for e in summary if e['budget']}) == 1:  # one budget: a dot per method
+    one_budget = len({e['budget']['key'] for e in summary if e['budget']}) == 1
+    if one_budget:  # a point per method along the x axis, not every row stacked at one x
         es = sorted((e for e in summary if e['budget']), key=lambda e: budgeted.index(e['method']))
         ax.errorbar(range(len(es)), [e['psnr']['mean'] for e in es], yerr=[e['psnr']['std'] for e in es],
                     marker='o', linestyle='none', capsize=4, color='C0', label=f'IPC {es[0]["budget"]["ipc"]}')
         ax.set_xticks(range(len(es)), [e['method'] for e in es], rotation=45, ha='right')
-        budgeted = []
-    for m in budgeted:
-        es = sorted((e for e in summary if e['method'] == m and e['budget']), key=lambda e: e['budget']['fraction'])
-        if es:
-            main = m in lines
-            ax.errorbar([100 * e['budget']['fraction'] for e in es], [e['psnr']['mean'] for e in es],
-                        yerr=[e['psnr']['std'] for e in es], marker='o' if main else 's', capsize=4, label=m,
-                        linestyle='-' if main else ':', linewidth=2.5 if m == 'gsdd' else 1.5 if main else 1)
+    else:
+        for m in budgeted:
+            es = sorted((e for e in summary if e['method'] == m and e['budget']),
+                        key=lambda e: e['budget']['fraction'])
+            if es:
+                main = m in lines
+                ax.errorbar([100 * e['budget']['fraction'] for e in es], [e['psnr']['mean'] for e in es],
+                            yerr=[e['psnr']['std'] for e in es], marker='o' if main else 's', capsize=4, label=m,
+                            linestyle='-' if main else ':', linewidth=2.5 if m == 'gsdd' else 1.5 if main else 1)
     for e in summary:
         if e['method'] in ('full', 'bicubic'):
             ax.axhline(e['psnr']['mean'], linestyle='--', color='k' if e['method'] == 'full' else 'grey',
                        label=f'{e["method"]} ({e["psnr"]["mean"]:.2f} dB)')
-    ax.set(title=f'Test PSNR {"vs budget" if budgeted else "per method"} ({net}; error bars: std over seeds)',
-           ylabel='PSNR, Y channel (dB)', xlabel='budget: % of the real HR pixels' if budgeted else 'method')
+    ax.set(title=f'Test PSNR {"per method" if one_budget else "vs budget"} ({net}; error bars: std over seeds)',
+           ylabel='PSNR, Y channel (dB)', xlabel='method' if one_budget else 'budget: % of the real HR pixels')
     ax.grid(alpha=0.3)
     ax.legend(loc='center left', bbox_to_anchor=(1.01, 0.5), fontsize=8)
     return _save(fig, path)
