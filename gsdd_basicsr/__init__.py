@@ -7,5 +7,5 @@ from gsdd_basicsr import compat
 
 compat.apply()
 
-from gsdd_basicsr import archs, data, models  # noqa: E402,F401  (registration side effects)
+from gsdd_basicsr import archs, data, losses, metrics, models  # noqa: E402,F401  (registration side effects)
 from gsdd_basicsr.version import __version__  # noqa: E402,F401

@@ -162,7 +162,12 @@ def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=N
             }
             if rep.get('latent_bank_bytes') is not None:
                 ratios['bank_to_real_bytes'] = rep['latent_bank_bytes'] / stats['bytes']
+            for dtype, total in (rep.get('bank_plus_generator_bytes') or {}).items():
+                ratios[f'bank_plus_generator_{dtype}_to_real_bytes'] = total / stats['bytes']
             rep['ratios'] = ratios
+            if rep.get('generator_bytes') and 'bank_to_real_bytes' in ratios:
+                rep['generator_paid_back_above_real_bytes'] = {
+                    k: generator_paid_back_bytes(v, ratios['bank_to_real_bytes']) for k, v in rep['generator_bytes'].items()}
         write_rgb(osp.join(tmp, 'preview_grid.png'), preview_grid(images, groups))
         for fname, obj in (extra_files or {}).items():
             with open(osp.join(tmp, fname), 'w') as f:
@@ -170,6 +175,31 @@ def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=N
         with open(osp.join(tmp, 'storage_report.json'), 'w') as f:
             json.dump(rep, f, indent=2)
     return rep
+
+
+def generator_storage(bank_bytes, generator_params):
+    """What a latent bank costs with the generator it needs to become images (the honest storage count).
+
+    Args:
+        bank_bytes (int): the bank file's bytes.
+        generator_params (int): the generator's parameter count.
+
+    Returns:
+        dict: ``generator_params``; ``generator_bytes`` and ``bank_plus_generator_bytes`` as
+        ``{'float32': B, 'float16': B}`` (weights at 4 / 2 bytes a parameter, no container overhead).
+    """
+    gen = {'float32': 4 * generator_params, 'float16': 2 * generator_params}
+    return {'generator_params': int(generator_params), 'generator_bytes': gen,
+            'bank_plus_generator_bytes': {k: bank_bytes + v for k, v in gen.items()}}
+
+
+def generator_paid_back_bytes(generator_bytes, bank_to_real):
+    """The real set's size (bytes) above which bank + generator is smaller than the real set.
+
+    At a bank-to-real byte ratio ``r`` (the bank grows with the set at a fixed fraction), bank +
+    generator < real set exactly when real > ``generator_bytes / (1 - r)``; None for ``r >= 1``.
+    """
+    return None if bank_to_real >= 1 else generator_bytes / (1.0 - bank_to_real)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,6 +230,7 @@ def export_distilled(latents, out, weights=None, lmdb=False, source=None, force=
         raise MissingInputError(f'--source folder {source} does not exist')
     generator = build_bank_generator(bank, weights=weights, device=device, param_key=param_key)
     images = render_bank(bank, generator, batch_size=batch_size)
+    gen_params = sum(p.numel() for p in generator.parameters())
     del generator
     report = {
         'kind': 'gsdd_export',
@@ -210,6 +241,7 @@ def export_distilled(latents, out, weights=None, lmdb=False, source=None, force=
         'network_g_type': bank['network_g']['type'],
         'generator_weights': osp.abspath(weights or bank['pretrain_network_g']),
         'class_names': bank['class_names'],
+        **generator_storage(osp.getsize(latents), gen_params),
     }
     return write_image_set(out, images, bank_image_names(bank), bank['scale'], groups=bank_image_classes(bank),
                            lmdb=lmdb, source=source, force=force, report=report, keep=[latents, weights])

@@ -109,14 +109,15 @@ def training_curve(log_path, total_iter):
 
     Returns:
         dict: ``curve`` = ``[[iter, training seconds, PSNR dB], ...]`` (training seconds exclude
-        validation and count from "Start training"), ``train_seconds`` (the whole loop without
+        validation and count from "Start training"), ``curve_metrics`` = ``[[iter, {metric: value}], ...]``
+        (the validation's other metrics, e.g. LPIPS), ``train_seconds`` (the whole loop without
         validation), ``val_seconds``, ``setup_seconds`` (log start to "Start training": data, model).
     """
     records = log_records(log_path)
     start = next((t for t, msg in records if msg.startswith('Start training')), None)
     if start is None:
         raise RuntimeError(f'{log_path}: no "Start training" line')
-    curve, val_total, val_in_loop, mark, end = [], 0.0, 0.0, None, None
+    curve, others, val_total, val_in_loop, mark, end = [], [], 0.0, 0.0, None, None
     for t, msg in records:
         it = _ITER.search(msg)
         if it:
@@ -125,16 +126,18 @@ def training_curve(log_path, total_iter):
             end = t
             mark = (int(total_iter), t)
         elif msg.startswith('Validation') and mark is not None:
-            psnr = _metrics(msg).get('psnr')
+            metrics = _metrics(msg)
             if not curve or curve[-1][0] != mark[0]:  # BasicSR validates the last iteration twice
-                curve.append([mark[0], round(mark[1] - start - val_in_loop, 3), psnr])
+                curve.append([mark[0], round(mark[1] - start - val_in_loop, 3), metrics.pop('psnr', None)])
+                if metrics:
+                    others.append([mark[0], metrics])
             val_total += t - mark[1]
             if end is None:
                 val_in_loop += t - mark[1]
             mark = (mark[0], t)
     if end is None:
         raise RuntimeError(f'{log_path}: the run did not reach "End of training"')
-    return {'curve': curve, 'train_seconds': round(end - start - val_in_loop, 3), 'val_seconds': round(val_total, 3),
+    return {'curve': curve, 'curve_metrics': others, 'train_seconds': round(end - start - val_in_loop, 3), 'val_seconds': round(val_total, 3),
             'setup_seconds': round(start - records[0][0], 3)}
 
 

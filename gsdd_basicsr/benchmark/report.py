@@ -110,13 +110,16 @@ def build_report(rows, config, budgets, real_stats, num_classes, layout):
                  'time_to_gsdd_psnr': stats([r['time_to_gsdd_psnr'] for r in rs]),
                  'reached_gsdd_psnr': sum(r['time_to_gsdd_psnr'] is not None for r in rs),
                  'num_images': st.get('num_images'), 'hr_png_bytes': st.get('hr_png_bytes'),
-                 'latent_bank_bytes': st.get('latent_bank_bytes')}
+                 'latent_bank_bytes': st.get('latent_bank_bytes'),
+                 'bank_plus_generator_bytes': st.get('bank_plus_generator_bytes')}
         entry.update({m: stats([r['metrics'].get(m) for r in rs]) for m in metric_names})
         stored = entry['latent_bank_bytes'] if entry['latent_bank_bytes'] is not None else entry['hr_png_bytes']
         entry['stored_bytes'] = stored
         entry['stored_to_real_bytes'] = stored / real_stats['bytes'] if stored is not None else None
         entry['hr_png_to_real_bytes'] = (entry['hr_png_bytes'] / real_stats['bytes']
                                          if entry['hr_png_bytes'] is not None else None)
+        entry['bank_plus_generator_to_real_bytes'] = {k: v / real_stats['bytes'] for k, v in
+                                                      (entry['bank_plus_generator_bytes'] or {}).items()} or None
         summary.append(entry)
     deltas = _paired_deltas(by_id, rows, config, budgets)
     speedup = _training_speedup(by_id, rows, config, budgets)
@@ -148,9 +151,10 @@ def _paired_deltas(by_id, rows, config, budgets):
                             pairs.append((g['metrics'], c['metrics']))
                     if pairs:
                         d = {'budget': b['key'], 'ipc': b['ipc'], 'net': net, 'method': method, 'versus': m}
-                        for k in ('psnr', 'ssim'):
+                        for k in ('psnr', 'ssim', 'lpips'):
                             d[k] = paired_delta([p[0].get(k) for p in pairs], [p[1].get(k) for p in pairs])
                         d['gsdd_wins'] = sum(x > 0 for x in d['psnr']['diffs'])
+                        d['gsdd_wins_lpips'] = sum(x < 0 for x in d['lpips']['diffs'])  # lower is better
                         deltas.append(d)
     return deltas
 
@@ -222,7 +226,8 @@ def _header(report):
         prev = report['previous_run']
         L.append(f'- report rewritten from stored rows; the run that computed them: {prev.get("run_seconds") or 0:.0f} '
                  f's, load average at start {prev.get("loadavg_start")}, end {prev.get("loadavg_end")}')
-    L.append('- PSNR / SSIM: as the test options define them (Y channel, crop = scale); NIQE: lower is better; '
+    L.append('- PSNR / SSIM: as the test options define them (Y channel, crop = scale); LPIPS (AlexNet, where the '
+             'test options list it) and NIQE: lower is better; '
              'train s: the training loop without validation; "to GSDD PSNR": training seconds until the row\'s '
              'validation PSNR first reaches the final PSNR of the GSDD row of its budget and seed (– never)')
     return L + ['']
@@ -234,27 +239,32 @@ def write_markdown(report, path):
     order = {'bicubic': 0, 'full': 1}
     for net in report['config']['profile_settings']['sr_nets']:
         entries = [e for e in report['summary'] if e['net'] in (net, None)]
-        L += [f'## {net}', '', '| method | budget | PSNR (dB) | SSIM | NIQE | train s | to GSDD PSNR (s) | distill s '
-              '| stored bytes | stored / real | HR PNG / real |', '| --- ' * 11 + '|']
+        L += [f'## {net}', '', '| method | budget | PSNR (dB) | SSIM | LPIPS | NIQE | train s | to GSDD PSNR (s) '
+              '| distill s | stored bytes | stored / real | bank + generator / real (fp32; fp16) | HR PNG / real |',
+              '| --- ' * 13 + '|']
         for e in sorted(entries, key=lambda e: (e['budget']['ipc'] if e['budget'] else -1, order.get(e['method'], 2),
                                                 e['method'] not in ('gsdd', ) + CORESETS, e['method'])):
             tt = _fmt(e['time_to_gsdd_psnr'], 0) + ('' if e['method'] == 'bicubic' else
                                                      f' ({e["reached_gsdd_psnr"]}/{len(e["seeds"])})')
-            store = ('– | – | –' if e['stored_bytes'] is None else f'{e["stored_bytes"]:,} | '
-                     f'{100 * e["stored_to_real_bytes"]:.1f}% | {100 * e["hr_png_to_real_bytes"]:.1f}%')
+            bg = e.get('bank_plus_generator_to_real_bytes')
+            bg = f'{100 * bg["float32"]:.1f}%; {100 * bg["float16"]:.1f}%' if bg else '–'
+            store = ('– | – | – | –' if e['stored_bytes'] is None else f'{e["stored_bytes"]:,} | '
+                     f'{100 * e["stored_to_real_bytes"]:.1f}% | {bg} | {100 * e["hr_png_to_real_bytes"]:.1f}%')
             L.append(f'| {e["method"]} | {_budget_label(e["budget"])} | {_fmt(e.get("psnr"), 2)} '
-                     f'| {_fmt(e.get("ssim"), 4)} | {_fmt(e.get("niqe"), 2)} | {_fmt(e["train_seconds"], 0)} | {tt} '
+                     f'| {_fmt(e.get("ssim"), 4)} | {_fmt(e.get("lpips"), 4)} | {_fmt(e.get("niqe"), 2)} | {_fmt(e["train_seconds"], 0)} | {tt} '
                      f'| {_fmt(e["distill_seconds"], 0)} | {store} |')
         L.append('')
         ds = [d for d in report['gsdd_minus'] if d['net'] == net]
         if ds:
             L += [f'### GSDD minus baseline ({net}; paired by seed: mean ± std, 95 % t-interval of the mean)', '',
-                  '| budget | GSDD row | versus | ΔPSNR (dB) | 95 % CI | ΔSSIM | 95 % CI | GSDD better (seeds) |',
-                  '| --- ' * 8 + '|']
+                  '| budget | GSDD row | versus | ΔPSNR (dB) | 95 % CI | ΔSSIM | 95 % CI | ΔLPIPS (lower: GSDD better) '
+                  '| 95 % CI | GSDD better (seeds: PSNR; LPIPS) |', '| --- ' * 10 + '|']
             for d in ds:
+                lp = d.get('lpips') or {'n': 0}
                 L.append(f'| IPC {d["ipc"]} | {d.get("method", "gsdd")} | {d["versus"]} | {_fmt(d["psnr"], 3)} '
-                         f'| {_ci(d["psnr"], 3)} | {_fmt(d["ssim"], 4)} | {_ci(d["ssim"], 4)} '
-                         f'| {d["gsdd_wins"]}/{d["psnr"]["n"]} |')
+                         f'| {_ci(d["psnr"], 3)} | {_fmt(d["ssim"], 4)} | {_ci(d["ssim"], 4)} | {_fmt(lp, 4)} '
+                         f'| {_ci(lp, 4)} | {d["gsdd_wins"]}/{d["psnr"]["n"]}; '
+                         f'{d.get("gsdd_wins_lpips", 0)}/{lp["n"]} |')
             L.append('')
         sp = [d for d in report.get('speedup', []) if d['net'] == net]
         if sp:

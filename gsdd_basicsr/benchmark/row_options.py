@@ -95,7 +95,8 @@ def _test_set(test_root, scale, template=None):
 
 
 def sr_train_options(prof, net, kind, row_id, seed, dataroot, test_root, scale, num_gpu):
-    """SRModel training options of one row; validation (the curve) runs on the test set, PSNR only."""
+    """Training options of one row (the options file's model, e.g. SRModel or ESRGANModel); validation (the
+    curve) runs on the test set: PSNR, plus the metrics named in ``sr_nets.<net>.curve_metrics``."""
     spec = prof['sr_nets'][net]
     opt = drop(merge(read_yaml(spec['options'][kind]), spec.get('overrides')), spec.get('drop'))
     opt.update(name=row_id, manual_seed=seed, scale=scale, num_gpu=num_gpu)
@@ -108,8 +109,15 @@ def sr_train_options(prof, net, kind, row_id, seed, dataroot, test_root, scale, 
     if not (opt.get('val') or {}).get('val_freq'):
         raise GSDDError(f'{spec["options"][kind]}: the benchmark needs val.val_freq (the validation curve); '
                         f'set it there or in the profile\'s sr_nets.{net}.overrides')
-    opt['val'].update(save_img=False, metrics={'psnr': {'type': 'calculate_psnr', 'crop_border': scale,
-                                                        'test_y_channel': True}})
+    # the curve: PSNR, plus the options' own metrics the profile names in sr_nets.<net>.curve_metrics
+    own = opt['val'].get('metrics') or {}
+    missing = [m for m in spec.get('curve_metrics', []) if m not in own]
+    if missing:
+        raise GSDDError(f'{spec["options"][kind]}: val.metrics has no {", ".join(missing)} (named in the profile\'s '
+                        f'sr_nets.{net}.curve_metrics); add it there or drop it from curve_metrics')
+    opt['val'].update(save_img=False, metrics={
+        'psnr': {'type': 'calculate_psnr', 'crop_border': scale, 'test_y_channel': True},
+        **{m: own[m] for m in spec.get('curve_metrics', [])}})
     opt['path'].update(pretrain_network_g=None, resume_state=None)
     # a log line at every validation iteration: the validation's start time (curves exclude validation)
     freq = int(opt['logger']['print_freq'])
