@@ -90,7 +90,8 @@ setup(
     extras_require={
         'weights': WEIGHTS,
         'demo': WEIGHTS,
-        'test': WEIGHTS + ['pytest'],
+        # lpips: the reference LPIPS network code our converted weights are checked against (tests only)
+        'test': WEIGHTS + ['pytest', 'lpips==0.1.4'],
     },
     classifiers=[
         'Programming Language :: Python :: 3',
