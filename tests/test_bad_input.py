@@ -19,7 +19,7 @@ Distillation (``train.py``, GSDDModel):
   - a full disk while saving a checkpoint (the previous checkpoint must survive; the message names
     the file)
 Downstream training (``train.py``, BasicSR's SRModel):
-  - a full disk while saving a checkpoint (``compat`` makes BasicSR's saves atomic and fail loudly)
+  - a full disk while saving a checkpoint (``pipeline_fixes`` makes BasicSR's saves atomic and fail loudly)
 Export (``tools/export_distilled.py``):
   - a latent bank of the wrong format; a bank whose scale disagrees with its generator
 

@@ -41,7 +41,7 @@ import yaml
 from test_gsdd_model import _cli_opt, setup  # noqa: E402,F401  (setup is a fixture)
 from test_train import train_in_process  # noqa: E402
 
-from gsdd_basicsr.compat import load_state_file  # noqa: E402
+from gsdd_basicsr.pipeline_fixes import load_state_file  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOTAL, FREQ = 6, 2

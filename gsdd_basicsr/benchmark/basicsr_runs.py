@@ -1,8 +1,8 @@
 """Run BasicSR's train / test pipeline on a resolved options file and read their logs.
 
 A run is what ``python gsdd_basicsr/train.py -opt <file>`` (or ``test.py``) does, run from the run's
-folder: ``train_pipeline(folder)`` / ``test_pipeline(folder)`` with ``-opt <file>`` as the command
-line, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and the written
+folder: ``train_pipeline(folder)`` / ``test_pipeline(folder)`` inside ``pipeline_fixes()`` with ``-opt <file>``
+as the command line, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and the written
 options file reruns the run as it is. It runs in this process (a new interpreter per run would cost
 seconds of imports each); its console output goes to ``<folder>/<entry>.out``. Figures come from
 BasicSR's own log lines (timestamps with milliseconds, ``iter:``, ``Validation <set>`` with
@@ -56,13 +56,15 @@ def run(entry, opt, folder, file_name):
     """
     from basicsr.test import test_pipeline
     from basicsr.train import train_pipeline
+
+    from gsdd_basicsr.pipeline_fixes import pipeline_fixes
     os.makedirs(folder, exist_ok=True)
     write_options(opt, osp.join(folder, file_name))
     pipeline = {'train': train_pipeline, 'test': test_pipeline}[entry]
     argv, cwd = sys.argv, os.getcwd()
     t0 = time.time()
     with open(osp.join(folder, f'{entry}.out'), 'w') as out, contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(out):
+            contextlib.redirect_stderr(out), pipeline_fixes():
         try:
             _reset_basicsr_logger()
             sys.argv = [f'{entry}.py', '-opt', file_name]
