@@ -14,6 +14,8 @@ Distillation (``train.py``, GSDDModel):
   - an LMDB whose meta_info.txt names a key the LMDB does not hold
   - generator weights missing / for another architecture / for another scale
   - an unknown ``gsdd:`` key; a ``gsdd:`` value of the wrong type; an optimizer BasicSR does not build
+  - an optimizer or scheduler setting torch rejects (``train.optim_z.lr: -1``, an invalid beta, a misspelt
+    scheduler argument); a scheduler BasicSR does not build
   - NaN in the loss (a generator that outputs NaN); Inf/overflow in the loss (a divergent learning rate)
   - ``path.resume_state`` missing or corrupt
   - a full disk while saving a checkpoint (the previous checkpoint must survive; the message names
@@ -21,7 +23,8 @@ Distillation (``train.py``, GSDDModel):
 Downstream training (``train.py``, BasicSR's SRModel):
   - a full disk while saving a checkpoint (``pipeline_fixes`` makes BasicSR's saves atomic and fail loudly)
 Export (``tools/export_distilled.py``):
-  - a latent bank of the wrong format; a bank whose scale disagrees with its generator
+  - a latent bank of the wrong format; a bank whose scale disagrees with its generator; a bank with a
+    non-finite latent
 
 Accepted, not errors (documented conversions, the run must work): grey-scale, 16-bit and RGBA
 images are read as 3-channel float RGB in [0, 1] (grey replicated, 16-bit / 65535, alpha dropped).
@@ -154,6 +157,22 @@ def _unsupported_optimizer(root, case, opt):
     opt['train']['optim_z'] = dict(type='SGD', lr=0.1)  # basicsr 1.4.2's BaseModel.get_optimizer knows only Adam
 
 
+def _negative_learning_rate(root, case, opt):
+    opt['train']['optim_z']['lr'] = -1  # torch.optim.Adam: "Invalid learning rate: -1"
+
+
+def _unknown_optimizer_argument(root, case, opt):
+    opt['train']['optim_z']['betas'] = [0.9, 1.5]  # torch.optim.Adam: "Invalid beta parameter at index 1"
+
+
+def _unknown_scheduler_argument(root, case, opt):
+    opt['train']['scheduler']['gama'] = 0.5  # a typo: an unexpected keyword argument
+
+
+def _unsupported_scheduler(root, case, opt):
+    opt['train']['scheduler'] = dict(type='StepLR', step_size=2)  # basicsr 1.4.2 does not build it
+
+
 def _resume_state_missing(root, case, opt):
     opt['path']['resume_state'] = str(root / 'cases' / 'no_such.state')
 
@@ -181,6 +200,11 @@ CASES = [  # (breaker, what the one message must say)
     (_nan_loss, 'non-finite distillation loss at iteration 1'),
     (_inf_loss, 'non-finite distillation loss at iteration'),
     (_unsupported_optimizer, 'train.optim_z.type SGD is not supported'),
+    (_negative_learning_rate, 'train.optim_z (Adam) is rejected: Invalid learning rate: -1; fix train.optim_z'),
+    (_unknown_optimizer_argument, 'train.optim_z (Adam) is rejected: Invalid beta parameter at index 1'),
+    (_unknown_scheduler_argument, "train.scheduler (MultiStepLR) is rejected: MultiStepRestartLR.__init__() got an "
+                                  "unexpected keyword argument 'gama'"),
+    (_unsupported_scheduler, 'train.scheduler.type StepLR is not supported'),
     (_resume_state_missing, 'path.resume_state {root}/cases/no_such.state does not exist'),
     (_resume_state_corrupt, 'Training state {root}/cases/cut.state cannot be loaded safely'),
 ]
@@ -317,7 +341,17 @@ def _bank_wrong_scale(folder):
     return path, f"latent bank {path}: scale mismatch: 'scale' is 2 but network_g (SRVGGNetCompact) upscales by 4"
 
 
-@pytest.mark.parametrize('make_bank', [_bank_wrong_format, _bank_wrong_scale], ids=['wrong-format', 'wrong-scale'])
+def _bank_non_finite_latent(folder):
+    bank_path, _, _ = make_toy_bank(folder / 'toy')
+    bank = torch.load(bank_path, weights_only=True)
+    bank['latents'][4, 1, 2, 3] = float('nan')  # one NaN written into a saved bank
+    path = folder / 'nan.pth'
+    torch.save(bank, path)
+    return path, f"latent bank {path}: 'latents' holds non-finite values (NaN or Inf) in 1 of 6 latents (first: index 4)"
+
+
+@pytest.mark.parametrize('make_bank', [_bank_wrong_format, _bank_wrong_scale, _bank_non_finite_latent],
+                         ids=['wrong-format', 'wrong-scale', 'non-finite-latent'])
 def test_export_bad_latent_bank(tmp_path, make_bank, run_tool):
     bank, message = make_bank(tmp_path)
     out, err = tmp_path / 'out', io.StringIO()

@@ -47,6 +47,19 @@ from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
 from gsdd_basicsr.utils.seeding import keyed_generator
 
 
+@contextlib.contextmanager
+def _rejected_setting(key, type_name):
+    """An optimizer or scheduler setting torch rejects (``lr: -1``, an unknown argument, ...) -> one
+    ``GSDDError`` naming ``key`` instead of torch's traceback."""
+    try:
+        yield
+    except GSDDError:
+        raise
+    except (ValueError, TypeError, KeyError, AssertionError) as err:
+        reason = ' '.join(str(err).split()) or type(err).__name__
+        raise GSDDError(f'{key} ({type_name}) is rejected: {reason}; fix {key} in the options file.') from err
+
+
 @MODEL_REGISTRY.register()
 class GSDDModel(GSDDCheckpointMixin, BaseModel):
     """Distils ``datasets.train.real`` (a ``ClassImageDataset``) into ``ipc`` latents per class.
@@ -131,16 +144,26 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
         train_opt = self.opt['train']
         optim_opt = dict(train_opt.get('optim_z') or {'type': 'Adam', 'lr': 0.01})
         optim_type = optim_opt.pop('type')
-        self.optimizer_z = self.get_optimizer(optim_type, [self.latents], **optim_opt)
+        with _rejected_setting('train.optim_z', optim_type):
+            self.optimizer_z = self.get_optimizer(optim_type, [self.latents], **optim_opt)
         self.optimizers.append(self.optimizer_z)
         if train_opt.get('scheduler'):
-            self.setup_schedulers()
+            with _rejected_setting('train.scheduler', train_opt['scheduler'].get('type')):
+                self.setup_schedulers()
 
     def get_optimizer(self, optim_type, params, lr, **kwargs):
         try:
             return super().get_optimizer(optim_type, params, lr, **kwargs)
         except NotImplementedError as err:
             raise GSDDError(f'train.optim_z.type {optim_type} is not supported; basicsr 1.4.2 offers Adam.') from err
+
+    def setup_schedulers(self):
+        scheduler_type = self.opt['train']['scheduler'].get('type')
+        try:
+            super().setup_schedulers()
+        except NotImplementedError as err:
+            raise GSDDError(f'train.scheduler.type {scheduler_type} is not supported; basicsr 1.4.2 offers '
+                            'MultiStepLR, MultiStepRestartLR and CosineAnnealingRestartLR.') from err
 
     def _class_rows(self, c):
         ipc = self.gsdd['ipc']
