@@ -21,21 +21,13 @@ import time
 from os import path as osp
 
 import torch
-import yaml
+
+from gsdd_basicsr.utils.atomic import atomic_write_yaml
 
 _VAL_DM = re.compile(r'^Validation .* at iter (\d+): val_dm: ([-+0-9.eE]+|nan|inf)')
 _RECORD = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) [A-Z]+: ?(.*)$')
 _ITER = re.compile(r'\[epoch:\s*\d+, iter:\s*([\d,]+),')
 _METRIC = re.compile(r'# (\w+): (\S+?)(?:\t|$)')
-
-
-def write_options(opt, path):
-    """Write a resolved options file (plain YAML that BasicSR's ``parse_options`` reads)."""
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        yaml.safe_dump(opt, f, sort_keys=False, default_flow_style=False)
-    os.replace(tmp, path)
-    return path
 
 
 def _reset_basicsr_logger():
@@ -59,7 +51,7 @@ def run(entry, opt, folder, file_name):
 
     from gsdd_basicsr.pipeline_fixes import pipeline_fixes
     os.makedirs(folder, exist_ok=True)
-    write_options(opt, osp.join(folder, file_name))
+    atomic_write_yaml(opt, osp.join(folder, file_name), 'options file')
     pipeline = {'train': train_pipeline, 'test': test_pipeline}[entry]
     argv, cwd = sys.argv, os.getcwd()
     t0 = time.time()
