@@ -58,11 +58,11 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.models.gsdd_model import REGION_PREFIX as PREFIX
+from gsdd_basicsr.models.gsdd_model import REGIONS as _STEP_REGIONS
 
-PREFIX = 'gsdd.'
-REGIONS = ('gsdd.data', 'gsdd.draw', 'gsdd.augment', 'gsdd.embed_real', 'gsdd.render', 'gsdd.embed_syn', 'gsdd.loss',
-           'gsdd.backward', 'gsdd.sync', 'gsdd.optimizer')
-COMPUTE_REGIONS = ('gsdd.render', 'gsdd.augment', 'gsdd.embed_real', 'gsdd.embed_syn', 'gsdd.loss', 'gsdd.backward')
+REGIONS = tuple(_STEP_REGIONS.values())  # the step's order
+COMPUTE_REGIONS = tuple(_STEP_REGIONS[p] for p in ('render', 'augment', 'embed_real', 'embed_syn', 'loss', 'backward'))
 MIB = 1024.0 * 1024.0
 
 
