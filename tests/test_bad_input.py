@@ -1,7 +1,7 @@
 """Bad input across the product, in one list: exit status 2, one message naming the culprit, no partial output.
 
 Every case below runs the real entry point: ``gsdd_basicsr/train.py``'s ``main()`` in this process
-(``test_train.train_in_process``: the script's code path, without a 5 s interpreter start per case) or
+(``helpers.train_in_process``: the script's code path, without a 5 s interpreter start per case) or
 ``tools/export_distilled.py``'s ``main()``; one case runs the script as a subprocess to pin the real
 exit status. Expected for each: status 2, the last stderr line ``<prog>: error: <message>`` naming the
 culprit, no traceback, and nothing left behind (no ``experiments/<name>``, ``tb_logger/<name>`` or
@@ -45,16 +45,9 @@ import pytest
 import torch
 import yaml
 
-from test_gsdd_model import _cli_opt, _write_classes, setup  # noqa: F401  (setup is a fixture)
-from test_latent_bank import make_toy_bank
-from test_train import _edsr_options, _paired_folder, train_in_process
+from helpers import edsr_options, gsdd_cli_opt, make_toy_bank, paired_folder, train_in_process, write_classes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(autouse=True)
-def _root():
-    pytest.ROOT = ROOT  # test_train.train_in_process reads it
 
 
 def _copy_train(root, case):
@@ -101,7 +94,7 @@ def _zero_byte_image(root, case, opt):
 
 def _images_smaller_than_crop(root, case, opt):
     data = root / 'cases' / case
-    _write_classes(data, size=12)  # 12 px images, 16 px crops
+    write_classes(data, size=12)  # 12 px images, 16 px crops
     opt['datasets']['train']['real']['dataroot_gt'] = str(data)
 
 
@@ -223,10 +216,10 @@ def _nothing_left(root, name):
 
 
 @pytest.mark.parametrize('breaker, message', CASES, ids=[b.__name__.strip('_') for b, _ in CASES])
-def test_distillation_bad_input(setup, monkeypatch, breaker, message):  # noqa: F811
+def test_distillation_bad_input(setup, monkeypatch, breaker, message):
     os.makedirs(setup / 'cases', exist_ok=True)
     name = f'bad{breaker.__name__}'
-    opt = _cli_opt(setup, name)
+    opt = gsdd_cli_opt(setup, name)
     breaker(setup, breaker.__name__, opt)
     opt_path = setup / 'cases' / f'{name}.yml'
     opt_path.write_text(yaml.safe_dump(opt))
@@ -235,10 +228,10 @@ def test_distillation_bad_input(setup, monkeypatch, breaker, message):  # noqa: 
     assert _nothing_left(setup, name)
 
 
-def test_script_exit_status(setup):  # noqa: F811
+def test_script_exit_status(setup):
     """The same through a real ``python gsdd_basicsr/train.py`` process: status 2, one line, nothing left."""
     os.makedirs(setup / 'cases', exist_ok=True)
-    opt = _cli_opt(setup, 'bad_script')
+    opt = gsdd_cli_opt(setup, 'bad_script')
     _missing_dataroot(setup, 'script', opt)
     opt_path = setup / 'cases' / 'bad_script.yml'
     opt_path.write_text(yaml.safe_dump(opt))
@@ -249,7 +242,7 @@ def test_script_exit_status(setup):  # noqa: F811
     assert _nothing_left(setup, 'bad_script')
 
 
-def test_grey_16bit_and_rgba_images_are_converted(setup, monkeypatch):  # noqa: F811
+def test_grey_16bit_and_rgba_images_are_converted(setup, monkeypatch):
     """Not an error: grey -> 3 equal channels, 16-bit -> / 65535, RGBA -> alpha dropped; the run works."""
     from gsdd_basicsr.data.class_image_dataset import ClassImageDataset
     data = setup / 'cases' / 'odd_images'
@@ -266,7 +259,7 @@ def test_grey_16bit_and_rgba_images_are_converted(setup, monkeypatch):  # noqa: 
         assert img.shape == (24, 24, 3) and img.dtype == np.float32
         assert np.abs(img - expected / 255.).max() < 1e-6
 
-    opt = _cli_opt(setup, 'odd_images')
+    opt = gsdd_cli_opt(setup, 'odd_images')
     opt['datasets']['train']['real']['dataroot_gt'] = str(data)
     opt['train']['total_iter'] = 2
     opt_path = setup / 'cases' / 'odd_images.yml'
@@ -293,13 +286,13 @@ def _full_disk_on(monkeypatch, failing_call):
 
 
 def _gsdd_full_disk(root):
-    opt = _cli_opt(root, 'full_disk_gsdd')  # checkpoints at 2 and 4: latents_2, latents_latest, 2.state, latents_4
+    opt = gsdd_cli_opt(root, 'full_disk_gsdd')  # checkpoints at 2 and 4: latents_2, latents_latest, 2.state, latents_4
     return opt, 4, 'latents_4.pth', ['models/latents_2.pth', 'models/latents_latest.pth', 'training_states/2.state']
 
 
 def _srmodel_full_disk(root):
-    _paired_folder(root / 'cases' / 'paired')
-    opt = _edsr_options(root / 'cases' / 'paired', 'full_disk_edsr', total_iter=4)
+    paired_folder(root / 'cases' / 'paired')
+    opt = edsr_options(root / 'cases' / 'paired', 'full_disk_edsr', total_iter=4)
     opt['logger']['save_checkpoint_freq'] = 2  # net_g_2.pth, 2.state, then net_g_4.pth fails
     return opt, 3, 'net_g_4.pth', ['models/net_g_2.pth', 'training_states/2.state']
 
@@ -308,7 +301,7 @@ def _srmodel_full_disk(root):
     pytest.param(_gsdd_full_disk, id='GSDDModel'),
     pytest.param(_srmodel_full_disk, id='SRModel'),
 ])
-def test_full_disk_while_saving_keeps_the_previous_checkpoint(setup, monkeypatch, case):  # noqa: F811
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(setup, monkeypatch, case):
     os.makedirs(setup / 'cases', exist_ok=True)
     opt, failing_call, culprit, previous = case(setup)
     opt_path = setup / 'cases' / f"{opt['name']}.yml"

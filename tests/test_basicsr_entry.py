@@ -22,8 +22,7 @@ import torch
 import yaml
 
 import gsdd_basicsr_autoload
-from test_gsdd_model import _cli_opt, setup  # noqa: F401  (setup is a fixture)
-from test_train import _edsr_options, _paired_folder
+from helpers import edsr_options, gsdd_cli_opt, paired_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PTH = 'gsdd_basicsr_autoload.pth'
@@ -119,8 +118,8 @@ def test_import_basicsr_registers_the_plugin_and_fixes_basicsr_main(tmp_path):
     assert len(warnings) == 1 and 'python -m gsdd_basicsr.train' in warnings[0]
 
 
-def test_python_m_basicsr_train_distils(setup, checkout):  # noqa: F811
-    opt = _cli_opt(setup, 'entry_distill')
+def test_python_m_basicsr_train_distils(setup, checkout):
+    opt = gsdd_cli_opt(setup, 'entry_distill')
     opt_path = setup / 'entry_distill.yml'
     opt_path.write_text(yaml.safe_dump(opt))
     run = _python(['-m', 'basicsr.train', '-opt', str(opt_path)], checkout, pythonpath=[checkout])
@@ -142,8 +141,8 @@ def test_python_m_basicsr_train_distils(setup, checkout):  # noqa: F811
 
 
 def test_basicsr_train_script_trains_sr_on_distilled_images_and_resumes_on_cpu(tmp_path, checkout):
-    _paired_folder(tmp_path / 'data')
-    opt = _edsr_options(tmp_path / 'data', 'entry_edsr', total_iter=2)
+    paired_folder(tmp_path / 'data')
+    opt = edsr_options(tmp_path / 'data', 'entry_edsr', total_iter=2)
     opt['logger']['save_checkpoint_freq'] = 2
     opt['datasets']['train'].update(type='DistilledImageDataset', dataroot=str(tmp_path / 'data'),
                                     lr_source='on_the_fly')
@@ -180,8 +179,8 @@ def test_a_plain_srmodel_run_is_the_same_with_and_without_the_plugin(tmp_path):
     """BasicSR's own SRModel training (no class of ours in its options), once with the installed hook (which
     loads the plugin at ``import basicsr``) and once with the hook off: the same weights, training states and
     validation images. The plugin changes BasicSR only through the global fixes of ``gsdd_basicsr.compat``."""
-    _paired_folder(tmp_path / 'data')
-    opt = _edsr_options(tmp_path / 'data', 'plain', total_iter=4)
+    paired_folder(tmp_path / 'data')
+    opt = edsr_options(tmp_path / 'data', 'plain', total_iter=4)
     opt['logger']['save_checkpoint_freq'] = 2
     opt['datasets']['val'] = dict(name='tiny_val', type='PairedImageDataset', dataroot_gt=str(tmp_path / 'data' / 'HR'),
                                   dataroot_lq=str(tmp_path / 'data' / 'LR'), io_backend=dict(type='disk'),

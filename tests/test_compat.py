@@ -182,12 +182,11 @@ def test_force_yml_manual_seed_seeds_the_run(tmp_path, monkeypatch):
     """basicsr seeds before applying --force_yml; with the fix the forced seed is the seed used."""
     import yaml
 
-    from test_train import _edsr_options, _paired_folder, train_in_process
-    pytest.ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # read by train_in_process
-    _paired_folder(tmp_path / 'data')
+    from helpers import edsr_options, paired_folder, train_in_process
+    paired_folder(tmp_path / 'data')
 
     def weights(name, seed, *extra):
-        opt = _edsr_options(tmp_path / 'data', name, total_iter=2)
+        opt = edsr_options(tmp_path / 'data', name, total_iter=2)
         opt['manual_seed'] = seed
         path = tmp_path / f'{name}.yml'
         path.write_text(yaml.safe_dump(opt))
