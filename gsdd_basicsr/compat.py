@@ -89,7 +89,6 @@ def _for_basicsr_main(parse_options):
                       f'basicsr/{script}.', file=sys.stderr, flush=True)
         return parse_options(*args, **kwargs)
 
-    parse_options_for_basicsr_main.for_basicsr_main = True
     return parse_options_for_basicsr_main
 
 

@@ -340,7 +340,8 @@ def _bank_non_finite_latent(folder):
     bank['latents'][4, 1, 2, 3] = float('nan')  # one NaN written into a saved bank
     path = folder / 'nan.pth'
     torch.save(bank, path)
-    return path, f"latent bank {path}: 'latents' holds non-finite values (NaN or Inf) in 1 of 6 latents (first: index 4)"
+    return path, (f"latent bank {path}: 'latents' holds non-finite values (NaN or Inf) in 1 of 6 latents "
+                  '(first: index 4)')
 
 
 @pytest.mark.parametrize('make_bank', [_bank_wrong_format, _bank_wrong_scale, _bank_non_finite_latent],

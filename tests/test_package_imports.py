@@ -33,7 +33,8 @@ def _imports(name, path, modules):
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ''
             if node.level:
-                base = '.'.join(package.split('.')[:len(package.split('.')) - node.level + 1] + ([base] if base else []))
+                parts = package.split('.')
+                base = '.'.join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
             # ``from pkg import sub`` imports the module pkg.sub when there is one, else a name of pkg
             targets.update(f'{base}.{alias.name}' if f'{base}.{alias.name}' in modules else base
                            for alias in node.names)

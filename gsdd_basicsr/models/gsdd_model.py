@@ -47,11 +47,11 @@ from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
 from gsdd_basicsr.utils.seeding import keyed_generator
 
 
+REGION_PREFIX = 'gsdd.'
 #: The ``torch.profiler`` region of each part of a distillation step, in the step's order (what
 #: :mod:`gsdd_basicsr.profiling` reads).
-REGION_PREFIX = 'gsdd.'
-REGIONS = {part: f'{REGION_PREFIX}{part}' for part in ('data', 'draw', 'augment', 'embed_real', 'render', 'embed_syn', 'loss',
-                                             'backward', 'sync', 'optimizer')}
+REGIONS = {part: f'{REGION_PREFIX}{part}' for part in (
+    'data', 'draw', 'augment', 'embed_real', 'render', 'embed_syn', 'loss', 'backward', 'sync', 'optimizer')}
 
 
 @contextlib.contextmanager
