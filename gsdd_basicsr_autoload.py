@@ -1,4 +1,4 @@
-"""Makes BasicSR's own entry points (``python -m basicsr.train``, ``python basicsr/train.py``) run the plugin.
+"""Makes BasicSR's own entry points (``python -m basicsr.train``, ``python basicsr/train.py``) find the plugin.
 
 ``pip install`` (``-e`` or not) puts ``gsdd_basicsr_autoload.pth`` into site-packages; Python runs its one
 line, ``import gsdd_basicsr_autoload; gsdd_basicsr_autoload.install()``, at every interpreter start-up. This
@@ -6,16 +6,14 @@ module therefore imports only ``os`` and ``sys`` (already loaded by then), and :
 finder to ``sys.meta_path``: no torch, no basicsr, no gsdd_basicsr at start-up. Importing the module does
 nothing else. The finder acts once, on the first ``import basicsr`` of the process:
 
-1. before basicsr's ``__init__`` runs: ``torchvision.transforms.functional_tensor`` is aliased (compat fix 1),
-   because basicsr imports it while importing itself;
-2. after it: ``import gsdd_basicsr``, i.e. the other fixes of :mod:`gsdd_basicsr.compat` and the plugin's
-   registrations (``GSDDModel``, its datasets and arches) — unless gsdd_basicsr is the one importing basicsr,
-   in which case the package does this itself;
-3. basicsr's ``train.py`` run as ``__main__`` is a second copy of ``basicsr.train`` whose
-   ``load_resume_state`` is defined after step 2: it gets compat's too (fix 2; :func:`_fix_basicsr_main`);
-4. basicsr's ``train.py`` / ``test.py`` write ``experiments/``, ``results/`` and ``tb_logger/`` next to the
-   ``basicsr`` package: when that is site-packages (``python -m basicsr.train`` with a pip-installed basicsr)
-   a warning says so and what to run instead. The paths themselves are basicsr's; they are not changed.
+1. before basicsr's ``__init__`` runs: ``torchvision.transforms.functional_tensor`` is aliased
+   (:func:`alias_functional_tensor`), because basicsr imports it while importing itself;
+2. after it: the plugin package (:data:`PLUGIN`) is imported, which registers its models, datasets and
+   arches and applies the few global fixes of :mod:`gsdd_basicsr.compat` — unless the plugin is the one
+   importing basicsr, in which case the package does this itself.
+
+This module is the layer below the package: it imports nothing of it (the plugin is imported by name, as an
+entry point is), and the package takes :func:`alias_functional_tensor` from here.
 
 Processes that never import basicsr pay for this module and one ``os.environ`` look-up (about 0.4 ms).
 ``GSDD_BASICSR_AUTOLOAD=0`` (or ``false``, ``no``, ``off``) at start-up turns it off: basicsr then imports as if
@@ -25,6 +23,7 @@ import os
 import sys
 
 ENV = 'GSDD_BASICSR_AUTOLOAD'
+PLUGIN = 'gsdd_basicsr'
 _OFF = ('0', 'false', 'no', 'off')
 
 
@@ -49,49 +48,6 @@ def alias_functional_tensor():
         sys.modules[name] = functional
 
 
-def _site_dirs():
-    """The normalised site-packages folders of this interpreter (where ``pip install basicsr`` puts basicsr)."""
-    import site
-    import sysconfig
-    paths = sysconfig.get_paths()
-    dirs = [paths['purelib'], paths['platlib'], *site.getsitepackages(), site.getusersitepackages()]
-    return {os.path.normcase(os.path.abspath(d)) for d in dirs}
-
-
-def _fix_basicsr_main():
-    """Steps 3 and 4 of the module docstring, for basicsr's ``train.py`` / ``test.py`` run as ``__main__``.
-
-    ``__main__`` binds ``parse_options`` by name after this hook ran and calls it first in its pipeline, before
-    ``load_resume_state``: a transparent wrapper of ``parse_options`` acts then. basicsr's own
-    ``load_resume_state`` maps states to CUDA (fails on a CPU) and looks for ``--auto_resume`` states under
-    ``./experiments`` instead of the run's ``experiments_root``; compat's replaces it.
-    """
-    import functools
-
-    import basicsr.utils.options as options
-
-    from gsdd_basicsr.compat import load_resume_state
-    parse_options = options.parse_options
-
-    @functools.wraps(parse_options)
-    def parse_options_for_basicsr_main(*args, **kwargs):
-        root_path = args[0] if args else kwargs.get('root_path', '')
-        main = sys.modules.get('__main__')
-        main_file = os.path.normcase(os.path.abspath(getattr(main, '__file__', None) or ''))
-        script = os.path.basename(main_file)
-        if main_file.endswith(os.path.join(os.sep, 'basicsr', script)) and script in ('train.py', 'test.py'):
-            if hasattr(main, 'load_resume_state'):
-                main.load_resume_state = load_resume_state
-            if os.path.normcase(os.path.abspath(root_path)) in _site_dirs():
-                print(f'WARNING: basicsr/{script} writes experiments/, results/ and tb_logger/ into {root_path} '
-                      '(basicsr is pip-installed there). Run python -m gsdd_basicsr.'
-                      f'{script[:-3]} instead (they go to the current folder), or a BasicSR checkout\'s '
-                      f'basicsr/{script}.', file=sys.stderr, flush=True)
-        return parse_options(*args, **kwargs)
-
-    options.parse_options = parse_options_for_basicsr_main
-
-
 class _PluginLoader:
     """basicsr's own loader, with steps 1 and 2 of the module docstring around its ``exec_module``."""
 
@@ -108,15 +64,15 @@ class _PluginLoader:
         alias_functional_tensor()
         self.loader.exec_module(module)
         module.__loader__ = module.__spec__.loader = self.loader  # leave no trace on the module
-        if 'gsdd_basicsr' in sys.modules:  # gsdd_basicsr is importing basicsr and registers itself
+        if PLUGIN in sys.modules:  # the plugin is importing basicsr and registers itself
             return
+        import importlib
         try:
-            import gsdd_basicsr  # noqa: F401  (compat fixes + registration)
+            importlib.import_module(PLUGIN)  # registration + the global fixes
         except Exception as err:
-            raise ImportError(f'gsdd-basicsr autoload: "import gsdd_basicsr" failed after "import basicsr" '
+            raise ImportError(f'gsdd-basicsr autoload: "import {PLUGIN}" failed after "import basicsr" '
                               f'({type(err).__name__}: {err}). Repair the gsdd-basicsr install, or set {ENV}=0 '
                               'to use basicsr without the plugin.') from err
-        _fix_basicsr_main()
 
 
 class BasicSRImportHook:

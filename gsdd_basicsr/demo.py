@@ -19,7 +19,6 @@ and ``results/``). Steps (each prints progress and is skipped when its output is
 ``fresh`` (``--fresh``) removes the demo's previous experiments and exports first.
 """
 import glob
-import json
 import os
 import re
 import shutil
@@ -31,6 +30,7 @@ from gsdd_basicsr.coreset import select_coreset
 from gsdd_basicsr.demo_data import prepare_demo_data
 from gsdd_basicsr.export import export_distilled
 from gsdd_basicsr.realesrgan_weights import ensure_converted
+from gsdd_basicsr.utils.atomic import atomic_write_json
 
 DISTILL_OPT = 'options/gsdd_distill_demo_x4.yml'
 DISTILL_NAME = 'gsdd_distill_demo_x4'
@@ -156,9 +156,7 @@ def run_demo(root, fresh=False):
                          stored_bytes=storage.get('latent_bank_bytes', storage['hr_png_bytes'])))
     summary = dict(rows=rows, distill_seconds=distill_seconds, real_train_bytes=report['source']['bytes'],
                    total_seconds=time.time() - t0)
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, 'summary.json'), 'w') as f:
-        json.dump(summary, f, indent=2)
+    atomic_write_json(summary, os.path.join(RESULTS, 'summary.json'), 'demo summary')
 
     print('\n| training data | images | PSNR (Y) | SSIM (Y) | EDSR training | stored bytes |')
     print('| --- | --- | --- | --- | --- | --- |')

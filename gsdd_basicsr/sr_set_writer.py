@@ -11,12 +11,12 @@ Layout under the set's root::
 Used by :mod:`gsdd_basicsr.demo_data` (scikit-image photos) and :mod:`gsdd_basicsr.photo_data`
 (a folder of photos). Arrays are uint8 ``H x W x 3`` RGB.
 """
-import hashlib
 import os
 import os.path as osp
 
 from gsdd_basicsr.errors import GSDDError
 from gsdd_basicsr.image_set import lr_from_hr, write_lmdb, write_rgb
+from gsdd_basicsr.utils.hashing import file_sha256
 
 SCALES = (2, 3, 4)
 MOD = 12  # HR sizes are multiples of lcm(2, 3, 4) so every LR size is exactly HR / s
@@ -127,15 +127,6 @@ def write_lmdbs(root, train_rels, scales, log):
             folder = osp.join(root, split, 'LR_bicubic', f'X{s}')
             write_lmdb(folder, names, folder + '.lmdb')
         log(f'lmdb: {split}/HR.lmdb, {split}/LR_bicubic/X<s>.lmdb ({len(names)} images)')
-
-
-def file_sha256(path):
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_outputs_disjoint(root, records):

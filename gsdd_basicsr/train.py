@@ -7,7 +7,8 @@ Usage (from the folder that should hold ``experiments/`` and ``tb_logger/``)::
     torchrun --nproc_per_node=2 gsdd_basicsr/train.py -opt ... --launcher pytorch
 
 Bad input (a ``GSDDError``) is printed as one line, the exit status is 2, and a run that
-failed before writing any checkpoint leaves no experiment folder behind.
+failed before writing any checkpoint leaves no experiment folder behind. The run gets
+:mod:`gsdd_basicsr.pipeline_fixes` (safe resume, CPU DDP, atomic checkpoints, ``--force_yml`` seeds).
 """
 import glob
 import os
@@ -18,10 +19,11 @@ if __package__ in (None, ''):
     # run as a script: import the package from the repository, not this folder's siblings
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-import gsdd_basicsr  # noqa: E402,F401  (compat fixes + registration)
+import gsdd_basicsr  # noqa: E402,F401  (global fixes + registration)
 from basicsr.train import train_pipeline  # noqa: E402
 
 from gsdd_basicsr.cli import user_errors  # noqa: E402
+from gsdd_basicsr.pipeline_fixes import pipeline_fixes  # noqa: E402
 
 
 def _experiment_name(argv):
@@ -66,7 +68,7 @@ class _FailedStartCleanup:
 
 def main():
     root = os.getcwd()
-    with user_errors('train.py', cleanup=_FailedStartCleanup(root, _experiment_name(sys.argv))):
+    with user_errors('train.py', cleanup=_FailedStartCleanup(root, _experiment_name(sys.argv))), pipeline_fixes():
         train_pipeline(root)
 
 

@@ -1,7 +1,7 @@
 """Shared fixtures. Tests run on the CPU and build their data at run time.
 
-Test modules share helpers by importing each other (``from test_latent_bank import
-make_toy_bank``): this folder is put on ``sys.path`` here, once, for all of them. The package
+Test modules share helpers through ``helpers.py`` (``from helpers import make_toy_bank``), never by
+importing each other: this folder is put on ``sys.path`` here, once, for all of them. The package
 itself is imported as installed (``pip install -e .``).
 """
 import importlib.util
@@ -23,9 +23,20 @@ import gsdd_basicsr  # noqa: E402,F401  (compat fixes before anything imports ba
 from gsdd_basicsr import lpips_weights as _lpips_weights  # noqa: E402
 
 
-@pytest.fixture(scope='session')
-def repo_root():
-    return ROOT
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    """A folder with GSDDModel's tiny inputs: ``train/{ant,bee}/``, ``val/held/`` and a random generator ``g.pth``."""
+    import torch
+    from basicsr.archs.srvgg_arch import SRVGGNetCompact
+
+    from helpers import SCALE, write_classes
+    root = tmp_path_factory.mktemp('gsdd')
+    write_classes(root / 'train')
+    write_classes(root / 'val', classes=('held',), per_class=2)
+    torch.manual_seed(0)
+    net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=SCALE, act_type='prelu')
+    torch.save({'params_ema': net.state_dict()}, root / 'g.pth')
+    return root
 
 
 def pytest_configure(config):

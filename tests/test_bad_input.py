@@ -1,7 +1,7 @@
 """Bad input across the product, in one list: exit status 2, one message naming the culprit, no partial output.
 
 Every case below runs the real entry point: ``gsdd_basicsr/train.py``'s ``main()`` in this process
-(``test_train.train_in_process``: the script's code path, without a 5 s interpreter start per case) or
+(``helpers.train_in_process``: the script's code path, without a 5 s interpreter start per case) or
 ``tools/export_distilled.py``'s ``main()``; one case runs the script as a subprocess to pin the real
 exit status. Expected for each: status 2, the last stderr line ``<prog>: error: <message>`` naming the
 culprit, no traceback, and nothing left behind (no ``experiments/<name>``, ``tb_logger/<name>`` or
@@ -14,14 +14,17 @@ Distillation (``train.py``, GSDDModel):
   - an LMDB whose meta_info.txt names a key the LMDB does not hold
   - generator weights missing / for another architecture / for another scale
   - an unknown ``gsdd:`` key; a ``gsdd:`` value of the wrong type; an optimizer BasicSR does not build
+  - an optimizer or scheduler setting torch rejects (``train.optim_z.lr: -1``, an invalid beta, a misspelt
+    scheduler argument); a scheduler BasicSR does not build
   - NaN in the loss (a generator that outputs NaN); Inf/overflow in the loss (a divergent learning rate)
   - ``path.resume_state`` missing or corrupt
   - a full disk while saving a checkpoint (the previous checkpoint must survive; the message names
     the file)
 Downstream training (``train.py``, BasicSR's SRModel):
-  - a full disk while saving a checkpoint (``compat`` makes BasicSR's saves atomic and fail loudly)
+  - a full disk while saving a checkpoint (``pipeline_fixes`` makes BasicSR's saves atomic and fail loudly)
 Export (``tools/export_distilled.py``):
-  - a latent bank of the wrong format; a bank whose scale disagrees with its generator
+  - a latent bank of the wrong format; a bank whose scale disagrees with its generator; a bank with a
+    non-finite latent
 
 Accepted, not errors (documented conversions, the run must work): grey-scale, 16-bit and RGBA
 images are read as 3-channel float RGB in [0, 1] (grey replicated, 16-bit / 65535, alpha dropped).
@@ -42,16 +45,9 @@ import pytest
 import torch
 import yaml
 
-from test_gsdd_model import _cli_opt, _write_classes, setup  # noqa: F401  (setup is a fixture)
-from test_latent_bank import make_toy_bank
-from test_train import _edsr_options, _paired_folder, train_in_process
+from helpers import edsr_options, gsdd_cli_opt, make_toy_bank, paired_folder, train_in_process, write_classes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(autouse=True)
-def _root():
-    pytest.ROOT = ROOT  # test_train.train_in_process reads it
 
 
 def _copy_train(root, case):
@@ -98,7 +94,7 @@ def _zero_byte_image(root, case, opt):
 
 def _images_smaller_than_crop(root, case, opt):
     data = root / 'cases' / case
-    _write_classes(data, size=12)  # 12 px images, 16 px crops
+    write_classes(data, size=12)  # 12 px images, 16 px crops
     opt['datasets']['train']['real']['dataroot_gt'] = str(data)
 
 
@@ -154,6 +150,22 @@ def _unsupported_optimizer(root, case, opt):
     opt['train']['optim_z'] = dict(type='SGD', lr=0.1)  # basicsr 1.4.2's BaseModel.get_optimizer knows only Adam
 
 
+def _negative_learning_rate(root, case, opt):
+    opt['train']['optim_z']['lr'] = -1  # torch.optim.Adam: "Invalid learning rate: -1"
+
+
+def _unknown_optimizer_argument(root, case, opt):
+    opt['train']['optim_z']['betas'] = [0.9, 1.5]  # torch.optim.Adam: "Invalid beta parameter at index 1"
+
+
+def _unknown_scheduler_argument(root, case, opt):
+    opt['train']['scheduler']['gama'] = 0.5  # a typo: an unexpected keyword argument
+
+
+def _unsupported_scheduler(root, case, opt):
+    opt['train']['scheduler'] = dict(type='StepLR', step_size=2)  # basicsr 1.4.2 does not build it
+
+
 def _resume_state_missing(root, case, opt):
     opt['path']['resume_state'] = str(root / 'cases' / 'no_such.state')
 
@@ -181,6 +193,11 @@ CASES = [  # (breaker, what the one message must say)
     (_nan_loss, 'non-finite distillation loss at iteration 1'),
     (_inf_loss, 'non-finite distillation loss at iteration'),
     (_unsupported_optimizer, 'train.optim_z.type SGD is not supported'),
+    (_negative_learning_rate, 'train.optim_z (Adam) is rejected: Invalid learning rate: -1; fix train.optim_z'),
+    (_unknown_optimizer_argument, 'train.optim_z (Adam) is rejected: Invalid beta parameter at index 1'),
+    (_unknown_scheduler_argument, "train.scheduler (MultiStepLR) is rejected: MultiStepRestartLR.__init__() got an "
+                                  "unexpected keyword argument 'gama'"),
+    (_unsupported_scheduler, 'train.scheduler.type StepLR is not supported'),
     (_resume_state_missing, 'path.resume_state {root}/cases/no_such.state does not exist'),
     (_resume_state_corrupt, 'Training state {root}/cases/cut.state cannot be loaded safely'),
 ]
@@ -199,10 +216,10 @@ def _nothing_left(root, name):
 
 
 @pytest.mark.parametrize('breaker, message', CASES, ids=[b.__name__.strip('_') for b, _ in CASES])
-def test_distillation_bad_input(setup, monkeypatch, breaker, message):  # noqa: F811
+def test_distillation_bad_input(setup, monkeypatch, breaker, message):
     os.makedirs(setup / 'cases', exist_ok=True)
     name = f'bad{breaker.__name__}'
-    opt = _cli_opt(setup, name)
+    opt = gsdd_cli_opt(setup, name)
     breaker(setup, breaker.__name__, opt)
     opt_path = setup / 'cases' / f'{name}.yml'
     opt_path.write_text(yaml.safe_dump(opt))
@@ -211,10 +228,10 @@ def test_distillation_bad_input(setup, monkeypatch, breaker, message):  # noqa: 
     assert _nothing_left(setup, name)
 
 
-def test_script_exit_status(setup):  # noqa: F811
+def test_script_exit_status(setup):
     """The same through a real ``python gsdd_basicsr/train.py`` process: status 2, one line, nothing left."""
     os.makedirs(setup / 'cases', exist_ok=True)
-    opt = _cli_opt(setup, 'bad_script')
+    opt = gsdd_cli_opt(setup, 'bad_script')
     _missing_dataroot(setup, 'script', opt)
     opt_path = setup / 'cases' / 'bad_script.yml'
     opt_path.write_text(yaml.safe_dump(opt))
@@ -225,7 +242,7 @@ def test_script_exit_status(setup):  # noqa: F811
     assert _nothing_left(setup, 'bad_script')
 
 
-def test_grey_16bit_and_rgba_images_are_converted(setup, monkeypatch):  # noqa: F811
+def test_grey_16bit_and_rgba_images_are_converted(setup, monkeypatch):
     """Not an error: grey -> 3 equal channels, 16-bit -> / 65535, RGBA -> alpha dropped; the run works."""
     from gsdd_basicsr.data.class_image_dataset import ClassImageDataset
     data = setup / 'cases' / 'odd_images'
@@ -242,7 +259,7 @@ def test_grey_16bit_and_rgba_images_are_converted(setup, monkeypatch):  # noqa: 
         assert img.shape == (24, 24, 3) and img.dtype == np.float32
         assert np.abs(img - expected / 255.).max() < 1e-6
 
-    opt = _cli_opt(setup, 'odd_images')
+    opt = gsdd_cli_opt(setup, 'odd_images')
     opt['datasets']['train']['real']['dataroot_gt'] = str(data)
     opt['train']['total_iter'] = 2
     opt_path = setup / 'cases' / 'odd_images.yml'
@@ -269,13 +286,13 @@ def _full_disk_on(monkeypatch, failing_call):
 
 
 def _gsdd_full_disk(root):
-    opt = _cli_opt(root, 'full_disk_gsdd')  # checkpoints at 2 and 4: latents_2, latents_latest, 2.state, latents_4
+    opt = gsdd_cli_opt(root, 'full_disk_gsdd')  # checkpoints at 2 and 4: latents_2, latents_latest, 2.state, latents_4
     return opt, 4, 'latents_4.pth', ['models/latents_2.pth', 'models/latents_latest.pth', 'training_states/2.state']
 
 
 def _srmodel_full_disk(root):
-    _paired_folder(root / 'cases' / 'paired')
-    opt = _edsr_options(root / 'cases' / 'paired', 'full_disk_edsr', total_iter=4)
+    paired_folder(root / 'cases' / 'paired')
+    opt = edsr_options(root / 'cases' / 'paired', 'full_disk_edsr', total_iter=4)
     opt['logger']['save_checkpoint_freq'] = 2  # net_g_2.pth, 2.state, then net_g_4.pth fails
     return opt, 3, 'net_g_4.pth', ['models/net_g_2.pth', 'training_states/2.state']
 
@@ -284,7 +301,7 @@ def _srmodel_full_disk(root):
     pytest.param(_gsdd_full_disk, id='GSDDModel'),
     pytest.param(_srmodel_full_disk, id='SRModel'),
 ])
-def test_full_disk_while_saving_keeps_the_previous_checkpoint(setup, monkeypatch, case):  # noqa: F811
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(setup, monkeypatch, case):
     os.makedirs(setup / 'cases', exist_ok=True)
     opt, failing_call, culprit, previous = case(setup)
     opt_path = setup / 'cases' / f"{opt['name']}.yml"
@@ -317,7 +334,18 @@ def _bank_wrong_scale(folder):
     return path, f"latent bank {path}: scale mismatch: 'scale' is 2 but network_g (SRVGGNetCompact) upscales by 4"
 
 
-@pytest.mark.parametrize('make_bank', [_bank_wrong_format, _bank_wrong_scale], ids=['wrong-format', 'wrong-scale'])
+def _bank_non_finite_latent(folder):
+    bank_path, _, _ = make_toy_bank(folder / 'toy')
+    bank = torch.load(bank_path, weights_only=True)
+    bank['latents'][4, 1, 2, 3] = float('nan')  # one NaN written into a saved bank
+    path = folder / 'nan.pth'
+    torch.save(bank, path)
+    return path, (f"latent bank {path}: 'latents' holds non-finite values (NaN or Inf) in 1 of 6 latents "
+                  '(first: index 4)')
+
+
+@pytest.mark.parametrize('make_bank', [_bank_wrong_format, _bank_wrong_scale, _bank_non_finite_latent],
+                         ids=['wrong-format', 'wrong-scale', 'non-finite-latent'])
 def test_export_bad_latent_bank(tmp_path, make_bank, run_tool):
     bank, message = make_bank(tmp_path)
     out, err = tmp_path / 'out', io.StringIO()

@@ -22,8 +22,7 @@ import torch
 import yaml
 
 import gsdd_basicsr_autoload
-from test_gsdd_model import _cli_opt, setup  # noqa: F401  (setup is a fixture)
-from test_train import _edsr_options, _paired_folder
+from helpers import edsr_options, gsdd_cli_opt, paired_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PTH = 'gsdd_basicsr_autoload.pth'
@@ -109,8 +108,8 @@ for folder in ('basicsr', 'not_basicsr'):
 
 def test_import_basicsr_registers_the_plugin_and_fixes_basicsr_main(tmp_path):
     """The registries know the plugin, basicsr keeps its own loader, the hook is gone; basicsr's train.py as
-    ``__main__`` (and only it) gets compat's load_resume_state, and a warning when it would write into
-    site-packages."""
+    ``__main__`` (and only it) gets compat's load_resume_state (global fix 2), and a warning when it would write
+    into site-packages."""
     run = _python(['-c', _MAIN_PROBE], tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split() == ['True', 'True', 'True', 'SourceFileLoader', 'False',
@@ -119,8 +118,8 @@ def test_import_basicsr_registers_the_plugin_and_fixes_basicsr_main(tmp_path):
     assert len(warnings) == 1 and 'python -m gsdd_basicsr.train' in warnings[0]
 
 
-def test_python_m_basicsr_train_distils(setup, checkout):  # noqa: F811
-    opt = _cli_opt(setup, 'entry_distill')
+def test_python_m_basicsr_train_distils(setup, checkout):
+    opt = gsdd_cli_opt(setup, 'entry_distill')
     opt_path = setup / 'entry_distill.yml'
     opt_path.write_text(yaml.safe_dump(opt))
     run = _python(['-m', 'basicsr.train', '-opt', str(opt_path)], checkout, pythonpath=[checkout])
@@ -130,10 +129,20 @@ def test_python_m_basicsr_train_distils(setup, checkout):  # noqa: F811
     assert bank['iter'] == opt['train']['total_iter']
     assert tuple(bank['latents'].shape[-2:]) == (opt['gsdd']['latent_size'],) * 2
 
+    # resuming with BasicSR's own loader: BasicSR's switch keeps the frozen generator's weights
+    opt['path']['ignore_resume_networks'] = ['network_g']
+    opt_path.write_text(yaml.safe_dump(opt))
+    more = opt['train']['total_iter'] + 2
+    resumed = _python(['-m', 'basicsr.train', '-opt', str(opt_path), '--auto_resume', '--force_yml',
+                       f'train:total_iter={more}'], checkout, pythonpath=[checkout])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"iter: {opt['train']['total_iter']}." in resumed.stderr  # basicsr's "Resuming training from ..."
+    assert torch.load(models / 'latents_latest.pth', weights_only=True)['iter'] == more
+
 
 def test_basicsr_train_script_trains_sr_on_distilled_images_and_resumes_on_cpu(tmp_path, checkout):
-    _paired_folder(tmp_path / 'data')
-    opt = _edsr_options(tmp_path / 'data', 'entry_edsr', total_iter=2)
+    paired_folder(tmp_path / 'data')
+    opt = edsr_options(tmp_path / 'data', 'entry_edsr', total_iter=2)
     opt['logger']['save_checkpoint_freq'] = 2
     opt['datasets']['train'].update(type='DistilledImageDataset', dataroot=str(tmp_path / 'data'),
                                     lr_source='on_the_fly')
@@ -147,12 +156,68 @@ def test_basicsr_train_script_trains_sr_on_distilled_images_and_resumes_on_cpu(t
     assert first.returncode == 0, first.stderr[-3000:]
     states = checkout / 'experiments' / 'entry_edsr' / 'training_states'
     assert sorted(os.listdir(states)) == ['2.state']
-    # basicsr's own load_resume_state would need CUDA here; the autoload gives __main__ compat's
+    # basicsr's own load_resume_state would need CUDA here; the autoload gives __main__ compat's (global fix 2)
     resumed = _python([script, '-opt', str(opt_path), '--auto_resume', '--force_yml', 'train:total_iter=4'], checkout)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"Resuming from {states / '2.state'}" in resumed.stdout
+    assert 'Resuming training from epoch: 0, iter: 2.' in resumed.stderr  # basicsr's own resume, on the CPU
     state = torch.load(states / '4.state', weights_only=True)
     assert float(state['optimizers'][0]['state'][0]['step']) == 4
+
+
+_PLAIN_RUN = """import os, sys
+if os.environ.get('GSDD_BASICSR_AUTOLOAD') == '0':  # basicsr 1.4.2 without the plugin: only global fix 1
+    from gsdd_basicsr_autoload import alias_functional_tensor
+    alias_functional_tensor()
+import basicsr.train
+print('plugin loaded:', 'gsdd_basicsr' in sys.modules)
+sys.argv = ['train.py', '-opt', sys.argv[1]]
+basicsr.train.train_pipeline(os.getcwd())
+"""
+
+
+def test_a_plain_srmodel_run_is_the_same_with_and_without_the_plugin(tmp_path):
+    """BasicSR's own SRModel training (no class of ours in its options), once with the installed hook (which
+    loads the plugin at ``import basicsr``) and once with the hook off: the same weights, training states and
+    validation images. The plugin changes BasicSR only through the global fixes of ``gsdd_basicsr.compat``."""
+    paired_folder(tmp_path / 'data')
+    opt = edsr_options(tmp_path / 'data', 'plain', total_iter=4)
+    opt['logger']['save_checkpoint_freq'] = 2
+    opt['datasets']['val'] = dict(name='tiny_val', type='PairedImageDataset', dataroot_gt=str(tmp_path / 'data' / 'HR'),
+                                  dataroot_lq=str(tmp_path / 'data' / 'LR'), io_backend=dict(type='disk'),
+                                  filename_tmpl='{}', phase='val')
+    opt['val'] = dict(val_freq=2, save_img=True, metrics=dict(psnr=dict(type='calculate_psnr', crop_border=2)))
+    opt_path = tmp_path / 'plain.yml'
+    opt_path.write_text(yaml.safe_dump(opt))
+    outputs = {}
+    for hook, env in (('on', {}), ('off', {gsdd_basicsr_autoload.ENV: '0'})):
+        (tmp_path / hook).mkdir()
+        run = _python(['-c', _PLAIN_RUN, str(opt_path)], tmp_path / hook, **env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert f'plugin loaded: {hook == "on"}' in run.stdout
+        outputs[hook] = tmp_path / hook / 'experiments' / 'plain'
+    on, off = outputs['on'], outputs['off']
+    files = sorted(str(p.relative_to(on)) for p in on.rglob('*') if p.is_file() and p.suffix != '.log'
+                   and p.name != 'plain.yml')
+    assert files == sorted(str(p.relative_to(off)) for p in off.rglob('*') if p.is_file() and p.suffix != '.log'
+                           and p.name != 'plain.yml')
+    assert {'models/net_g_4.pth', 'training_states/4.state', 'visualization/000/000_4.png'} <= set(files)
+    for name in files:
+        if name.endswith('.png'):
+            assert (on / name).read_bytes() == (off / name).read_bytes(), name
+        else:
+            a, b = (torch.load(d / name, weights_only=True) for d in (on, off))
+            assert _same(a, b), name  # same keys, weights, optimizer and scheduler states
+
+
+def _same(a, b):
+    """Whether two loaded checkpoints are equal: same structure, tensors equal element for element."""
+    if torch.is_tensor(a) or torch.is_tensor(b):
+        return torch.is_tensor(a) and torch.is_tensor(b) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def _setuptools_builds_wheels():

@@ -348,7 +348,7 @@ def test_training_curve_from_a_basicsr_log(tmp_path):
 def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path, monkeypatch):
     """No run: every row's (and every distillation's) resolved options go through parse_options."""
     from basicsr.utils.options import parse_options
-    from gsdd_basicsr.benchmark.basicsr_runs import write_options
+    from gsdd_basicsr.utils.atomic import atomic_write_yaml
     from gsdd_basicsr.benchmark.row_options import distill_options, sr_test_options, sr_train_options
     b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile=profile, seeds=2,
                      device='cpu')
@@ -362,7 +362,7 @@ def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profi
             x['key'] for x in b.budgets}
 
     def parses(opt, is_train):
-        path = write_options(opt, str(tmp_path / 'o.yml'))
+        path = atomic_write_yaml(opt, str(tmp_path / 'o.yml'))
         monkeypatch.setattr(sys, 'argv', ['x.py', '-opt', path])
         return parse_options(str(tmp_path), is_train=is_train)[0]
 

@@ -1,12 +1,13 @@
 import errno
 import os
+import subprocess
 import sys
 
 import pytest
 import torch
 
 import gsdd_basicsr
-from gsdd_basicsr import compat
+from gsdd_basicsr import compat, pipeline_fixes
 from gsdd_basicsr.errors import WriteError
 
 
@@ -17,18 +18,65 @@ def test_functional_tensor_alias_lets_basicsr_degradations_import():
     assert deg.rgb_to_grayscale is F.rgb_to_grayscale
 
 
-def test_basicsr_functions_are_patched():
+def test_import_basicsr_fails_without_the_functional_tensor_alias(tmp_path):
+    """Global fix 1: without it basicsr 1.4.2 does not import with torchvision >= 0.17."""
+    import torchvision
+    if tuple(int(v) for v in torchvision.__version__.split('.')[:2]) < (0, 17):
+        pytest.skip('torchvision < 0.17 still has functional_tensor')
+    run = _python_without_plugin('import basicsr', tmp_path)
+    assert run.returncode != 0 and "No module named 'torchvision.transforms.functional_tensor'" in run.stderr
+
+
+def test_basicsr_resume_fails_without_the_resume_fix(tmp_path):
+    """Global fix 2: without CUDA basicsr's own load_resume_state fails on any state; with the fix it loads."""
+    state_dir = tmp_path / 'experiments' / 'run' / 'training_states'
+    state_dir.mkdir(parents=True)
+    sched = torch.optim.lr_scheduler.MultiStepLR(torch.optim.Adam([torch.zeros(1, requires_grad=True)]), [2, 4])
+    torch.save({'iter': 3, 'schedulers': [sched.state_dict()]}, state_dir / '3.state')
+    probe = ("import basicsr.train\n"
+             "basicsr.train.load_resume_state({'auto_resume': True, 'name': 'run', 'path': {'resume_state': None}})")
+    run = _python_without_plugin(probe, tmp_path)  # CUDA hidden
+    assert run.returncode != 0 and 'torch.cuda.current_device()' in run.stderr, run.stderr[-2000:]
+
+    import basicsr.train
+    assert basicsr.train.load_resume_state is compat.load_resume_state
+    compat.apply()  # idempotent
+    assert basicsr.train.load_resume_state is compat.load_resume_state
+    opt = {'auto_resume': True, 'name': 'run', 'path': {'resume_state': None, 'models': 'm'}}
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # basicsr looks for auto_resume states under ./experiments
+    try:
+        assert compat.load_resume_state(opt)['iter'] == 3
+    finally:
+        os.chdir(cwd)
+    assert opt['path']['resume_state'] == os.path.join('experiments', 'run', 'training_states', '3.state')
+
+
+def _python_without_plugin(code, cwd):
+    """``python -c code`` with the import hook off and only the functional_tensor alias (when not importing
+    basicsr itself): basicsr 1.4.2 as it runs without the plugin."""
+    alias = '' if code == 'import basicsr' else (
+        'from gsdd_basicsr_autoload import alias_functional_tensor\nalias_functional_tensor()\n')
+    env = dict(os.environ, GSDD_BASICSR_AUTOLOAD='0', CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    return subprocess.run([sys.executable, '-c', alias + code], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_pipeline_fixes_patch_basicsr_only_inside_the_block():
     import basicsr.train
     import basicsr.utils.dist_util
     from basicsr.models.base_model import BaseModel
+    before = {name: BaseModel.__dict__[name] for name in ('model_to_device', 'save_network', 'save_training_state')}
+    with pipeline_fixes.pipeline_fixes():
+        assert basicsr.train.load_resume_state is pipeline_fixes.load_resume_state
+        assert basicsr.utils.dist_util._init_dist_pytorch is pipeline_fixes._init_dist_pytorch
+        assert BaseModel.model_to_device is pipeline_fixes._model_to_device
+        # atomic checkpoint writers, still rank-0 only (basicsr's @master_only wrapper around ours)
+        assert BaseModel.save_network.__wrapped__ is pipeline_fixes._save_network
+        assert BaseModel.save_training_state.__wrapped__ is pipeline_fixes._save_training_state
     assert basicsr.train.load_resume_state is compat.load_resume_state
-    assert basicsr.utils.dist_util._init_dist_pytorch is compat._init_dist_pytorch
-    assert BaseModel.model_to_device is compat._model_to_device
-    # atomic checkpoint writers, still rank-0 only (basicsr's @master_only wrapper around ours)
-    assert BaseModel.save_network.__wrapped__ is compat._save_network
-    assert BaseModel.save_training_state.__wrapped__ is compat._save_training_state
-    compat.apply()  # idempotent
-    assert basicsr.train.load_resume_state is compat.load_resume_state
+    assert basicsr.utils.dist_util._init_dist_pytorch is not pipeline_fixes._init_dist_pytorch
+    assert {name: BaseModel.__dict__[name] for name in before} == before
 
 
 def test_registered_names():
@@ -48,17 +96,17 @@ def test_state_loading_is_safe_and_names_the_file(tmp_path):
     good = tmp_path / '3.state'
     sched = torch.optim.lr_scheduler.MultiStepLR(torch.optim.Adam([torch.zeros(1, requires_grad=True)]), [2, 4])
     torch.save({'iter': 3, 'schedulers': [sched.state_dict()]}, good)
-    assert compat.load_state_file(str(good))['iter'] == 3  # Counter milestones load with weights_only
+    assert pipeline_fixes.load_state_file(str(good))['iter'] == 3  # Counter milestones load with weights_only
 
     truncated = tmp_path / '6.state'
     truncated.write_bytes(good.read_bytes()[:40])
-    with pytest.raises(compat.ResumeStateError, match='6.state'):
-        compat.load_state_file(str(truncated))
+    with pytest.raises(pipeline_fixes.ResumeStateError, match='6.state'):
+        pipeline_fixes.load_state_file(str(truncated))
 
     foreign = tmp_path / '9.state'
     torch.save({'iter': 9, 'obj': Foreign()}, foreign)
-    with pytest.raises(compat.ResumeStateError, match='9.state'):
-        compat.load_state_file(str(foreign))
+    with pytest.raises(pipeline_fixes.ResumeStateError, match='9.state'):
+        pipeline_fixes.load_state_file(str(foreign))
 
 
 def _srmodel(tmp_path):
@@ -75,6 +123,7 @@ def _srmodel(tmp_path):
     return build_model(opt)
 
 
+@pipeline_fixes.pipeline_fixes()
 def test_basicsr_saves_are_atomic_and_a_failed_write_is_a_clear_error(tmp_path, monkeypatch):
     model = _srmodel(tmp_path)
     model.save(epoch=0, current_iter=2)
@@ -82,7 +131,7 @@ def test_basicsr_saves_are_atomic_and_a_failed_write_is_a_clear_error(tmp_path, 
     saved = torch.load(net_path, weights_only=True)
     assert set(saved) == {'params'}  # basicsr's keys and names
     assert torch.equal(saved['params']['conv_first.weight'], model.net_g.state_dict()['conv_first.weight'])
-    assert compat.load_state_file(str(state_path))['iter'] == 2
+    assert pipeline_fixes.load_state_file(str(state_path))['iter'] == 2
     before = {p: p.read_bytes() for p in (net_path, state_path)}
 
     with torch.no_grad():
@@ -108,6 +157,7 @@ def test_basicsr_saves_are_atomic_and_a_failed_write_is_a_clear_error(tmp_path, 
         model.save_network(model.net_g, 'net_g', -1)
 
 
+@pipeline_fixes.pipeline_fixes()
 def test_non_master_ranks_do_not_write(tmp_path, monkeypatch):
     model = _srmodel(tmp_path)
     monkeypatch.setattr('basicsr.utils.dist_util.get_dist_info', lambda: (1, 2))
@@ -116,6 +166,7 @@ def test_non_master_ranks_do_not_write(tmp_path, monkeypatch):
 
 
 def test_filter2d_accepts_non_contiguous_input():
+    """Global fix 3; the last line is basicsr's own function failing without it."""
     import basicsr.models.realesrnet_model as realesrnet
     from basicsr.utils.img_process_util import filter2D
     assert realesrnet.filter2D is filter2D
@@ -131,12 +182,11 @@ def test_force_yml_manual_seed_seeds_the_run(tmp_path, monkeypatch):
     """basicsr seeds before applying --force_yml; with the fix the forced seed is the seed used."""
     import yaml
 
-    from test_train import _edsr_options, _paired_folder, train_in_process
-    pytest.ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # read by train_in_process
-    _paired_folder(tmp_path / 'data')
+    from helpers import edsr_options, paired_folder, train_in_process
+    paired_folder(tmp_path / 'data')
 
     def weights(name, seed, *extra):
-        opt = _edsr_options(tmp_path / 'data', name, total_iter=2)
+        opt = edsr_options(tmp_path / 'data', name, total_iter=2)
         opt['manual_seed'] = seed
         path = tmp_path / f'{name}.yml'
         path.write_text(yaml.safe_dump(opt))

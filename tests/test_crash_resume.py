@@ -2,7 +2,7 @@
 with exactly the bank of an uninterrupted run.
 
 The killed runs are ``gsdd_basicsr/train.py`` subprocesses (tiny generator and class images from
-``test_gsdd_model``; 6 iterations, a checkpoint every 2) started through a small wrapper that
+``helpers``; 6 iterations, a checkpoint every 2) started through a small wrapper that
 SIGKILLs its own process at a chosen point:
 
 - ``after_save:<n>``: right after the n-th checkpoint file is complete (renamed into place);
@@ -11,7 +11,7 @@ SIGKILLs its own process at a chosen point:
 - ``invert:<n>``: inside GAN-inversion initialisation of the n-th class, before any checkpoint.
 
 The uninterrupted reference run and the ``--auto_resume`` continuations run ``train.py``'s
-``main()`` in the test process (``test_train.train_in_process``: the script's code path without
+``main()`` in the test process (``helpers.train_in_process``: the script's code path without
 another 5 s interpreter start); all of them run on one intra-op thread.
 
 GSDDModel writes ``latents_<iter>.pth``, ``latents_latest.pth`` and ``<iter>.state`` at every
@@ -38,70 +38,17 @@ import pytest
 import torch
 import yaml
 
-from test_gsdd_model import _cli_opt, setup  # noqa: E402,F401  (setup is a fixture)
-from test_train import train_in_process  # noqa: E402
+from helpers import KILL_WRAPPER, gsdd_cli_opt, train_in_process  # noqa: E402
 
-from gsdd_basicsr.compat import load_state_file  # noqa: E402
+from gsdd_basicsr.pipeline_fixes import load_state_file  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOTAL, FREQ = 6, 2
 SLOW = os.environ.get('GSDD_SLOW_TESTS') == '1'
 slow = pytest.mark.skipif(not SLOW, reason='extra kill point; set GSDD_SLOW_TESTS=1')
 
-WRAPPER = '''
-"""gsdd_basicsr/train.py that SIGKILLs itself at GSDD_KILL_AT (see tests/test_crash_resume.py)."""
-import os
-import signal
-import sys
-import types
-
-sys.path.insert(0, {root!r})
-import gsdd_basicsr  # noqa: F401
-from gsdd_basicsr.models.gsdd_model import GSDDModel
-from gsdd_basicsr.utils import atomic
-
-point, n = (os.environ.get('GSDD_KILL_AT') or 'none:0').split(':')
-n, saves, inversions = int(n), [0], [0]
-
-
-def die():
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def replace(src, dst):  # atomic_torch_save's final rename
-    saves[0] += 1
-    if point == 'in_save' and saves[0] == n:
-        die()  # the temporary file is complete, the destination not yet replaced
-    os.replace(src, dst)
-    if point == 'after_save' and saves[0] == n:
-        die()
-
-
-atomic.os = types.SimpleNamespace(**{{k: getattr(os, k) for k in dir(os) if not k.startswith('__')}})
-atomic.os.replace = replace
-
-invert = GSDDModel._invert
-
-
-def killing_invert(self, *args):
-    inversions[0] += 1
-    if point == 'invert' and inversions[0] == n:
-        die()
-    return invert(self, *args)
-
-
-GSDDModel._invert = killing_invert
-
-sys.argv[0] = os.path.join({root!r}, 'gsdd_basicsr', 'train.py')
-from gsdd_basicsr.train import main  # noqa: E402
-main()
-'''
-
-
 def _options(root, name):
-    opt = _cli_opt(root, name)
+    opt = gsdd_cli_opt(root, name)
     opt['train']['total_iter'] = TOTAL
     opt['logger']['save_checkpoint_freq'] = FREQ
     opt['val']['val_freq'] = FREQ
@@ -114,7 +61,7 @@ def _run_killed(root, name, kill):
     """train.py in a subprocess that SIGKILLs itself at ``kill``."""
     wrapper = root / 'kill_wrapper.py'
     if not wrapper.exists():
-        wrapper.write_text(WRAPPER.format(root=ROOT))
+        wrapper.write_text(KILL_WRAPPER.format(root=ROOT))
     # one thread, like train_in_process: the resumed runs continue this process's floating-point path
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='', GSDD_KILL_AT=kill, OMP_NUM_THREADS='1')
     return subprocess.run([sys.executable, str(wrapper), '-opt', str(_options(root, name))], cwd=root, env=env,
@@ -123,7 +70,6 @@ def _run_killed(root, name, kill):
 
 def _run(root, name, *extra):
     """train.py's main() in this process: (exit status, stdout, stderr)."""
-    pytest.ROOT = ROOT  # read by train_in_process
     with pytest.MonkeyPatch.context() as monkeypatch:
         return train_in_process(root, _options(root, name), *extra, monkeypatch=monkeypatch)
 
@@ -133,7 +79,7 @@ def _latents(root, name, iteration):
 
 
 @pytest.fixture(scope='module')
-def reference(setup):  # noqa: F811
+def reference(setup):
     code, _, err = _run(setup, 'uninterrupted')
     assert code == 0, err[-3000:]
     return _latents(setup, 'uninterrupted', TOTAL)['latents']
@@ -146,7 +92,7 @@ def reference(setup):  # noqa: F811
     pytest.param('in_save:2', None, 1, id='during-first-latents_latest', marks=slow),
     pytest.param('in_save:4', '2.state', 1, id='during-write-of-latents_4', marks=slow),
 ])
-def test_sigkill_then_auto_resume_equals_uninterrupted(setup, reference, kill, resume_from, tmp_left):  # noqa: F811
+def test_sigkill_then_auto_resume_equals_uninterrupted(setup, reference, kill, resume_from, tmp_left):
     name = 'killed_' + kill.replace(':', '_')
     killed = _run_killed(setup, name, kill)
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-3000:])

@@ -1,6 +1,6 @@
 """Distillation and its outputs on a CUDA GPU (``python -m pytest -m cuda``; skipped without CUDA).
 
-Tiny generator and class images from ``test_gsdd_model``; runs go through ``gsdd_basicsr/train.py``
+Tiny generator and class images from ``helpers`` (the ``setup`` fixture); runs go through ``gsdd_basicsr/train.py``
 in subprocesses (as users run them) with ``num_gpu: 1``. What they cover:
 
 - a distillation past two checkpoints (the optimizer state stays on the GPU across saves);
@@ -23,8 +23,7 @@ import torch
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_crash_resume import WRAPPER  # noqa: E402
-from test_gsdd_model import _cli_opt, _opt, setup  # noqa: E402,F401  (setup is a fixture)
+from helpers import KILL_WRAPPER, gsdd_cli_opt, gsdd_opt  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.cuda
@@ -37,7 +36,7 @@ def _env(**extra):
 def _cuda_opt(root, name, deterministic=True, **gsdd):
     gsdd = {'feature_space': 'both', 'teacher_layers': ['body.1'], 'batch_syn': 2,
             'augment': {'strategy': 'color_crop_cutout_flip_scale_rotate', 'mode': 'multiple'}, **gsdd}
-    opt = _cli_opt(root, name, **gsdd)
+    opt = gsdd_cli_opt(root, name, **gsdd)
     opt.update(num_gpu=1, deterministic=deterministic)
     opt['train']['total_iter'] = 6
     opt['logger']['save_checkpoint_freq'] = 2
@@ -67,7 +66,7 @@ def test_distillation_runs_past_two_checkpoints(setup):
 
 def test_checkpoint_leaves_the_optimizer_state_on_the_gpu(setup):
     from basicsr.models import build_model
-    opt = _opt(setup, name='cuda_live')
+    opt = gsdd_opt(setup, name='cuda_live')
     opt['num_gpu'] = 1
     model = build_model(opt)
     model.optimize_parameters(1)
@@ -89,7 +88,7 @@ def test_deterministic_kill_and_auto_resume_equals_uninterrupted(setup):
     if not reference.exists():
         assert _train(setup, _cuda_opt(setup, 'det_ref')).returncode == 0
     wrapper = setup / 'kill_wrapper_cuda.py'
-    wrapper.write_text(WRAPPER.format(root=ROOT))
+    wrapper.write_text(KILL_WRAPPER.format(root=ROOT))
     opt = _cuda_opt(setup, 'det_killed')
     path = setup / 'det_killed.yml'
     path.write_text(yaml.safe_dump(opt))
@@ -108,7 +107,7 @@ def test_bf16_fused_step_is_finite_and_close_to_float32(setup):
     from basicsr.models import build_model
     losses = {}
     for amp in ('none', 'bf16'):
-        opt = _opt(setup, name=f'cuda_{amp}', amp=amp, fuse_classes=True, augment=None)
+        opt = gsdd_opt(setup, name=f'cuda_{amp}', amp=amp, fuse_classes=True, augment=None)
         opt['num_gpu'] = 1
         model = build_model(opt)
         model.optimize_parameters(1)

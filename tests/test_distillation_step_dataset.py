@@ -4,8 +4,7 @@ import yaml
 
 from gsdd_basicsr.data.distillation_step_dataset import STEPS_PER_EPOCH, DistillationStepDataset
 from gsdd_basicsr.errors import GSDDError
-from test_gsdd_model import _cli_opt, setup  # noqa: F401  (setup is a fixture)
-from test_train import train_in_process
+from helpers import gsdd_cli_opt, train_in_process
 
 REAL = {'type': 'ClassImageDataset', 'dataroot_gt': 'x', 'gt_size': 16}
 
@@ -33,12 +32,11 @@ def test_bad_blocks_name_the_fix(changes, message):
         DistillationStepDataset(_opt(**changes))
 
 
-def test_a_distillation_builds_the_real_set_once(setup, monkeypatch):  # noqa: F811
-    opt = _cli_opt(setup, 'built_once')
+def test_a_distillation_builds_the_real_set_once(setup, monkeypatch):
+    opt = gsdd_cli_opt(setup, 'built_once')
     opt['train']['total_iter'] = 2
     path = setup / 'built_once.yml'
     path.write_text(yaml.safe_dump(opt))
-    pytest.ROOT = str(__import__('pathlib').Path(__file__).resolve().parents[1])  # read by train_in_process
     calls = []
     from gsdd_basicsr.data.class_image_dataset import ClassImageDataset
     init = ClassImageDataset.__init__

@@ -11,7 +11,7 @@ import torch
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.data.distilled_image_dataset import DistilledImageDataset
 from gsdd_basicsr.export import export_distilled
-from test_latent_bank import make_toy_bank
+from helpers import make_toy_bank
 
 
 @pytest.fixture(scope='module')

@@ -15,7 +15,7 @@ import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr import export as export_mod
 from gsdd_basicsr.export import export_distilled
 from gsdd_basicsr.latent_bank import build_bank_generator, load_latent_bank, render_bank
-from test_latent_bank import make_toy_bank
+from helpers import make_toy_bank
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 NAMES = ['sky_0000.png', 'sky_0001.png', 'sky_0002.png', 'water_0000.png', 'water_0001.png', 'water_0002.png']

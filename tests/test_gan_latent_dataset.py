@@ -9,7 +9,7 @@ import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.data.distilled_image_dataset import DistilledImageDataset, SRPairDataset
 from gsdd_basicsr.data.gan_latent_dataset import GANLatentDataset
 from gsdd_basicsr.export import export_distilled
-from test_latent_bank import make_toy_bank
+from helpers import make_toy_bank
 
 
 @pytest.fixture(scope='module')

@@ -12,61 +12,12 @@ import yaml
 from basicsr.archs.srvgg_arch import SRVGGNetCompact
 from basicsr.models import build_model
 
-SCALE, LATENT, IPC = 2, 8, 3
+from helpers import IPC, LATENT, SCALE, gsdd_cli_opt, gsdd_opt, train_in_process
 
-
-def _write_classes(root, classes=('ant', 'bee'), per_class=3, size=24):
-    rng = np.random.default_rng(1)
-    for k, name in enumerate(classes):
-        os.makedirs(root / name, exist_ok=True)
-        for i in range(per_class):
-            small = rng.random((4, 4, 3)) * 0.5 + 0.5 * (k % 2)
-            img = cv2.resize(small.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
-            cv2.imwrite(str(root / name / f'{i}.png'), (img * 255).astype(np.uint8))
-
-
-@pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp('gsdd')
-    _write_classes(root / 'train')
-    _write_classes(root / 'val', classes=('held',), per_class=2)
-    torch.manual_seed(0)
-    net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=SCALE, act_type='prelu')
-    torch.save({'params_ema': net.state_dict()}, root / 'g.pth')
-    return root
-
-
-def _opt(root, name='tiny', **gsdd):
-    gsdd_block = dict(ipc=IPC, latent_size=LATENT, init='inversion', inversion_iters=2, batch_real=4,
-                      lambda_reg=0.1, embed=dict(num_feat=8, depth=2), val_crops=4, val_embed_draws=2)
-    gsdd_block.update(gsdd)
-    dataset = dict(type='ClassImageDataset', io_backend=dict(type='disk'), gt_size=SCALE * LATENT)
-    return dict(
-        name=name, model_type='GSDDModel', scale=SCALE, num_gpu=0, manual_seed=3, is_train=True, dist=False,
-        rank=0, world_size=1,
-        datasets=dict(
-            train=dict(name='t', type='DistillationStepDataset', phase='train', batch_size_per_gpu=1,
-                       num_worker_per_gpu=0, real=dict(name='t_real', **dataset, dataroot_gt=str(root / 'train'))),
-            val=dict(name='v', **dataset, dataroot_gt=str(root / 'val' / 'held'), class_mode='instance',
-                     phase='val')),
-        network_g=dict(type='SRVGGNetCompact', num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=SCALE,
-                       act_type='prelu'),
-        path=dict(pretrain_network_g=str(root / 'g.pth'), param_key_g='params_ema', strict_load_g=True,
-                  resume_state=None, experiments_root=str(root / 'experiments' / name),
-                  models=str(root / 'experiments' / name / 'models'),
-                  training_states=str(root / 'experiments' / name / 'training_states'),
-                  visualization=str(root / 'experiments' / name / 'visualization'),
-                  log=str(root / 'experiments' / name)),
-        gsdd=gsdd_block,
-        train=dict(optim_z=dict(type='Adam', lr=0.05), scheduler=dict(type='MultiStepLR', milestones=[100], gamma=0.5),
-                   total_iter=4, warmup_iter=-1),
-        val=dict(val_freq=2, save_img=True),
-        logger=dict(print_freq=1, save_checkpoint_freq=2, use_tb_logger=False),
-    )
 
 
 def test_loss_decreases_on_a_fixed_draw_and_only_latents_change(setup):
-    model = build_model(_opt(setup, augment=None))
+    model = build_model(gsdd_opt(setup, augment=None))
     g_before = {k: v.clone() for k, v in model.net_g.state_dict().items()}
     latents_before = model.latents.detach().clone()
     losses = []
@@ -83,7 +34,7 @@ def test_loss_decreases_on_a_fixed_draw_and_only_latents_change(setup):
 def test_same_seed_same_bank_and_bank_format(setup):
     banks = []
     for _ in range(2):
-        model = build_model(_opt(setup))
+        model = build_model(gsdd_opt(setup))
         for it in range(1, 4):
             model.optimize_parameters(it)
         banks.append(model.latent_bank(3))
@@ -97,25 +48,25 @@ def test_same_seed_same_bank_and_bank_format(setup):
 
 @pytest.mark.parametrize('init', ['inversion', 'real', 'noise'])
 def test_init_modes(setup, init):
-    model = build_model(_opt(setup, init=init, inversion_iters=5))
+    model = build_model(gsdd_opt(setup, init=init, inversion_iters=5))
     z = model.latents.detach()
     if init == 'noise':
         assert 0 <= z.min() and z.max() <= 1 and z.std() > 0.2  # uniform noise
     else:  # both start from bicubic-down real crops; inversion moves them by a few Adam steps
-        real = build_model(_opt(setup, init='real')).latents.detach()
+        real = build_model(gsdd_opt(setup, init='real')).latents.detach()
         assert torch.equal(z, real) == (init == 'real')
         assert (z - real).abs().max() < 0.2
 
 
 def test_batch_syn_samples_a_subset_and_validation_writes_a_grid(setup):
-    model = build_model(_opt(setup, name='val', batch_syn=2))
+    model = build_model(gsdd_opt(setup, name='val', batch_syn=2))
     before = model.latents.detach().clone()
     model.optimize_parameters(1)
     changed = (model.latents.detach() != before).flatten(1).any(dim=1).view(2, IPC).sum(dim=1)
     assert changed.tolist() == [2, 2]  # exactly batch_syn latents per class got a gradient step
 
     from basicsr.data import build_dataset
-    val_set = build_dataset(_opt(setup)['datasets']['val'])
+    val_set = build_dataset(gsdd_opt(setup)['datasets']['val'])
     loader = torch.utils.data.DataLoader(val_set, batch_size=1)
     metrics = model.validation(loader, 1, tb_logger=None, save_img=True)
     assert set(metrics) == {'val_dm', 'diversity', 'homogeneity'}
@@ -126,7 +77,7 @@ def test_batch_syn_samples_a_subset_and_validation_writes_a_grid(setup):
 
 @pytest.mark.parametrize('space', ['teacher', 'both'])
 def test_teacher_feature_space(setup, space):
-    model = build_model(_opt(setup, feature_space=space, teacher_layers=['body.1']))
+    model = build_model(gsdd_opt(setup, feature_space=space, teacher_layers=['body.1']))
     model.optimize_parameters(1)
     assert np.isfinite(model.get_current_log()['l_dm'])
     assert (model.teacher is not None) and ((model.embedder is not None) == (space == 'both'))
@@ -139,10 +90,10 @@ import os, sys, torch, torch.distributed as dist
 sys.path.insert(0, {repr(os.path.dirname(os.path.abspath(__file__)))})
 import gsdd_basicsr
 from basicsr.models import build_model
-import test_gsdd_model as t
+import helpers as t
 import pathlib
 dist.init_process_group('gloo')
-opt = t._opt(pathlib.Path({str(setup)!r}), name='dist')
+opt = t.gsdd_opt(pathlib.Path({str(setup)!r}), name='dist')
 opt.update(dist=True, rank=dist.get_rank(), world_size=dist.get_world_size())
 model = build_model(opt)
 for it in range(1, 4):
@@ -162,18 +113,10 @@ dist.destroy_process_group()
     run = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', f'--master_port={port}',
                           str(script_path), str(out)], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
-    single = build_model(_opt(setup, name='single'))
+    single = build_model(gsdd_opt(setup, name='single'))
     for it in range(1, 4):
         single.optimize_parameters(it)
     assert (torch.load(out) - single.latent_bank(3)['latents']).abs().max() <= 1e-6
-
-
-def _cli_opt(root, name, **gsdd):
-    opt = _opt(root, name=name, **gsdd)
-    for key in ('is_train', 'dist', 'rank', 'world_size'):
-        opt.pop(key)
-    opt['path'] = {k: v for k, v in opt['path'].items() if k in ('pretrain_network_g', 'param_key_g', 'strict_load_g')}
-    return opt
 
 
 def _train(root, opt, *extra):
@@ -185,9 +128,9 @@ def _train(root, opt, *extra):
 
 
 def test_resume_equals_uninterrupted(setup):
-    full = _train(setup, _cli_opt(setup, 'full'))
+    full = _train(setup, gsdd_cli_opt(setup, 'full'))
     assert full.returncode == 0, full.stderr[-3000:]
-    part = _cli_opt(setup, 'part')
+    part = gsdd_cli_opt(setup, 'part')
     part['train']['total_iter'] = 2  # "killed" right after the checkpoint at 2
     assert _train(setup, part).returncode == 0
     part['train']['total_iter'] = 4
@@ -209,7 +152,7 @@ def test_resume_equals_uninterrupted(setup):
 
 def test_checkpoint_state_is_a_snapshot_of_the_optimizer(setup):
     """Saving must not move or alias the live Adam state (it moved it to the CPU on a GPU)."""
-    model = build_model(_opt(setup, name='snap', augment=None))
+    model = build_model(gsdd_opt(setup, name='snap', augment=None))
     model.optimize_parameters(1)
     state = model._training_state(0, 1)
     live = model.optimizer_z.state[model.latents]
@@ -225,7 +168,7 @@ def test_checkpoint_state_is_a_snapshot_of_the_optimizer(setup):
 def test_bf16_step_is_finite_and_close_to_float32(setup):
     losses, latents = {}, {}
     for amp in ('none', 'bf16'):
-        model = build_model(_opt(setup, name=f'amp_{amp}', amp=amp, init='real', augment=None))
+        model = build_model(gsdd_opt(setup, name=f'amp_{amp}', amp=amp, init='real', augment=None))
         model.optimize_parameters(1)
         losses[amp], latents[amp] = model.get_current_log()['l_dm'], model.latents.detach()
         assert model.latents.dtype == torch.float32 and torch.isfinite(model.latents).all()
@@ -236,7 +179,7 @@ def test_bf16_step_is_finite_and_close_to_float32(setup):
 
 
 def test_fused_classes_take_the_same_step(setup):
-    latents = [build_model(_opt(setup, name=f'fuse_{f}', fuse_classes=f, batch_syn=2)) for f in (False, True)]
+    latents = [build_model(gsdd_opt(setup, name=f'fuse_{f}', fuse_classes=f, batch_syn=2)) for f in (False, True)]
     for model in latents:
         model.optimize_parameters(1)
         model.optimize_parameters(2)
@@ -256,10 +199,10 @@ def deterministic_mode():
 
 def test_deterministic_option_sets_the_flags_and_keeps_the_step(setup, deterministic_mode):
     gsdd = dict(feature_space='both', teacher_layers=['body.1'], augment=dict(strategy='scale_rotate', mode='multiple'))
-    plain = build_model(_opt(setup, name='det_off', **gsdd))
+    plain = build_model(gsdd_opt(setup, name='det_off', **gsdd))
     assert not torch.are_deterministic_algorithms_enabled()
     plain.optimize_parameters(1)
-    opt = _opt(setup, name='det_on', **gsdd)
+    opt = gsdd_opt(setup, name='det_on', **gsdd)
     opt['deterministic'] = True
     model = build_model(opt)
     assert torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.benchmark
@@ -269,7 +212,7 @@ def test_deterministic_option_sets_the_flags_and_keeps_the_step(setup, determini
 
 def test_out_of_memory_names_the_settings_to_lower(setup, monkeypatch):
     from gsdd_basicsr.errors import OutOfMemory
-    model = build_model(_opt(setup, name='oom'))
+    model = build_model(gsdd_opt(setup, name='oom'))
 
     def oom(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB')
@@ -280,7 +223,7 @@ def test_out_of_memory_names_the_settings_to_lower(setup, monkeypatch):
 
 
 def test_bank_dtype_compacts_the_banks_but_not_the_training_state(setup):
-    model = build_model(_opt(setup, name='compact', bank_dtype='uint8', augment=None))
+    model = build_model(gsdd_opt(setup, name='compact', bank_dtype='uint8', augment=None))
     model.optimize_parameters(1)
     for key in ('models', 'training_states'):
         os.makedirs(model.opt['path'][key], exist_ok=True)
@@ -295,7 +238,7 @@ def test_bank_dtype_compacts_the_banks_but_not_the_training_state(setup):
                                   dict(match_residual=True), dict(match_groups=2)],
                          ids=['frequency', 'dmconvnet+frequency', 'residual', 'groups'])
 def test_other_matching_spaces_lower_their_loss(setup, gsdd):
-    model = build_model(_opt(setup, augment=None, **gsdd))
+    model = build_model(gsdd_opt(setup, augment=None, **gsdd))
     losses = []
     for _ in range(6):  # one fixed draw: a fixed objective
         model.optimize_parameters(1)
@@ -304,7 +247,6 @@ def test_other_matching_spaces_lower_their_loss(setup, gsdd):
 
 
 def test_out_of_memory_in_a_run_is_one_line_and_keeps_the_last_checkpoint(setup, monkeypatch):
-    from test_train import train_in_process
 
     from gsdd_basicsr.models.gsdd_model import GSDDModel
     step = GSDDModel._step
@@ -315,10 +257,9 @@ def test_out_of_memory_in_a_run_is_one_line_and_keeps_the_last_checkpoint(setup,
         return step(self, iteration)
 
     monkeypatch.setattr(GSDDModel, '_step', step_then_oom)
-    opt = _cli_opt(setup, 'oom_run')
+    opt = gsdd_cli_opt(setup, 'oom_run')
     path = setup / 'oom_run.yml'
     path.write_text(yaml.safe_dump(opt))
-    pytest.ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # read by train_in_process
     code, _, err = train_in_process(setup, path, monkeypatch=monkeypatch)
     lines = [line for line in err.strip().splitlines() if 'error' in line]
     assert code == 2 and len(lines) == 1, err[-2000:]
@@ -329,15 +270,15 @@ def test_out_of_memory_in_a_run_is_one_line_and_keeps_the_last_checkpoint(setup,
 
 
 def test_fp16_uses_loss_scaling_and_checkpoints_its_state(setup):
-    model = build_model(_opt(setup, name='fp16', amp='fp16', augment=None))
+    model = build_model(gsdd_opt(setup, name='fp16', amp='fp16', augment=None))
     assert model.scaler.is_enabled()
     for it in (1, 2, 3):
         model.optimize_parameters(it)
     assert torch.isfinite(model.latents).all() and model.latents.dtype == torch.float32
     state = model._training_state(0, 3)
     assert state['grad_scaler']['scale'] == model.scaler.get_scale()
-    resumed = build_model(dict(_opt(setup, name='fp16', amp='fp16', augment=None),
-                               path=dict(_opt(setup)['path'], resume_state='x')))
+    resumed = build_model(dict(gsdd_opt(setup, name='fp16', amp='fp16', augment=None),
+                               path=dict(gsdd_opt(setup)['path'], resume_state='x')))
     resumed.resume_training(state)
     assert resumed.scaler.get_scale() == model.scaler.get_scale()
     assert torch.equal(resumed.latents, model.latents)

@@ -1,7 +1,7 @@
 """Latent bank format: load / save / validate, generator building, rendering.
 
-``make_toy_bank`` is also used by test_export, test_distilled_image_dataset and
-test_gan_latent_dataset: a seeded, randomly initialised tiny SRVGGNetCompact (x4) saved as
+``helpers.make_toy_bank`` (also used by test_export, test_distilled_image_dataset and
+test_gan_latent_dataset): a seeded, randomly initialised tiny SRVGGNetCompact (x4) saved as
 ``{'params_ema': state_dict}`` and a bank of smooth latents.
 """
 import json
@@ -14,33 +14,9 @@ import torch
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.latent_bank import (bank_image_names, build_latent_bank, build_bank_generator, load_latent_bank, render_bank,
+from gsdd_basicsr.latent_bank import (bank_image_names, build_bank_generator, load_latent_bank, render_bank,
                                       save_latent_bank, validate_latent_bank)
-
-TOY_G = {'type': 'SRVGGNetCompact', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_conv': 2, 'upscale': 4,
-         'act_type': 'prelu'}
-
-
-def make_toy_bank(folder, classes=('sky', 'water'), per_class=3, p=16, seed=0, param_key='params_ema',
-                  store_weights=True):
-    """Write ``g.pth`` and ``bank.pth`` into ``folder``; return (bank_path, weights_path, bank)."""
-    from basicsr.archs.srvgg_arch import SRVGGNetCompact
-    os.makedirs(folder, exist_ok=True)
-    torch.manual_seed(seed)
-    net = SRVGGNetCompact(**{k: v for k, v in TOY_G.items() if k != 'type'})
-    weights = os.path.join(str(folder), 'g.pth')
-    torch.save({param_key: net.state_dict()}, weights)
-    gen = torch.Generator().manual_seed(seed + 1)
-    n = len(classes) * per_class
-    coarse = torch.rand(n, 3, 4, 4, generator=gen)
-    latents = 0.15 + 0.7 * torch.nn.functional.interpolate(coarse, size=(p, p), mode='bilinear', align_corners=False)
-    bank = build_latent_bank(latents, torch.arange(len(classes)).repeat_interleave(per_class), classes, 4,
-                             dict(TOY_G), 7)
-    if store_weights:
-        bank['pretrain_network_g'] = weights
-    path = os.path.join(str(folder), 'bank.pth')
-    save_latent_bank(bank, path)
-    return path, weights, bank
+from helpers import TOY_G, make_toy_bank
 
 
 def test_save_load_roundtrip_is_plain_and_atomic(tmp_path):

@@ -17,7 +17,8 @@ from basicsr.data import build_dataset
 from gsdd_basicsr.errors import GSDDError
 from gsdd_basicsr.image_set import lr_from_hr, read_rgb
 from gsdd_basicsr.photo_data import check_photos, prepare_photo_data, read_split_file
-from gsdd_basicsr.sr_set_writer import SCALES, file_sha256
+from gsdd_basicsr.sr_set_writer import SCALES
+from gsdd_basicsr.utils.hashing import file_sha256
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO, 'tools', 'prepare_photo_data.py')

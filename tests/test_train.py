@@ -1,99 +1,27 @@
 """BasicSR's train pipeline through gsdd_basicsr/train.py: CPU run, stop, resume."""
-import contextlib
 import glob
-import io
 import os
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
 import torch
 import yaml
 
-
-def _paired_folder(root, n=4, size=48, scale=2):
-    from basicsr.utils.matlab_functions import imresize
-    rng = np.random.default_rng(0)
-    os.makedirs(f'{root}/HR')
-    os.makedirs(f'{root}/LR')
-    for i in range(n):
-        small = rng.random((6, 6, 3)).astype(np.float32)
-        hr = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
-        lr = imresize(hr, 1 / scale)
-        cv2.imwrite(f'{root}/HR/{i:03d}.png', (hr * 255).round().astype(np.uint8))
-        cv2.imwrite(f'{root}/LR/{i:03d}.png', (lr.clip(0, 1) * 255).round().astype(np.uint8))
-
-
-def _edsr_options(data, name, total_iter):
-    dataset = dict(
-        type='PairedImageDataset', dataroot_gt=f'{data}/HR', dataroot_lq=f'{data}/LR', io_backend=dict(type='disk'),
-        filename_tmpl='{}')
-    return dict(
-        name=name, model_type='SRModel', scale=2, num_gpu=0, manual_seed=0,
-        datasets=dict(
-            train=dict(
-                name='tiny', **dataset, gt_size=32, use_hflip=True, use_rot=True, num_worker_per_gpu=0,
-                batch_size_per_gpu=2, dataset_enlarge_ratio=1, prefetch_mode=None, phase='train')),
-        network_g=dict(
-            type='EDSR', num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, upscale=2, res_scale=1,
-            img_range=255., rgb_mean=[0.4488, 0.4371, 0.4040]),
-        path=dict(pretrain_network_g=None, strict_load_g=True, resume_state=None),
-        train=dict(
-            optim_g=dict(type='Adam', lr=1e-3, betas=[0.9, 0.99]),
-            scheduler=dict(type='MultiStepLR', milestones=[4], gamma=0.5),
-            total_iter=total_iter, warmup_iter=-1, pixel_opt=dict(type='L1Loss', loss_weight=1.0, reduction='mean')),
-        logger=dict(print_freq=1, save_checkpoint_freq=3, use_tb_logger=False),
-        dist_params=dict(backend='gloo', port=29500))
+from helpers import ROOT, edsr_options, paired_folder, train_in_process
 
 
 def _train(cwd, opt_path, *extra, module=False):
-    entry = ['-m', 'gsdd_basicsr.train'] if module else [os.path.join(pytest.ROOT, 'gsdd_basicsr', 'train.py')]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [pytest.ROOT, os.environ.get('PYTHONPATH')])), CUDA_VISIBLE_DEVICES='')
+    entry = ['-m', 'gsdd_basicsr.train'] if module else [os.path.join(ROOT, 'gsdd_basicsr', 'train.py')]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get('PYTHONPATH')])), CUDA_VISIBLE_DEVICES='')
     return subprocess.run([sys.executable, *entry, '-opt', str(opt_path), *extra], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
-def train_in_process(cwd, opt_path, *extra, monkeypatch):
-    """``gsdd_basicsr/train.py -opt opt_path *extra`` run by its ``main()`` in this process (no start-up cost).
-
-    The same code path as the script (argument parsing, ``user_errors``, clean-up of a failed start);
-    BasicSR's logger is set up once per process, so later runs write no log file. Runs on one
-    intra-op thread (a subprocess compared with it should get ``OMP_NUM_THREADS=1``): the tensors are
-    tiny, and on a shared 2-core machine two threads make these runs ~10x slower.
-
-    Returns:
-        tuple: (exit status, stdout, stderr).
-    """
-    from gsdd_basicsr.train import main
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, 'argv', [os.path.join(pytest.ROOT, 'gsdd_basicsr', 'train.py'), '-opt', str(opt_path),
-                                      *extra])
-    out, err = io.StringIO(), io.StringIO()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main()
-                code = 0
-            except SystemExit as exit_:
-                code = exit_.code
-    finally:
-        torch.set_num_threads(threads)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def _root(repo_root):
-    pytest.ROOT = repo_root
-
-
 def test_cpu_training_stops_and_resumes_with_saved_optimizer_state(tmp_path):
-    _paired_folder(tmp_path / 'data')
+    paired_folder(tmp_path / 'data')
     opt_path = tmp_path / 'edsr.yml'
-    opt_path.write_text(yaml.safe_dump(_edsr_options(tmp_path / 'data', 'resume_edsr', total_iter=3)))
+    opt_path.write_text(yaml.safe_dump(edsr_options(tmp_path / 'data', 'resume_edsr', total_iter=3)))
 
     first = _train(tmp_path, opt_path)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -116,9 +44,9 @@ def test_cpu_training_stops_and_resumes_with_saved_optimizer_state(tmp_path):
 
 
 def test_corrupt_newest_state_is_skipped_on_auto_resume(tmp_path):
-    _paired_folder(tmp_path / 'data')
+    paired_folder(tmp_path / 'data')
     opt_path = tmp_path / 'edsr.yml'
-    opt_path.write_text(yaml.safe_dump(_edsr_options(tmp_path / 'data', 'corrupt_edsr', total_iter=3)))
+    opt_path.write_text(yaml.safe_dump(edsr_options(tmp_path / 'data', 'corrupt_edsr', total_iter=3)))
     assert _train(tmp_path, opt_path).returncode == 0
     states = tmp_path / 'experiments' / 'corrupt_edsr' / 'training_states'
     (states / '9.state').write_bytes(b'not a state')  # e.g. a crash during a write
@@ -129,8 +57,8 @@ def test_corrupt_newest_state_is_skipped_on_auto_resume(tmp_path):
 
 
 def test_missing_resume_state_is_one_clear_error(tmp_path):
-    _paired_folder(tmp_path / 'data')
-    opt = _edsr_options(tmp_path / 'data', 'missing_state', total_iter=2)
+    paired_folder(tmp_path / 'data')
+    opt = edsr_options(tmp_path / 'data', 'missing_state', total_iter=2)
     opt['path']['resume_state'] = str(tmp_path / 'nope.state')
     opt_path = tmp_path / 'edsr.yml'
     opt_path.write_text(yaml.safe_dump(opt))
@@ -151,10 +79,10 @@ def test_resumed_training_continues_the_uninterrupted_trajectory(tmp_path, monke
     results prove all of them carried over; a control resume whose Adam state is dropped ends elsewhere,
     so the comparison is sensitive to a lost optimizer state.
     """
-    _paired_folder(tmp_path / 'data', n=1, size=32)
+    paired_folder(tmp_path / 'data', n=1, size=32)
 
     def options(name, total_iter):
-        opt = _edsr_options(tmp_path / 'data', name, total_iter)
+        opt = edsr_options(tmp_path / 'data', name, total_iter)
         opt['datasets']['train'].update(gt_size=32, use_hflip=False, use_rot=False, batch_size_per_gpu=1)
         path = tmp_path / f'{name}.yml'
         path.write_text(yaml.safe_dump(opt))

@@ -14,6 +14,7 @@ import argparse
 
 from gsdd_basicsr import profiling
 from gsdd_basicsr.cli import user_errors
+from gsdd_basicsr.utils.atomic import atomic_write_json
 
 PROG = 'profile_distill.py'
 
@@ -46,7 +47,7 @@ def main(argv=None):
         if args.scale_data:
             report['scale_data'] = profiling.memory_growth(args.opt, args.scale_data, **settings)
         if args.json:
-            profiling.write_json(report, args.json)
+            atomic_write_json(report, args.json, 'report')
         print(profiling.format_report(report), flush=True)
     return report
 

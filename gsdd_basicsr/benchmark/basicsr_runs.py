@@ -1,8 +1,8 @@
 """Run BasicSR's train / test pipeline on a resolved options file and read their logs.
 
 A run is what ``python gsdd_basicsr/train.py -opt <file>`` (or ``test.py``) does, run from the run's
-folder: ``train_pipeline(folder)`` / ``test_pipeline(folder)`` with ``-opt <file>`` as the command
-line, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and the written
+folder: ``train_pipeline(folder)`` / ``test_pipeline(folder)`` inside ``pipeline_fixes()`` with ``-opt <file>``
+as the command line, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and the written
 options file reruns the run as it is. It runs in this process (a new interpreter per run would cost
 seconds of imports each); its console output goes to ``<folder>/<entry>.out``. Figures come from
 BasicSR's own log lines (timestamps with milliseconds, ``iter:``, ``Validation <set>`` with
@@ -21,21 +21,13 @@ import time
 from os import path as osp
 
 import torch
-import yaml
+
+from gsdd_basicsr.utils.atomic import atomic_write_yaml
 
 _VAL_DM = re.compile(r'^Validation .* at iter (\d+): val_dm: ([-+0-9.eE]+|nan|inf)')
 _RECORD = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) [A-Z]+: ?(.*)$')
 _ITER = re.compile(r'\[epoch:\s*\d+, iter:\s*([\d,]+),')
 _METRIC = re.compile(r'# (\w+): (\S+?)(?:\t|$)')
-
-
-def write_options(opt, path):
-    """Write a resolved options file (plain YAML that BasicSR's ``parse_options`` reads)."""
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        yaml.safe_dump(opt, f, sort_keys=False, default_flow_style=False)
-    os.replace(tmp, path)
-    return path
 
 
 def _reset_basicsr_logger():
@@ -56,13 +48,15 @@ def run(entry, opt, folder, file_name):
     """
     from basicsr.test import test_pipeline
     from basicsr.train import train_pipeline
+
+    from gsdd_basicsr.pipeline_fixes import pipeline_fixes
     os.makedirs(folder, exist_ok=True)
-    write_options(opt, osp.join(folder, file_name))
+    atomic_write_yaml(opt, osp.join(folder, file_name), 'options file')
     pipeline = {'train': train_pipeline, 'test': test_pipeline}[entry]
     argv, cwd = sys.argv, os.getcwd()
     t0 = time.time()
     with open(osp.join(folder, f'{entry}.out'), 'w') as out, contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(out):
+            contextlib.redirect_stderr(out), pipeline_fixes():
         try:
             _reset_basicsr_logger()
             sys.argv = [f'{entry}.py', '-opt', file_name]

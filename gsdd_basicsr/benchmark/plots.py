@@ -9,14 +9,15 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 from gsdd_basicsr.benchmark.profiles import CORESETS  # noqa: E402
+from gsdd_basicsr.utils.atomic import atomic_write  # noqa: E402
 
 
 def _save(fig, path):
-    tmp = f'{path}.tmp.png'
-    fig.savefig(tmp, dpi=110, bbox_inches='tight')
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=110, bbox_inches='tight'), binary=True,
+                            what='plot')
+    finally:
+        plt.close(fig)
 
 
 def _first_net(report):

@@ -11,6 +11,7 @@ import sys
 from os import path as osp
 
 from gsdd_basicsr.benchmark.profiles import CORESETS, ROOT
+from gsdd_basicsr.utils.atomic import atomic_write_text
 
 
 def _finite(x):
@@ -281,9 +282,7 @@ def write_markdown(report, path):
     L += ['## Plots', '', '![PSNR vs budget](psnr_vs_budget.png)', '',
           '![validation PSNR vs time](val_psnr_vs_time.png)', '', '![val_dm vs distillation step](val_dm.png)', '',
           '![restorations](restorations.png)', '']
-    with open(path + '.tmp', 'w') as f:
-        f.write('\n'.join(L))
-    os.replace(path + '.tmp', path)
+    atomic_write_text('\n'.join(L), path, 'report')
 
 
 def write_outputs(out, report):

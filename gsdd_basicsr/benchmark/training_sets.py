@@ -23,6 +23,7 @@ import numpy as np
 from gsdd_basicsr.benchmark import basicsr_runs
 from gsdd_basicsr.benchmark.row_options import distill_options
 from gsdd_basicsr import realesrgan_weights as ncnn_weights
+from gsdd_basicsr.utils.atomic import atomic_write_json as write_json  # the benchmark's JSON writer (runner, report)
 
 
 def log(msg):
@@ -32,17 +33,6 @@ def log(msg):
 def read_json(path):
     with open(path) as f:
         return json.load(f)
-
-
-def write_json(obj, path):
-    """Write ``obj`` as JSON atomically (a crash leaves the previous file or none)."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager

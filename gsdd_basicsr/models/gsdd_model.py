@@ -47,6 +47,26 @@ from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
 from gsdd_basicsr.utils.seeding import keyed_generator
 
 
+REGION_PREFIX = 'gsdd.'
+#: The ``torch.profiler`` region of each part of a distillation step, in the step's order (what
+#: :mod:`gsdd_basicsr.profiling` reads).
+REGIONS = {part: f'{REGION_PREFIX}{part}' for part in (
+    'data', 'draw', 'augment', 'embed_real', 'render', 'embed_syn', 'loss', 'backward', 'sync', 'optimizer')}
+
+
+@contextlib.contextmanager
+def _rejected_setting(key, type_name):
+    """An optimizer or scheduler setting torch rejects (``lr: -1``, an unknown argument, ...) -> one
+    ``GSDDError`` naming ``key`` instead of torch's traceback."""
+    try:
+        yield
+    except GSDDError:
+        raise
+    except (ValueError, TypeError, KeyError, AssertionError) as err:
+        reason = ' '.join(str(err).split()) or type(err).__name__
+        raise GSDDError(f'{key} ({type_name}) is rejected: {reason}; fix {key} in the options file.') from err
+
+
 @MODEL_REGISTRY.register()
 class GSDDModel(GSDDCheckpointMixin, BaseModel):
     """Distils ``datasets.train.real`` (a ``ClassImageDataset``) into ``ipc`` latents per class.
@@ -131,16 +151,26 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
         train_opt = self.opt['train']
         optim_opt = dict(train_opt.get('optim_z') or {'type': 'Adam', 'lr': 0.01})
         optim_type = optim_opt.pop('type')
-        self.optimizer_z = self.get_optimizer(optim_type, [self.latents], **optim_opt)
+        with _rejected_setting('train.optim_z', optim_type):
+            self.optimizer_z = self.get_optimizer(optim_type, [self.latents], **optim_opt)
         self.optimizers.append(self.optimizer_z)
         if train_opt.get('scheduler'):
-            self.setup_schedulers()
+            with _rejected_setting('train.scheduler', train_opt['scheduler'].get('type')):
+                self.setup_schedulers()
 
     def get_optimizer(self, optim_type, params, lr, **kwargs):
         try:
             return super().get_optimizer(optim_type, params, lr, **kwargs)
         except NotImplementedError as err:
             raise GSDDError(f'train.optim_z.type {optim_type} is not supported; basicsr 1.4.2 offers Adam.') from err
+
+    def setup_schedulers(self):
+        scheduler_type = self.opt['train']['scheduler'].get('type')
+        try:
+            super().setup_schedulers()
+        except NotImplementedError as err:
+            raise GSDDError(f'train.scheduler.type {scheduler_type} is not supported; basicsr 1.4.2 offers '
+                            'MultiStepLR, MultiStepRestartLR and CosineAnnealingRestartLR.') from err
 
     def _class_rows(self, c):
         ipc = self.gsdd['ipc']
@@ -262,9 +292,7 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
         images right away (so its embedding network can be re-drawn for the next class), and one
         backward pass per group carries the summed image gradients and ``lambda_reg * R`` through
         the generator to the latents. The parts run inside ``torch.profiler.record_function``
-        regions named ``gsdd.<part>`` (``data``, ``draw``, ``augment``, ``embed_real``, ``render``,
-        ``embed_syn``, ``loss``, ``backward``, ``sync``, ``optimizer``; free when no profiler
-        runs), read by :mod:`gsdd_basicsr.profiling`.
+        regions (:data:`REGIONS`; free when no profiler runs), read by :mod:`gsdd_basicsr.profiling`.
         """
         self.current_iter = current_iter
         with out_of_memory_hint(f'the distillation step (iteration {current_iter})',
@@ -275,7 +303,7 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
             bad = [self.class_names[c] for c in range(self.num_classes) if not torch.isfinite(values[:, c]).all()]
             raise GSDDError(f'non-finite distillation loss at iteration {current_iter} (classes: {", ".join(bad)}); '
                             'lower train.optim_z.lr or gsdd.lambda_reg, or resume from the last checkpoint.')
-        with record_function('gsdd.optimizer'):
+        with record_function(REGIONS['optimizer']):
             self.scaler.step(self.optimizer_z)
             self.scaler.update()
         lambda_reg = self.gsdd['lambda_reg']
@@ -284,14 +312,14 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
 
     def _step(self, current_iter):
         """Gradients of the step's loss on the latents; returns the 2 x num_classes (l_dm, l_reg) on the CPU."""
-        with record_function('gsdd.data'):
+        with record_function(REGIONS['data']):
             real = self._real_batches(current_iter)
         self.optimizer_z.zero_grad(set_to_none=True)
         lambda_reg = self.gsdd['lambda_reg']
         per_class = torch.zeros(2, self.num_classes, device=self.device)  # rows: l_dm, l_reg
         groups = [self.own_classes] if self.gsdd['fuse_classes'] else [[c] for c in self.own_classes]
         for classes in groups:
-            with record_function('gsdd.render'):
+            with record_function(REGIONS['render']):
                 rows = [self._syn_rows(c, current_iter) for c in classes]
                 z = [self.latents[r] for r in rows]
                 with self._autocast():
@@ -299,33 +327,33 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
             # the embedding side back-propagates into this leaf class by class
             syn_leaf = syn.detach().requires_grad_(True)
             for c, syn_c in zip(classes, syn_leaf.split([len(zc) for zc in z])):
-                with record_function('gsdd.draw'):
+                with record_function(REGIONS['draw']):
                     params = self._draw_space(self.seed, current_iter, c)
                 with torch.no_grad():
-                    with record_function('gsdd.augment'):
+                    with record_function(REGIONS['augment']):
                         real_aug = self._augment(real[c], params)
-                    with record_function('gsdd.embed_real'):
+                    with record_function(REGIONS['embed_real']):
                         feats_real = self._embed(real_aug)
-                with record_function('gsdd.augment'):
+                with record_function(REGIONS['augment']):
                     syn_aug = self._augment(syn_c, params)
-                with record_function('gsdd.embed_syn'):
+                with record_function(REGIONS['embed_syn']):
                     feats_syn = self._embed(syn_aug)
-                with record_function('gsdd.loss'):
+                with record_function(REGIONS['loss']):
                     l_dm = grouped_matching_loss(feats_real, feats_syn, self.gsdd['match_groups'])
-                with record_function('gsdd.backward'):
+                with record_function(REGIONS['backward']):
                     self.scaler.scale(l_dm).backward()
                 per_class[0, c] = l_dm.detach()
-            with record_function('gsdd.loss'):
+            with record_function(REGIONS['loss']):
                 l_reg = [latent_homogeneity(zc) if lambda_reg > 0 else zc.new_zeros(()) for zc in z]
                 for c, value in zip(classes, l_reg):
                     per_class[1, c] = value.detach()
-            with record_function('gsdd.backward'):
+            with record_function(REGIONS['backward']):
                 outputs, grads = [syn], [syn_leaf.grad]
                 if lambda_reg > 0:
                     outputs.append(self.scaler.scale(lambda_reg * torch.stack(l_reg).sum()))
                     grads.append(None)
                 torch.autograd.backward(outputs, grads)
-        with record_function('gsdd.sync'):
+        with record_function(REGIONS['sync']):
             if self.world_size > 1:
                 dist.all_reduce(per_class)
             return per_class.cpu()  # the step's one host sync: logging and the finiteness check

@@ -1,10 +1,12 @@
 """Crash-safe writes: a reader sees the previous complete file or the new complete file, never half.
 
 Everything is written to a temporary name in the destination folder (same file system, so the
-final rename is atomic), then renamed over the destination: a file (:func:`atomic_torch_save`,
-flushed and fsync'ed first) or a whole output folder (:func:`atomic_folder`).
+final rename is atomic), then renamed over the destination: a file (:func:`atomic_write`, flushed and
+fsync'ed first; :func:`atomic_torch_save`, :func:`atomic_write_text`, :func:`atomic_write_json`,
+:func:`atomic_write_yaml` for what it holds) or a whole output folder (:func:`atomic_folder`).
 """
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -12,33 +14,37 @@ import uuid
 from os import path as osp
 
 import torch
+import yaml
 
 from gsdd_basicsr.errors import GSDDError, OutputExistsError, WriteError
 
 
-def atomic_torch_save(obj, path, what='file'):
-    """``torch.save(obj, path)`` through a temporary file and ``os.replace``.
+def atomic_write(path, write, binary=False, what='file', fix='Free disk space (or fix the permissions) and run '
+                 'again.'):
+    """Write ``path`` through a temporary file in its folder, flushed, fsync'ed and renamed over ``path``.
 
     Args:
-        obj: what ``torch.save`` writes.
         path (str): the destination; replaced only once the new file is complete.
-        what (str): what to call the file in an error message (``network``, ``training state``, ...).
+        write (callable): ``write(f)`` fills the open temporary file ``f``.
+        binary (bool): open the temporary file in binary mode (else text, UTF-8).
+        what (str): what to call the file in an error message (``network``, ``report``, ...).
+        fix (str): the last sentence of that message: what the user can do.
 
     Returns:
         str: ``path``.
 
     Raises:
-        WriteError: (a ``GSDDError`` and an ``OSError``) the write failed: a full disk, no
-            permission, ... (``torch.save`` reports a failed write of its zip container as a
-            ``RuntimeError``, so both are caught). ``path`` is left as it was and the temporary
-            file is removed.
+        WriteError: (a ``GSDDError`` and an ``OSError``) the write failed: a full disk, no permission, ...
+            (``torch.save`` reports a failed write of its zip container as a ``RuntimeError``, so both are
+            caught). ``path`` is left as it was and the temporary file is removed.
     """
     folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp')
     try:
         os.makedirs(folder, exist_ok=True)
-        with open(tmp, 'xb') as f:  # normal permissions (umask), unlike mkstemp's 0600
-            torch.save(obj, f)
+        # 'x': normal permissions (umask), unlike mkstemp's 0600
+        with (open(tmp, 'xb') if binary else open(tmp, 'x', encoding='utf-8')) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -46,12 +52,32 @@ def atomic_torch_save(obj, path, what='file'):
     except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
-        if isinstance(err, (OSError, RuntimeError)):
+        if isinstance(err, (OSError, RuntimeError)) and not isinstance(err, GSDDError):
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise WriteError(f'cannot write {what} {path} ({type(err).__name__}: {reason}); the previous file of '
-                             'that name, if any, is unchanged. Free disk space (or fix the permissions) and '
-                             'continue with --auto_resume.') from err
+                             f'that name, if any, is unchanged. {fix}') from err
         raise
+
+
+def atomic_torch_save(obj, path, what='file'):
+    """``torch.save(obj, path)`` through :func:`atomic_write` (a failed write: continue with --auto_resume)."""
+    return atomic_write(path, lambda f: torch.save(obj, f), binary=True, what=what,
+                        fix='Free disk space (or fix the permissions) and continue with --auto_resume.')
+
+
+def atomic_write_text(text, path, what='file'):
+    """Write the string ``text`` to ``path`` through :func:`atomic_write`."""
+    return atomic_write(path, lambda f: f.write(text), what=what)
+
+
+def atomic_write_json(obj, path, what='file'):
+    """Write ``obj`` as indented JSON to ``path`` through :func:`atomic_write`."""
+    return atomic_write(path, lambda f: json.dump(obj, f, indent=2), what=what)
+
+
+def atomic_write_yaml(obj, path, what='file'):
+    """Write ``obj`` as block-style YAML (keys in their order) to ``path`` through :func:`atomic_write`."""
+    return atomic_write(path, lambda f: yaml.safe_dump(obj, f, sort_keys=False, default_flow_style=False), what=what)
 
 
 def _is_nonempty_dir(path):

@@ -1,0 +1,213 @@
+"""Helpers the test modules share: tiny fixtures built at run time, and ways to run our entry points.
+
+Test modules import these from here (``from helpers import ...``; conftest.py puts this folder on
+``sys.path``), never from each other. The ``setup`` fixture built from them is in conftest.py.
+"""
+import contextlib
+import io
+import os
+import sys
+
+import cv2
+import numpy as np
+import torch
+
+from gsdd_basicsr.latent_bank import build_latent_bank, save_latent_bank
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# ------------------------------------------------------------------ GSDDModel: tiny classes, generator, options
+SCALE, LATENT, IPC = 2, 8, 3
+
+
+def write_classes(root, classes=('ant', 'bee'), per_class=3, size=24):
+    rng = np.random.default_rng(1)
+    for k, name in enumerate(classes):
+        os.makedirs(root / name, exist_ok=True)
+        for i in range(per_class):
+            small = rng.random((4, 4, 3)) * 0.5 + 0.5 * (k % 2)
+            img = cv2.resize(small.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+            cv2.imwrite(str(root / name / f'{i}.png'), (img * 255).astype(np.uint8))
+
+
+def gsdd_opt(root, name='tiny', **gsdd):
+    gsdd_block = dict(ipc=IPC, latent_size=LATENT, init='inversion', inversion_iters=2, batch_real=4,
+                      lambda_reg=0.1, embed=dict(num_feat=8, depth=2), val_crops=4, val_embed_draws=2)
+    gsdd_block.update(gsdd)
+    dataset = dict(type='ClassImageDataset', io_backend=dict(type='disk'), gt_size=SCALE * LATENT)
+    return dict(
+        name=name, model_type='GSDDModel', scale=SCALE, num_gpu=0, manual_seed=3, is_train=True, dist=False,
+        rank=0, world_size=1,
+        datasets=dict(
+            train=dict(name='t', type='DistillationStepDataset', phase='train', batch_size_per_gpu=1,
+                       num_worker_per_gpu=0, real=dict(name='t_real', **dataset, dataroot_gt=str(root / 'train'))),
+            val=dict(name='v', **dataset, dataroot_gt=str(root / 'val' / 'held'), class_mode='instance',
+                     phase='val')),
+        network_g=dict(type='SRVGGNetCompact', num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=SCALE,
+                       act_type='prelu'),
+        path=dict(pretrain_network_g=str(root / 'g.pth'), param_key_g='params_ema', strict_load_g=True,
+                  resume_state=None, experiments_root=str(root / 'experiments' / name),
+                  models=str(root / 'experiments' / name / 'models'),
+                  training_states=str(root / 'experiments' / name / 'training_states'),
+                  visualization=str(root / 'experiments' / name / 'visualization'),
+                  log=str(root / 'experiments' / name)),
+        gsdd=gsdd_block,
+        train=dict(optim_z=dict(type='Adam', lr=0.05), scheduler=dict(type='MultiStepLR', milestones=[100], gamma=0.5),
+                   total_iter=4, warmup_iter=-1),
+        val=dict(val_freq=2, save_img=True),
+        logger=dict(print_freq=1, save_checkpoint_freq=2, use_tb_logger=False),
+    )
+
+
+def gsdd_cli_opt(root, name, **gsdd):
+    opt = gsdd_opt(root, name=name, **gsdd)
+    for key in ('is_train', 'dist', 'rank', 'world_size'):
+        opt.pop(key)
+    opt['path'] = {k: v for k, v in opt['path'].items() if k in ('pretrain_network_g', 'param_key_g', 'strict_load_g')}
+    return opt
+
+
+# ------------------------------------------------------------------ SR training (SRModel, EDSR) and train.py
+def paired_folder(root, n=4, size=48, scale=2):
+    from basicsr.utils.matlab_functions import imresize
+    rng = np.random.default_rng(0)
+    os.makedirs(f'{root}/HR')
+    os.makedirs(f'{root}/LR')
+    for i in range(n):
+        small = rng.random((6, 6, 3)).astype(np.float32)
+        hr = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+        lr = imresize(hr, 1 / scale)
+        cv2.imwrite(f'{root}/HR/{i:03d}.png', (hr * 255).round().astype(np.uint8))
+        cv2.imwrite(f'{root}/LR/{i:03d}.png', (lr.clip(0, 1) * 255).round().astype(np.uint8))
+
+
+def edsr_options(data, name, total_iter):
+    dataset = dict(
+        type='PairedImageDataset', dataroot_gt=f'{data}/HR', dataroot_lq=f'{data}/LR', io_backend=dict(type='disk'),
+        filename_tmpl='{}')
+    return dict(
+        name=name, model_type='SRModel', scale=2, num_gpu=0, manual_seed=0,
+        datasets=dict(
+            train=dict(
+                name='tiny', **dataset, gt_size=32, use_hflip=True, use_rot=True, num_worker_per_gpu=0,
+                batch_size_per_gpu=2, dataset_enlarge_ratio=1, prefetch_mode=None, phase='train')),
+        network_g=dict(
+            type='EDSR', num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, upscale=2, res_scale=1,
+            img_range=255., rgb_mean=[0.4488, 0.4371, 0.4040]),
+        path=dict(pretrain_network_g=None, strict_load_g=True, resume_state=None),
+        train=dict(
+            optim_g=dict(type='Adam', lr=1e-3, betas=[0.9, 0.99]),
+            scheduler=dict(type='MultiStepLR', milestones=[4], gamma=0.5),
+            total_iter=total_iter, warmup_iter=-1, pixel_opt=dict(type='L1Loss', loss_weight=1.0, reduction='mean')),
+        logger=dict(print_freq=1, save_checkpoint_freq=3, use_tb_logger=False),
+        dist_params=dict(backend='gloo', port=29500))
+
+
+def train_in_process(cwd, opt_path, *extra, monkeypatch):
+    """``gsdd_basicsr/train.py -opt opt_path *extra`` run by its ``main()`` in this process (no start-up cost).
+
+    The same code path as the script (argument parsing, ``user_errors``, clean-up of a failed start);
+    BasicSR's logger is set up once per process, so later runs write no log file. Runs on one
+    intra-op thread (a subprocess compared with it should get ``OMP_NUM_THREADS=1``): the tensors are
+    tiny, and on a shared 2-core machine two threads make these runs ~10x slower.
+
+    Returns:
+        tuple: (exit status, stdout, stderr).
+    """
+    from gsdd_basicsr.train import main
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, 'argv', [os.path.join(ROOT, 'gsdd_basicsr', 'train.py'), '-opt', str(opt_path),
+                                      *extra])
+    out, err = io.StringIO(), io.StringIO()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code
+    finally:
+        torch.set_num_threads(threads)
+    return code, out.getvalue(), err.getvalue()
+
+
+# ------------------------------------------------------------------ latent banks
+TOY_G = {'type': 'SRVGGNetCompact', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_conv': 2, 'upscale': 4,
+         'act_type': 'prelu'}
+
+
+def make_toy_bank(folder, classes=('sky', 'water'), per_class=3, p=16, seed=0, param_key='params_ema',
+                  store_weights=True):
+    """Write ``g.pth`` and ``bank.pth`` into ``folder``; return (bank_path, weights_path, bank)."""
+    from basicsr.archs.srvgg_arch import SRVGGNetCompact
+    os.makedirs(folder, exist_ok=True)
+    torch.manual_seed(seed)
+    net = SRVGGNetCompact(**{k: v for k, v in TOY_G.items() if k != 'type'})
+    weights = os.path.join(str(folder), 'g.pth')
+    torch.save({param_key: net.state_dict()}, weights)
+    gen = torch.Generator().manual_seed(seed + 1)
+    n = len(classes) * per_class
+    coarse = torch.rand(n, 3, 4, 4, generator=gen)
+    latents = 0.15 + 0.7 * torch.nn.functional.interpolate(coarse, size=(p, p), mode='bilinear', align_corners=False)
+    bank = build_latent_bank(latents, torch.arange(len(classes)).repeat_interleave(per_class), classes, 4,
+                             dict(TOY_G), 7)
+    if store_weights:
+        bank['pretrain_network_g'] = weights
+    path = os.path.join(str(folder), 'bank.pth')
+    save_latent_bank(bank, path)
+    return path, weights, bank
+
+
+# ------------------------------------------------------------------ train.py killed at a chosen point
+KILL_WRAPPER = '''
+"""gsdd_basicsr/train.py that SIGKILLs itself at GSDD_KILL_AT (see tests/test_crash_resume.py)."""
+import os
+import signal
+import sys
+import types
+
+sys.path.insert(0, {root!r})
+import gsdd_basicsr  # noqa: F401
+from gsdd_basicsr.models.gsdd_model import GSDDModel
+from gsdd_basicsr.utils import atomic
+
+point, n = (os.environ.get('GSDD_KILL_AT') or 'none:0').split(':')
+n, saves, inversions = int(n), [0], [0]
+
+
+def die():
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def replace(src, dst):  # atomic_torch_save's final rename
+    saves[0] += 1
+    if point == 'in_save' and saves[0] == n:
+        die()  # the temporary file is complete, the destination not yet replaced
+    os.replace(src, dst)
+    if point == 'after_save' and saves[0] == n:
+        die()
+
+
+atomic.os = types.SimpleNamespace(**{{k: getattr(os, k) for k in dir(os) if not k.startswith('__')}})
+atomic.os.replace = replace
+
+invert = GSDDModel._invert
+
+
+def killing_invert(self, *args):
+    inversions[0] += 1
+    if point == 'invert' and inversions[0] == n:
+        die()
+    return invert(self, *args)
+
+
+GSDDModel._invert = killing_invert
+
+sys.argv[0] = os.path.join({root!r}, 'gsdd_basicsr', 'train.py')
+from gsdd_basicsr.train import main  # noqa: E402
+main()
+'''
