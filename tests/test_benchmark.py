@@ -264,6 +264,26 @@ def test_statistics_on_known_numbers():
     assert bm.time_to_reach([[10, 1.0, 20.0]], 24.0) is None
 
 
+def test_lpips_deltas_are_paired_and_lower_is_better():
+    from gsdd_basicsr.benchmark.report import _paired_deltas
+    budget = {'key': 'ipc5', 'ipc': 5}
+
+    def row(method, seed, lpips):
+        key = 'full' if method == 'full' else f'{method}__ipc5'
+        return {'id': f'{key}__N__s{seed}', 'net': 'N', 'metrics': {'psnr': 30.0, 'ssim': 0.9, 'lpips': lpips}}
+
+    rows = ([row('gsdd', s, v) for s, v in enumerate([0.20, 0.22, 0.21])]
+            + [row('kcenter', s, v) for s, v in enumerate([0.30, 0.31, 0.33])]
+            + [row('full', s, v) for s, v in enumerate([0.10, 0.12, 0.11])])
+    for r in rows:
+        r['method'] = r['id'].split('__')[0]
+    by_id = {r['id']: r for r in rows}
+    deltas = {d['versus']: d for d in _paired_deltas(by_id, rows, {'seeds': [0, 1, 2]}, [budget])}
+    assert deltas['kcenter']['lpips']['mean'] == pytest.approx(-0.1033333, abs=1e-6)
+    assert deltas['kcenter']['gsdd_wins_lpips'] == 3 and deltas['full']['gsdd_wins_lpips'] == 0
+    assert deltas['full']['lpips']['ci95'][0] > 0  # GSDD's LPIPS above the full set's in every seed
+
+
 def test_training_time_ratio_on_known_curves():
     """Full reaches GSDD's 30.5 dB at its 2nd validation in seed 0 and never in seed 1."""
     from gsdd_basicsr.benchmark.report import _training_speedup
@@ -344,7 +364,7 @@ def test_training_curve_from_a_basicsr_log(tmp_path):
     assert basicsr_runs.test_metrics(str(log)) == {'psnr': 25.5}
 
 
-@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers'])
+@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan'])
 def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path, monkeypatch):
     """No run: every row's (and every distillation's) resolved options go through parse_options."""
     from basicsr.utils.options import parse_options
@@ -384,7 +404,9 @@ def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profi
                 assert d['datasets']['val']['dataroot_gt'] == str(data / 'train')
         opt = parses(sr_train_options(b.prof, s['net'], kind, s['id'], s['seed'], str(tmp_path / 'set'),
                                       str(data / 'test'), 4, 0), True)
-        assert opt['name'] == s['id'] and opt['model_type'] == 'SRModel'
+        assert opt['name'] == s['id'] and opt['model_type'] == ('ESRGANModel' if profile == 'photo_gan' else 'SRModel')
+        for m in b.prof['sr_nets'][s['net']].get('curve_metrics', []):  # kept in the validation curve
+            assert opt['val']['metrics'][m]['type'] == 'calculate_' + m
         if profile == 'paper':  # the shipped schedules, untouched
             assert opt['train']['total_iter'] == {'EDSR-M': 300000, 'RRDB': 1000000}[s['net']]
         t = parses(sr_test_options(b.prof, s['id'], opt['network_g'], 'w.pth', 'params', str(data / 'test'), 4, 0),

@@ -95,6 +95,18 @@ def test_storage_report_matches_files(exported):
     assert rep['ratios']['bank_to_real_bytes'] == pytest.approx(rep['latent_bank_bytes'] / real_bytes)
     assert rep['ratios']['hr_to_real_bytes'] == pytest.approx(rep['hr_png_bytes'] / real_bytes)
     assert rep['ratios']['images_to_real'] == pytest.approx(2.0)
+    # the bank is useless without its generator: both counted, at 4 and 2 bytes a parameter
+    bank = load_latent_bank(exported['bank'])
+    params = sum(p.numel() for p in build_bank_generator(bank, device='cpu').parameters())
+    assert rep['generator_params'] == params > 0
+    assert rep['generator_bytes'] == {'float32': 4 * params, 'float16': 2 * params}
+    assert rep['bank_plus_generator_bytes'] == {k: rep['latent_bank_bytes'] + v for k, v in rep['generator_bytes'].items()}
+    assert rep['ratios']['bank_plus_generator_float16_to_real_bytes'] == pytest.approx(
+        (rep['latent_bank_bytes'] + 2 * params) / real_bytes)
+    r = rep['ratios']['bank_to_real_bytes']
+    for k, g in rep['generator_bytes'].items():  # above this real-set size, bank + generator < real set
+        real = rep['generator_paid_back_above_real_bytes'][k]
+        assert r >= 1 and real is None or real * r + g == pytest.approx(real)
 
 
 def test_refuses_non_empty_out_without_force(exported, capsys, run_tool):
