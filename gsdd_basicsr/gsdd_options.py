@@ -38,7 +38,8 @@ GSDD_OPTIONS = {
                      'GPU; memory grows with the number of classes)'),
     'compile': ((bool, str), False, 'false | true (= generator) | generator | all: torch.compile the frozen generator '
                 'the step renders with (all: and the embedding network); pays a compile time once per process'),
-    'compile_backend': (str, 'inductor', 'torch.compile backend (inductor; eager / aot_eager check the wiring cheaply)'),
+    'compile_backend': (str, 'inductor', 'torch.compile backend (inductor; eager / aot_eager check the wiring '
+                        'cheaply)'),
     'cuda_graphs': (bool, False, 'with compile: CUDA graphs for the static-shape step (torch.compile mode '
                     'reduce-overhead; CUDA only)'),
     'channels_last': (bool, False, 'generator, embedder and their inputs in the channels-last memory format'),
@@ -113,4 +114,7 @@ def parse_gsdd_options(block):
     if out['cuda_graphs'] and out['compile'] is None:
         raise GSDDError('gsdd.cuda_graphs: true needs gsdd.compile (true, generator or all): the graphs are captured '
                         'by torch.compile; set both or neither.')
+    if out['cuda_graphs'] and out['compile_backend'] != 'inductor':
+        raise GSDDError(f"gsdd.cuda_graphs: true needs gsdd.compile_backend: inductor (its reduce-overhead mode), got "
+                        f"{out['compile_backend']!r}.")
     return out

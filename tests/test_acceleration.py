@@ -84,6 +84,7 @@ def test_speed_options_default_off_and_are_typed():
     ({'cuda_graphs': True}, 'gsdd.cuda_graphs'),
     ({'channels_last': 'true'}, 'gsdd.channels_last'),
     ({'compile_backend': 3}, 'gsdd.compile_backend'),
+    ({'compile': True, 'cuda_graphs': True, 'compile_backend': 'eager'}, 'gsdd.compile_backend: inductor'),
 ])
 def test_bad_speed_options_name_the_key(block, culprit):
     with pytest.raises(GSDDError, match=culprit):
