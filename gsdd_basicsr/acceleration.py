@@ -82,7 +82,8 @@ def check_compile(value):
 
 def accelerate(net_g, embedder, gsdd):
     """The generator the step renders with (and the embedder), after ``gsdd.channels_last`` and
-    ``gsdd.compile`` (see the module docstring). ``embedder`` may be ``None``.
+    ``gsdd.compile`` (see the module docstring; CUDA graphs, ``gsdd.cuda_graphs``, for the generator only).
+    ``embedder`` may be ``None``.
 
     Returns:
         tuple: (render network, embedding network or None); either may be an ``OptimizedModule``.
@@ -98,10 +99,10 @@ def accelerate(net_g, embedder, gsdd):
     if gsdd['compile_backend'] not in backends:
         raise GSDDError(f"gsdd.compile_backend {gsdd['compile_backend']!r} is not a torch.compile backend; use one "
                         f"of {', '.join(backends)} (inductor for speed).")
-    kwargs = dict(backend=gsdd['compile_backend'], dynamic=False,
-                  mode='reduce-overhead' if gsdd['cuda_graphs'] else None)
-    render = torch.compile(net_g, **kwargs)
+    kwargs = dict(backend=gsdd['compile_backend'], dynamic=False)
+    render = torch.compile(net_g, mode='reduce-overhead' if gsdd['cuda_graphs'] else None, **kwargs)
     if gsdd['compile'] == 'all' and embedder is not None:
+        # no CUDA graphs here: the real crops' features must outlive the synthetic pass's replay
         embedder = torch.compile(embedder, **kwargs)
     return render, embedder
 

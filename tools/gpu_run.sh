@@ -108,7 +108,7 @@ if [ "$CALIBRATE" = 1 ] && wanted benchmark; then  # the SR length, judged on th
   bench calibrate_val "$DATA/val" "${SMOKE_OVERRIDE:-options/benchmark/overrides/photo_gpu_val.yml}" 1
 fi
 if wanted benchmark; then
-  bench benchmark_photo_gpu "$DATA/test" "$SMOKE_OVERRIDE" 3
+  bench benchmark_photo_gpu "$DATA/test" "$SMOKE_OVERRIDE" "$([ $SMOKE = 1 ] && echo 1 || echo 3)"
 fi
 
 if wanted timing; then
@@ -146,7 +146,9 @@ fi
   echo; echo '## Environment'; echo; echo '```'; head -n 6 "$OUT/environment.txt" 2> /dev/null; echo '```'
   echo; echo '## pytest -m cuda'; echo; echo '```'; tail -n 5 "$OUT/pytest_cuda.txt" 2> /dev/null; echo '```'
   echo; echo '## Step timings'
-  for f in "$OUT"/timing_*.json; do [ -f "$f" ] && "$PY" - "$f" << 'EOF'
+  for t in eager compile compile_again compile_all cuda_graphs deterministic_compile ost_shape; do
+    f=$OUT/timing_$t.json
+    [ -f "$f" ] && "$PY" - "$f" << 'EOF'
 import json, sys
 rows = json.load(open(sys.argv[1]))['rows']
 print(f'\n{sys.argv[1].rsplit("/", 1)[-1]}, {rows[0]["classes"]} classes:\n')
