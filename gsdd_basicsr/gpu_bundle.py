@@ -9,7 +9,7 @@ Built here by ``tools/gpu_bundle.py build`` (atomically: a failed build leaves n
     <bundle>/wheels/pytest/*.whl    pytest and its dependencies, installed there only if pytest is missing
     <bundle>/weights/RealESRGAN_x4plus.fp16.pth   the generator as float16 (half the bytes), cast back there
     <bundle>/photos/<root>/<path>   the photo set's source files as they are (the wallpapers are JPEG) and
-    <bundle>/photos/split.yml       the split file: prepare_photo_data builds the tiles there (--root <root>=<dir>)
+    <bundle>/photos/split.yml       the split file, its roots made relative: prepare_photo_data builds the tiles there
     <bundle>/MANIFEST.json          bytes and files per part, the total against the limit, how it was built
 
 The limit (64 MiB by default) covers everything; a bundle over it is refused with the sizes of its parts.
@@ -102,6 +102,17 @@ def copy_photos(split_file, dest, roots=None):
     return sorted(used)
 
 
+def write_split(split_file, dst, used):
+    """``split_file`` with every root pointing at its copy next to ``dst`` (``<root>/``, relative), so that
+    reading it there needs neither ``--root`` nor the packages a ``python:`` root names."""
+    import yaml
+    with open(split_file, encoding='utf-8') as f:
+        data = yaml.safe_load(f)
+    data['roots'] = {name: name for name in used}
+    with open(dst, 'w', encoding='utf-8') as f:
+        yaml.safe_dump(data, f, sort_keys=False, allow_unicode=True)
+
+
 def fetch_wheels(dest, python_version='3.12'):
     """basicsr's wheel, the small dependencies' wheels for ``python_version`` on manylinux x86-64, and
     pytest's under ``dest/pytest`` (pip, from the package registry)."""
@@ -176,7 +187,7 @@ def build_bundle(out, weights, split_file, roots=None, wheels_from=None, python_
         cast = save_cast(weights, osp.join(tmp, 'weights', WEIGHTS_NAME), torch.float16)
         log(f'photos: {split_file}')
         used = copy_photos(split_file, osp.join(tmp, 'photos'), roots)
-        shutil.copy2(split_file, osp.join(tmp, 'photos', 'split.yml'))
+        write_split(split_file, osp.join(tmp, 'photos', 'split.yml'), used)
         shutil.copy2(osp.join(ROOT, 'tools', 'gpu_run.sh'), osp.join(tmp, 'run.sh'))
         os.chmod(osp.join(tmp, 'run.sh'), 0o755)
         manifest = {'python_version': python_version, 'weights': {'source': osp.abspath(weights), **cast},

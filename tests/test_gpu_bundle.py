@@ -109,7 +109,10 @@ def test_bundle_holds_code_wheels_fp16_weights_and_photos(toy_bundle):
         assert (out / 'code' / rel).is_file(), rel
     assert not list((out / 'code').rglob('__pycache__')) and not (out / 'code' / '.git').exists()
     assert (out / 'photos' / 'mine' / 'a.jpg').read_bytes() == (src / 'pics' / 'a.jpg').read_bytes()
-    assert (out / 'photos' / 'split.yml').is_file() and manifest['photo_roots'] == ['mine']
+    assert manifest['photo_roots'] == ['mine']
+    from gsdd_basicsr.photo_data import read_split_file  # the copy reads without --root: roots made relative
+    (a, b) = read_split_file(str(out / 'photos' / 'split.yml'))
+    assert a['file'] == str(out / 'photos' / 'mine' / 'a.jpg') and b['split'] == 'test'
     w = torch.load(out / 'weights' / gpu_bundle.WEIGHTS_NAME, weights_only=True)['params_ema']
     assert w['conv.weight'].dtype == torch.float16
     assert manifest['wheels'] == ['gsdddummy-0.1-py3-none-any.whl']

@@ -61,6 +61,12 @@ if wanted install; then
   export -f install_wheels && export PY SITE  # `timeout` runs programs: the function through bash
   step install 300 bash -c 'install_wheels "$0"' "$BUNDLE/wheels"
   "$PY" -c 'import pytest' 2> /dev/null || step install_pytest 120 bash -c 'install_wheels "$0"' "$BUNDLE/wheels/pytest"
+  # what the bundle does not carry and the run needs (basicsr's and the report's imports)
+  step modules 120 "$PY" -c 'import importlib.util as u, sys
+need = ["torch", "torchvision", "numpy", "cv2", "scipy", "yaml", "tqdm", "PIL", "matplotlib"]
+missing = [m for m in need if u.find_spec(m) is None]
+print("modules: all there" if not missing else f"modules missing on this machine: {missing}; install them")
+sys.exit(1 if missing else 0)'
   {
     date -u; uname -a; "$PY" --version
     "$PY" -c 'import torch, torchvision, basicsr; print("torch", torch.__version__, "cuda", torch.version.cuda,
@@ -79,12 +85,10 @@ if wanted weights; then
 fi
 
 if wanted data; then
-  roots=()
-  for r in "$BUNDLE"/photos/*/; do roots+=(--root "$(basename "$r")=$r"); done
   small=()
   [ $SMOKE = 1 ] && small=(--max-tiles 2 --eval-max-side 256)  # 26 tiles, small test photos
-  step data 300 "$PY" tools/prepare_photo_data.py --split "$BUNDLE/photos/split.yml" "${roots[@]}" \
-    --out "$DATA" --force "${small[@]}"
+  step data 300 "$PY" tools/prepare_photo_data.py --split "$BUNDLE/photos/split.yml" --out "$DATA" --force \
+    "${small[@]}"
 fi
 
 if wanted tests; then
