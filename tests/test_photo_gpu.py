@@ -128,3 +128,13 @@ def test_photo_gpu_at_smoke_size_runs_whole_on_the_cpu(data, tmp_path):
     assert 'Inversion of class' in logs
     if not acceleration.cpu_supports('bf16'):  # photo_gpu's amp: bf16 ran as float32, said once per run
         assert logs.count('gsdd.amp: bf16 would run autocast') == 2
+
+
+def test_cli_override_reaches_the_profile_and_bad_overrides_exit_2(data, tmp_path, monkeypatch, capsys):
+    bad = tmp_path / 'over.yml'
+    bad.write_text('coresets: [nearest]\n')
+    code = test_benchmark._cli(monkeypatch, '--train-root', str(data / 'train'), '--test-root', str(data / 'test'),
+                               '--out', str(tmp_path / 'o'), '--profile', 'photo_gpu', '--override', str(bad))
+    err = capsys.readouterr().err
+    assert code == 2 and 'over.yml' in err and 'unknown coresets nearest' in err
+    assert not (tmp_path / 'o').exists()
