@@ -4,6 +4,7 @@ This table is the single source of the GSDD-specific settings; ``GSDDModel`` rea
 settings only through :func:`parse_gsdd_options`, which refuses unknown keys and wrong types
 with one message naming the key and the fix.
 """
+from gsdd_basicsr.acceleration import check_compile
 from gsdd_basicsr.errors import GSDDError
 
 # key: (accepted types, default, one-line meaning)
@@ -35,6 +36,13 @@ GSDD_OPTIONS = {
                    'states keep float32, so resuming is exact)'),
     'fuse_classes': (bool, False, 'render all classes\' latents in one generator call per step (faster on a '
                      'GPU; memory grows with the number of classes)'),
+    'compile': ((bool, str), False, 'false | true (= generator) | generator | all: torch.compile the frozen generator '
+                'the step renders with (all: and the embedding network); pays a compile time once per process'),
+    'compile_backend': (str, 'inductor', 'torch.compile backend (inductor; eager / aot_eager check the wiring '
+                        'cheaply)'),
+    'cuda_graphs': (bool, False, 'with compile: CUDA graphs for the static-shape step (torch.compile mode '
+                    'reduce-overhead; CUDA only)'),
+    'channels_last': (bool, False, 'generator, embedder and their inputs in the channels-last memory format'),
 }
 
 INIT_MODES = ('inversion', 'real', 'noise')
@@ -42,9 +50,12 @@ FEATURE_SPACES = ('dmconvnet', 'teacher', 'frequency')
 AMP_MODES = ('none', 'bf16', 'fp16')
 
 
+def _as_tuple(types):
+    return types if isinstance(types, tuple) else (types, )
+
+
 def _type_name(types):
-    types = types if isinstance(types, tuple) else (types, )
-    return ' or '.join('null' if t is type(None) else t.__name__ for t in types)
+    return ' or '.join('null' if t is type(None) else t.__name__ for t in _as_tuple(types))
 
 
 def parse_gsdd_options(block):
@@ -67,10 +78,10 @@ def parse_gsdd_options(block):
     out = {}
     for key, (types, default, _) in GSDD_OPTIONS.items():
         value = block.get(key, default)
-        if isinstance(value, int) and float in (types if isinstance(types, tuple) else (types, )):
+        if isinstance(value, int) and float in _as_tuple(types):
             value = float(value)  # YAML writes 1 for 1.0
         # bool is an int subclass: refuse `ipc: true`
-        if not isinstance(value, types) or (isinstance(value, bool) and types is not bool):
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
             raise GSDDError(f'gsdd.{key} must be {_type_name(types)}, got {value!r} ({type(value).__name__}); '
                             f'fix it in the options file.')
         out[key] = value
@@ -99,4 +110,11 @@ def parse_gsdd_options(block):
         raise GSDDError(f'gsdd.feature_space must be one of {", ".join(FEATURE_SPACES)}, both, or a list of distinct '
                         f'ones, got {out["feature_space"]!r}.')
     out['feature_space'] = tuple(spaces)
+    out['compile'] = check_compile(out['compile'])
+    if out['cuda_graphs'] and out['compile'] is None:
+        raise GSDDError('gsdd.cuda_graphs: true needs gsdd.compile (true, generator or all): the graphs are captured '
+                        'by torch.compile; set both or neither.')
+    if out['cuda_graphs'] and out['compile_backend'] != 'inductor':
+        raise GSDDError(f"gsdd.cuda_graphs: true needs gsdd.compile_backend: inductor (its reduce-overhead mode), got "
+                        f"{out['compile_backend']!r}.")
     return out

@@ -327,18 +327,21 @@ def profile_options(opt_path, iters=5, warmup=2, force_yml=None, weights=None, d
 def time_setting(opt_path, force_yml, device='auto', warmup=3, iters=10, weights=None):
     """Median, min and max wall seconds of ``iters`` steps (after ``warmup``) of the model that
     ``opt_path`` plus ``force_yml`` builds (``gsdd:init=real`` added: the initialisation is not timed),
-    and its peak CUDA memory over those steps (GiB; None on a CPU). Built as ``train.py`` builds it,
+    and its peak CUDA memory over those steps (GiB; None on a CPU); ``first_step_s``, the first warm-up step
+    (with ``gsdd.compile``: the compile time). Built as ``train.py`` builds it,
     with cuDNN's benchmark mode on; ``deterministic=true`` turns determinism on for the rest of the process."""
     with tempfile.TemporaryDirectory(prefix='gsdd_time_') as root:
         opt = load_options(opt_path, root, force_yml=['gsdd:init=real', *force_yml], device=device, weights=weights)
         cuda = opt['num_gpu'] > 0
         torch.backends.cudnn.benchmark = True  # as basicsr's train_pipeline (a deterministic model turns it off)
         model = build_model(opt)
-        step_seconds(model, 1, warmup, cuda)
+        first = step_seconds(model, 1, warmup, cuda)
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         times = sorted(step_seconds(model, warmup + 1, iters, cuda))
-        row = {'setting': ' '.join(force_yml), 'median_s': statistics.median(times), 'min_s': times[0],
+        row = {'setting': ' '.join(force_yml), 'num_classes': model.num_classes,
+               'first_step_s': first[0] if first else None,
+               'median_s': statistics.median(times), 'min_s': times[0],
                'max_s': times[-1], 'peak_cuda_gib': torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
         del model
     gc.collect()

@@ -165,7 +165,14 @@ def test_checkpoint_state_is_a_snapshot_of_the_optimizer(setup):
     assert state['latents'].untyped_storage().data_ptr() != model.latents.untyped_storage().data_ptr()
 
 
-def test_bf16_step_is_finite_and_close_to_float32(setup):
+@pytest.fixture
+def native_amp(monkeypatch):
+    """Autocast as if this CPU had native bf16 / fp16 (otherwise GSDDModel runs float32 instead)."""
+    from gsdd_basicsr import acceleration
+    monkeypatch.setattr(acceleration, 'device_supports', lambda amp, device: True)
+
+
+def test_bf16_step_is_finite_and_close_to_float32(setup, native_amp):
     losses, latents = {}, {}
     for amp in ('none', 'bf16'):
         model = build_model(gsdd_opt(setup, name=f'amp_{amp}', amp=amp, init='real', augment=None))
@@ -269,7 +276,7 @@ def test_out_of_memory_in_a_run_is_one_line_and_keeps_the_last_checkpoint(setup,
     assert torch.load(exp / 'models' / 'latents_2.pth', weights_only=True)['iter'] == 2
 
 
-def test_fp16_uses_loss_scaling_and_checkpoints_its_state(setup):
+def test_fp16_uses_loss_scaling_and_checkpoints_its_state(setup, native_amp):
     model = build_model(gsdd_opt(setup, name='fp16', amp='fp16', augment=None))
     assert model.scaler.is_enabled()
     for it in (1, 2, 3):

@@ -95,11 +95,24 @@ def drop(opt, keys):
     return opt
 
 
-def load_profile(profile):
-    """A profile's settings: ``profile`` is a shipped name (``smoke``) or a path to a YAML file.
+def read_override(override):
+    """An override (``--override``): ``None``, a dict, or a YAML file of profile settings -> dict."""
+    if override is None or isinstance(override, dict):
+        return override
+    path = resolve_path(override, '--override')
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise GSDDError(f'--override {override}: expected a mapping of profile settings')
+    return data
 
-    Returns a dict with every key of :data:`DEFAULTS` and :data:`REQUIRED`, ``name``, ``path``, and
-    the options paths made absolute.
+
+def load_profile(profile, override=None):
+    """A profile's settings: ``profile`` is a shipped name (``smoke``) or a path to a YAML file;
+    ``override`` (a dict or a YAML file of the same form, e.g. a smoke-sized version of a GPU profile)
+    is merged onto it (:func:`merge`) before anything is checked.
+
+    Returns a dict with every key of :data:`DEFAULTS` and :data:`REQUIRED`, ``name``, ``path``,
+    ``override`` (the override as merged, or None) and the options paths made absolute.
     """
     path = osp.join(PROFILE_DIR, f'{profile}.yml') if profile in builtin_profiles() else profile
     if not osp.isfile(path):
@@ -108,16 +121,19 @@ def load_profile(profile):
     prof = read_yaml(path)
     if not isinstance(prof, dict):
         raise GSDDError(f'profile {path}: expected a mapping of settings')
+    extra = read_override(override)
+    prof = merge(prof, extra)
+    where = f'profile {path}' + (f' with --override {override}' if extra and not isinstance(override, dict) else '')
     missing = [k for k in REQUIRED if k not in prof]
     unknown = sorted(set(prof) - set(REQUIRED) - set(DEFAULTS))
     if missing or unknown:
-        raise GSDDError(f'profile {path}: ' + '; '.join(
+        raise GSDDError(f'{where}: ' + '; '.join(
             ([f'missing {", ".join(missing)}'] if missing else []) + ([f'unknown keys {", ".join(unknown)}'] if unknown
                                                                       else [])))
     prof = merge(DEFAULTS, prof)
     prof['name'] = osp.splitext(osp.basename(path))[0]
     prof['path'] = osp.abspath(path)
-    where = f'profile {path}'
+    prof['override'] = extra
     prof['distill']['options'] = resolve_path(prof['distill']['options'], f'{where}: distill.options')
     prof['test']['options'] = resolve_path(prof['test']['options'], f'{where}: test.options')
     if not prof['sr_nets']:

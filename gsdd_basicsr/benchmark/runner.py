@@ -43,6 +43,26 @@ def class_layout(train_root):
     return 'kmeans', []
 
 
+def process_plan(device_type, jobs, threads, cpu_count):
+    """How the rows run: ``jobs`` at a time, each in a fresh (spawned) process with ``threads`` torch threads.
+
+    On a CPU the rows share the cores; on CUDA every row's process uses the one GPU (``num_gpu: auto``
+    = device 0) while the others compute or load data, so the GPU is kept busy. ``threads`` left
+    unset with ``jobs > 1`` on CUDA: the cores split evenly (``cpu_count // jobs``, at least 1).
+
+    Returns:
+        dict: ``jobs``, ``threads`` (None: torch's default), ``start_method`` (``spawn``: CUDA
+        cannot be forked), ``device_type``.
+    """
+    if jobs < 1:
+        raise GSDDError(f'--jobs must be >= 1, got {jobs}')
+    if jobs > 1 and device_type not in ('cpu', 'cuda'):
+        raise GSDDError(f'--jobs {jobs} runs rows side by side on a CPU or one CUDA GPU; on {device_type} use --jobs 1')
+    if threads is None and jobs > 1 and device_type == 'cuda':
+        threads = max(1, (cpu_count or 1) // jobs)
+    return dict(jobs=jobs, threads=threads, start_method='spawn', device_type=device_type)
+
+
 def plan_budgets(fractions, real_pixels, num_classes, hr_size):
     """Requested fractions of the real HR pixels -> distinct IPCs (>= 1) and their exact budgets."""
     out, seen = [], set()
@@ -61,17 +81,19 @@ class Benchmark:
 
     Args:
         profile (str): a shipped profile name (``smoke``, ``cpu``, ``paper``) or a profile YAML path.
+        override (str | dict | None): settings merged onto the profile (a YAML path or a dict, e.g.
+            ``options/benchmark/overrides/photo_gpu_smoke.yml``: the GPU profile at smoke size on a CPU).
         seeds (int): seeds ``0 .. seeds-1`` for every trained row.
         resume / force: reuse a finished report's rows / delete ``out`` first.
         device (str): ``auto`` | ``cpu`` | ``cuda`` (``num_gpu`` of every run).
         threads (int | None): torch threads per run on a CPU (default: the profile's).
         report_only (bool): write the report from the rows finished so far; run nothing.
-        jobs (int): rows run side by side on a CPU, each in its own process with ``threads`` threads
-            (a set shared by several rows is built once, under a lock).
+        jobs (int): rows run side by side (on a CPU or the one GPU), each in its own process with
+            ``threads`` threads (:func:`process_plan`; a set shared by several rows is built once, under a lock).
     """
 
     def __init__(self, train_root, test_root, out, profile='cpu', seeds=1, resume=False, force=False,
-                 device='auto', command=None, threads=None, report_only=False, jobs=1):
+                 device='auto', command=None, threads=None, report_only=False, jobs=1, override=None):
         if seeds < 1:
             raise GSDDError(f'--seeds must be >= 1, got {seeds}')
         if jobs < 1:
@@ -85,20 +107,18 @@ class Benchmark:
         for root in (self.train_root, self.test_root):  # and --out inside the training images would be read
             if root == self.out or root.startswith(self.out + os.sep) or self.out.startswith(self.train_root + os.sep):
                 raise GSDDError(f'--out {out} overlaps the input data {root}; choose another folder')
-        self.prof = load_profile(profile)
+        self.prof = load_profile(profile, override)
         self.scale, self.seeds = int(self.prof['scale']), list(range(seeds))
         from gsdd_basicsr.generator import resolve_device
         self.device = resolve_device(device)
         self.num_gpu = 'auto' if self.device.type == 'cuda' else 0
         # on a CPU one thread per run by default (smoke, cpu): on a small shared machine it beats
         # oversubscribed torch threads
-        self.threads = threads or self.prof['threads']
+        self.plan = process_plan(self.device.type, jobs, threads or self.prof['threads'], os.cpu_count())
+        self.threads, self.jobs = self.plan['threads'], jobs
         if self.threads and self.device.type == 'cpu':
             torch.set_num_threads(int(self.threads))
-        if jobs > 1 and self.device.type != 'cpu':
-            raise GSDDError(f'--jobs {jobs} runs rows side by side on a CPU; on {self.device.type} use --jobs 1')
         self.command, self.resume, self.force, self.report_only = command, resume, force, report_only
-        self.jobs = jobs
 
     # -------------------------------------------------------------- folder policy
     def config(self):
@@ -233,9 +253,11 @@ class Benchmark:
             for task in todo:
                 _run_and_store(task)
         elif todo:
-            log(f'{len(todo)} rows, {self.jobs} at a time ({self.threads or "default"} torch thread(s) each)')
+            log(f'{len(todo)} rows, {self.jobs} at a time on {self.device.type} ({self.threads or "default"} torch '
+                'thread(s) each)')
+            todo.sort(key=lambda task: not task[1]['method'].startswith('gsdd'))  # distillations (longest) first
             # a fresh process per row: BasicSR's logger and torch's thread pool start clean, as in train.py
-            with multiprocessing.get_context('spawn').Pool(self.jobs, maxtasksperchild=1) as pool:
+            with multiprocessing.get_context(self.plan['start_method']).Pool(self.jobs, maxtasksperchild=1) as pool:
                 for _ in pool.imap_unordered(_run_and_store, todo):
                     pass
         rows = [training_sets.read_json(_row_json(self.out, s['id'])) for s in specs
@@ -263,7 +285,7 @@ def _row_json(out, row_id):
 def _run_and_store(task):
     """Run one row (``(benchmark, spec, 'k/n', start time)``) and write its ``row.json`` last."""
     bench, spec, pos, t_start = task
-    if bench.threads and bench.device.type == 'cpu':
+    if bench.threads:
         torch.set_num_threads(int(bench.threads))
     row_dir = osp.join(bench.out, 'rows', spec['id'])
     log(f'({pos}) {spec["id"]} ...')

@@ -35,6 +35,7 @@ from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
 from torchvision.utils import make_grid
 
+from gsdd_basicsr.acceleration import accelerate, resolve_amp, to_layout
 from gsdd_basicsr.augment import SiameseAugment
 from gsdd_basicsr.determinism import configure_determinism
 from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
@@ -85,9 +86,9 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
         super().__init__(opt)
         self.logger = get_root_logger()
         self.gsdd = parse_gsdd_options(opt.get('gsdd'))
-        self.amp_dtype = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[self.gsdd['amp']]
+        self.amp_dtype = resolve_amp(self.gsdd['amp'], self.device, self.logger)  # None: float32
         # fp16 needs loss scaling (its range underflows small gradients); bf16 and float32 do not
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.gsdd['amp'] == 'fp16')
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.seed = int(opt.get('manual_seed') or 0)
         self.rank, self.world_size = opt.get('rank', 0), opt.get('world_size', 1)
         g, p, scale = self.gsdd, self.gsdd['latent_size'], opt['scale']
@@ -118,6 +119,8 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
             # a private copy: the teacher's hooks must never fire while G renders the latents
             teacher_net = deepcopy(self.net_g)
             self.teacher = TeacherFeatures(teacher_net, g['teacher_layers'] or default_layers(teacher_net), scale)
+        # the step's generator and embedder: compiled / channels-last per gsdd.compile, gsdd.channels_last
+        self._render_net, self._embed_net = accelerate(self.net_g, self.embedder, g)
 
         self.latents = torch.nn.Parameter(torch.zeros(len(self.labels), 3, p, p, device=self.device))
         if not path_opt.get('resume_state'):  # a resumed run takes its latents from the state
@@ -265,7 +268,7 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
         feats = []
         with self._autocast():
             if self.embedder is not None:
-                feats += self.embedder(x)
+                feats += self._embed_net(to_layout(x, self.gsdd))
             if self.teacher is not None:
                 feats += self.teacher(x)
         if self.frequency is not None:  # float32: log energies of small bands
@@ -322,8 +325,10 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
             with record_function(REGIONS['render']):
                 rows = [self._syn_rows(c, current_iter) for c in classes]
                 z = [self.latents[r] for r in rows]
+                if self.gsdd['cuda_graphs']:  # each render is a new graph replay: earlier outputs are done with
+                    torch.compiler.cudagraph_mark_step_begin()
                 with self._autocast():
-                    syn = self.net_g(z[0] if len(z) == 1 else torch.cat(z)).clamp(0, 1)
+                    syn = self._render_net(to_layout(z[0] if len(z) == 1 else torch.cat(z), self.gsdd)).clamp(0, 1)
             # the embedding side back-propagates into this leaf class by class
             syn_leaf = syn.detach().requires_grad_(True)
             for c, syn_c in zip(classes, syn_leaf.split([len(zc) for zc in z])):
