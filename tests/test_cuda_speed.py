@@ -12,8 +12,7 @@ import pytest
 import torch
 from basicsr.models import build_model
 
-from test_gsdd_model import _opt, setup  # noqa: F401  (setup is a fixture)
-from test_profiling import tiny  # noqa: F401  (a fixture)
+from helpers import gsdd_opt as _opt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.cuda

@@ -14,7 +14,6 @@ import yaml
 
 from gsdd_basicsr import gpu_bundle
 from gsdd_basicsr.errors import GSDDError
-from test_profiling import tiny  # noqa: F401  (a fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

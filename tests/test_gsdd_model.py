@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from basicsr.archs.srvgg_arch import SRVGGNetCompact
 from basicsr.models import build_model
 
 from helpers import IPC, LATENT, SCALE, gsdd_cli_opt, gsdd_opt, train_in_process

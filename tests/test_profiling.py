@@ -7,19 +7,14 @@ import math
 import os
 from types import SimpleNamespace
 
-import cv2
-import numpy as np
 import pytest
 import torch
-import yaml
-from basicsr.archs.srvgg_arch import SRVGGNetCompact
 from torch.autograd import DeviceType
 from torch.autograd.profiler_util import Interval, Kernel
 
 from gsdd_basicsr import profiling
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCALE, LATENT = 2, 8
 
 
 def _load_tool():
@@ -28,36 +23,6 @@ def _load_tool():
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool
-
-
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    """Two classes of 3 random 20 px images, a 2x SRVGGNetCompact of 4 features, its options file."""
-    root = tmp_path_factory.mktemp('profile')
-    rng = np.random.default_rng(0)
-    for name in ('ant', 'bee'):
-        os.makedirs(root / 'train' / name)
-        for i in range(3):
-            cv2.imwrite(str(root / 'train' / name / f'{i}.png'), (rng.random((20, 20, 3)) * 255).astype(np.uint8))
-    torch.manual_seed(0)
-    net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=4, num_conv=1, upscale=SCALE, act_type='prelu')
-    torch.save({'params_ema': net.state_dict()}, root / 'g.pth')
-    opt = dict(
-        name='tiny_profile', model_type='GSDDModel', scale=SCALE, num_gpu='auto', manual_seed=0,
-        datasets=dict(train=dict(name='t_steps', type='DistillationStepDataset', batch_size_per_gpu=1,
-                                 num_worker_per_gpu=0,
-                                 real=dict(name='t', type='ClassImageDataset', dataroot_gt=str(root / 'train'),
-                                           io_backend=dict(type='disk'), gt_size=SCALE * LATENT, cache=True))),
-        network_g=dict(type='SRVGGNetCompact', num_in_ch=3, num_out_ch=3, num_feat=4, num_conv=1, upscale=SCALE,
-                       act_type='prelu'),
-        path=dict(pretrain_network_g='unused.pth', param_key_g='params_ema', strict_load_g=True, resume_state=None),
-        gsdd=dict(ipc=2, latent_size=LATENT, init='inversion', inversion_iters=1, batch_real=3,
-                  embed=dict(num_feat=4, depth=2)),
-        train=dict(optim_z=dict(type='Adam', lr=0.01), scheduler=dict(type='MultiStepLR', milestones=[10], gamma=0.5),
-                   total_iter=10, warmup_iter=-1))
-    with open(root / 'tiny.yml', 'w') as f:
-        yaml.safe_dump(opt, f)
-    return root
 
 
 @pytest.fixture(scope='module')

@@ -70,6 +70,20 @@ def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
     return opt
 
 
+def _absolute_weights(opt):
+    """Fix the LPIPS / VGG16 weights files (``weights``, default ``experiments/pretrained_models/lpips_*.pth``) of
+    the options' LPIPS metrics and offline perceptual loss to absolute paths: runs start in their own folder."""
+    from gsdd_basicsr.lpips_weights import default_path
+    uses = [(m, m.get('net', 'alex')) for m in ((opt.get('val') or {}).get('metrics') or {}).values()
+            if m.get('type') == 'calculate_lpips']
+    percep = (opt.get('train') or {}).get('perceptual_opt') or {}
+    if percep.get('type') == 'OfflinePerceptualLoss':
+        uses.append((percep, 'vgg'))
+    for block, net in uses:
+        block['weights'] = osp.abspath(block.get('weights') or default_path(net))
+    return opt
+
+
 def _set_train_data(ds, dataroot, scale):
     """Point a training dataset block at an image set in the exported layout (HR/, LR_bicubic/X<s>/)."""
     if ds.get('type') == 'DistilledImageDataset':
@@ -122,7 +136,7 @@ def sr_train_options(prof, net, kind, row_id, seed, dataroot, test_root, scale, 
     # a log line at every validation iteration: the validation's start time (curves exclude validation)
     freq = int(opt['logger']['print_freq'])
     opt['logger']['print_freq'] = math.gcd(freq, int(opt['val']['val_freq']))
-    return opt
+    return _absolute_weights(opt)
 
 
 def sr_test_options(prof, row_id, network_g, weights, param_key, test_root, scale, num_gpu):
@@ -137,7 +151,7 @@ def sr_test_options(prof, row_id, network_g, weights, param_key, test_root, scal
     opt.setdefault('val', {}).update(save_img=True, suffix=None)
     if 'psnr' not in (opt['val'].get('metrics') or {}):
         raise GSDDError(f'{t["options"]}: val.metrics needs a psnr entry (the benchmark compares rows by it)')
-    return opt
+    return _absolute_weights(opt)
 
 
 def trained_weights(train_opt, row_dir):
