@@ -94,7 +94,7 @@ def copy_photos(split_file, dest, roots=None):
     for entry in read_split_file(split_file, roots=roots):
         if not osp.isfile(entry['file']):
             raise MissingInputError(f'photo {entry["file"]} ({entry["where"]}) not found; install the photos '
-                                    '(README, "A real-photo data set") or pass --root NAME=DIR')
+                                    '(docs/datasets.md, "A real-photo data set") or pass --root NAME=DIR')
         target = osp.join(dest, entry['root'], entry['path'])
         os.makedirs(osp.dirname(target), exist_ok=True)
         shutil.copy2(entry['file'], target)
