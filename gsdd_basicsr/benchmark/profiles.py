@@ -19,7 +19,7 @@ definition.
 
 ``overrides`` merge recursively into the options (a dict merges key by key, anything else
 replaces); ``drop`` removes dotted keys. Options paths are resolved against the current folder,
-then the repository root.
+then :data:`SHIPPED_ROOT` (the checkout, or the installed package's copy of ``options/``).
 """
 import copy
 import os
@@ -29,8 +29,11 @@ import yaml
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PROFILE_DIR = osp.join(ROOT, 'options', 'benchmark')
+PACKAGE = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# the folder that holds the shipped options/: inside the package when installed from a wheel (setup.py's build_py
+# copies options/ there), the checkout otherwise (a source tree or ``pip install -e .``)
+SHIPPED_ROOT = PACKAGE if osp.isdir(osp.join(PACKAGE, 'options')) else osp.dirname(PACKAGE)
+PROFILE_DIR = osp.join(SHIPPED_ROOT, 'options', 'benchmark')
 CORESETS = ('random', 'informative', 'kcenter')
 ABLATIONS_FILE = osp.join(PROFILE_DIR, 'ablations.yml')  # the shipped ablations: variant definitions
 TRAIN_SET_KINDS = ('distilled', 'coreset', 'full')
@@ -48,12 +51,12 @@ def builtin_profiles():
 
 
 def resolve_path(path, what):
-    """An options path as given, relative to the current folder, else to the repository root."""
-    for candidate in (osp.abspath(path), osp.join(ROOT, path)):
+    """An options path as given, relative to the current folder, else to :data:`SHIPPED_ROOT` (``options/...``)."""
+    for candidate in (osp.abspath(path), osp.join(SHIPPED_ROOT, path)):
         if osp.isfile(candidate):
             return candidate
     raise MissingInputError(f'{what}: {path} not found (relative paths are tried against the current folder '
-                            f'and {ROOT})')
+                            f'and the shipped options\' root {SHIPPED_ROOT})')
 
 
 def read_yaml(path):

@@ -7,7 +7,7 @@ so a row trains exactly as ``python gsdd_basicsr/train.py -opt <that file>`` doe
 import math
 from os import path as osp
 
-from gsdd_basicsr.benchmark.profiles import ROOT, drop, merge, read_yaml
+from gsdd_basicsr.benchmark.profiles import drop, merge, read_yaml
 from gsdd_basicsr.errors import GSDDError
 
 VAL_NAME = 'benchmark_test'
@@ -50,11 +50,10 @@ def distill_options(prof, variant, ipc, seed, set_id, data):
         from gsdd_basicsr import realesrgan_weights as ncnn_weights
         model = variant[len('gsdd-'):]
         opt['network_g'] = ncnn_weights.network_options(model)
-        opt['path']['pretrain_network_g'] = ncnn_weights.default_path(
-            model, osp.join(ROOT, 'experiments', 'pretrained_models'))
+        opt['path']['pretrain_network_g'] = ncnn_weights.default_path(model)
     pre = opt['path'].get('pretrain_network_g')
-    if pre and not osp.isabs(pre):
-        opt['path']['pretrain_network_g'] = osp.join(ROOT, pre)
+    if pre:  # relative to the folder the benchmark runs in, as for train.py (the run itself starts in its own)
+        opt['path']['pretrain_network_g'] = osp.abspath(pre)
     opt['path']['resume_state'] = None
     return opt
 
