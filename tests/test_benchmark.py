@@ -208,8 +208,8 @@ def test_ablations_are_variants_defined_in_yaml(data, tmp_path):
     from gsdd_basicsr.generator import load_frozen_generator
     assert 'ablations' not in bm.builtin_profiles()
     prof = bm.load_profile('cpu')
-    assert list(prof['ablations']) == ['gsdd-lambda0', 'gsdd-noise', 'gsdd-real-init', 'gsdd-bicubic-gen']
-    assert prof['ablations']['gsdd-real-init'] == bm.profiles.shipped_ablations()['gsdd-real-init']
+    assert prof['ablations'] == ['gsdd-lambda0', 'gsdd-noise', 'gsdd-real-init', 'gsdd-bicubic-gen']
+    assert list(bm.profiles.shipped_ablations()) == prof['ablations']
     info = dict(train_root=str(data / 'train'), scale=4, class_mode='folder', num_classes=2, num_images=6, num_gpu=0)
     real = distill_options(prof, 'gsdd-real-init', 1, 0, 'x', info)
     assert (real['gsdd']['init'], real['gsdd']['inversion_iters'], real['train']['total_iter']) == ('real', 0, 0)

@@ -14,8 +14,7 @@ distillation options after the profile's own (a lever under test: another matchi
 step count...), each distilled and trained at ``variant_budget``, as are the ``generators`` rows
 (default: the ablation budget, or the first budget when that is ``all``). ``ablations`` names variants
 of the same form defined once in ``options/benchmark/ablations.yml`` (:data:`ABLATIONS_FILE`), run at
-``ablation_budget`` (an index into ``budgets`` or ``all``); the loaded profile maps each name to its
-definition.
+``ablation_budget`` (an index into ``budgets`` or ``all``).
 
 ``overrides`` merge recursively into the options (a dict merges key by key, anything else
 replaces); ``drop`` removes dotted keys. Options paths are resolved against the current folder,
@@ -163,7 +162,6 @@ def load_profile(profile, override=None):
     if bad:
         raise GSDDError(f'{where}: unknown ablations {", ".join(bad)}; choose from {", ".join(shipped)} (defined in '
                         f'{ABLATIONS_FILE}) or make it one of the profile\'s variants')
-    prof['ablations'] = {m: shipped[m] for m in prof['ablations']}
     if not prof['budgets'] or not all(isinstance(b, (int, float)) and 0 < b <= 1 for b in prof['budgets']):
         raise GSDDError(f'{where}: budgets must be fractions in (0, 1] of the real HR pixels, got {prof["budgets"]}')
     _check_budget_index(prof, 'ablation_budget', where, allow_all=True)

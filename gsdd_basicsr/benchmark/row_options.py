@@ -7,7 +7,7 @@ so a row trains exactly as ``python gsdd_basicsr/train.py -opt <that file>`` doe
 import math
 from os import path as osp
 
-from gsdd_basicsr.benchmark.profiles import drop, merge, read_yaml
+from gsdd_basicsr.benchmark.profiles import drop, merge, read_yaml, shipped_ablations
 from gsdd_basicsr.errors import GSDDError
 
 VAL_NAME = 'benchmark_test'
@@ -43,7 +43,7 @@ def distill_options(prof, variant, ipc, seed, set_id, data):
         val.pop('meta_info_file', None)
         if data['class_mode'] == 'kmeans':
             val['num_classes'] = data['num_classes']
-    levers = {**prof['ablations'], **prof['variants']}  # their names differ (load_profile)
+    levers = {**shipped_ablations(), **prof['variants']}  # their names differ (load_profile)
     if variant in levers:  # a variant or ablation: its drops and overrides on top of the profile's
         opt = merge(drop(opt, levers[variant].get('drop')), levers[variant].get('overrides'))
     elif variant != 'gsdd':
