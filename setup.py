@@ -31,11 +31,14 @@ AUTOLOAD_PTH = 'gsdd_basicsr_autoload.pth'
 
 
 class BuildPyWithAutoload(build_py):
-    """``pip install .``: the .pth goes into build_lib, whose root is the wheel's root (site-packages)."""
+    """``pip install .``: the .pth goes into build_lib, whose root is the wheel's root (site-packages), and the
+    shipped options (benchmark profiles and the options files they name) into the package as
+    ``gsdd_basicsr/options/``, where ``gsdd_basicsr.benchmark.profiles.SHIPPED_ROOT`` finds them installed."""
 
     def run(self):
         super().run()
         self.copy_file(os.path.join(HERE, AUTOLOAD_PTH), os.path.join(self.build_lib, AUTOLOAD_PTH))
+        self.copy_tree(os.path.join(HERE, 'options'), os.path.join(self.build_lib, 'gsdd_basicsr', 'options'))
 
 
 class EditableWheelWithAutoload(editable_wheel):

@@ -10,6 +10,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from gsdd_basicsr import benchmark as bm
@@ -199,6 +200,33 @@ def test_profiles_name_the_shipped_options():
     assert drop(merge(base, {}), ['d.e', 'a', 'x.y']) == {'d': {}, 'f': 0} and base['a']['b'] == 1
 
 
+def test_ablations_are_variants_defined_in_yaml(data, tmp_path):
+    """A profile names its ablations; their {overrides, drop} come from options/benchmark/ablations.yml, and the
+    bicubic generator's weights are made from its arch type when missing (no ablation name in the code)."""
+    from gsdd_basicsr.benchmark.row_options import distill_options
+    from gsdd_basicsr.benchmark.training_sets import _prepare_generator
+    from gsdd_basicsr.generator import load_frozen_generator
+    assert 'ablations' not in bm.builtin_profiles()
+    prof = bm.load_profile('cpu')
+    assert prof['ablations'] == ['gsdd-lambda0', 'gsdd-noise', 'gsdd-real-init', 'gsdd-bicubic-gen']
+    assert list(bm.profiles.shipped_ablations()) == prof['ablations']
+    info = dict(train_root=str(data / 'train'), scale=4, class_mode='folder', num_classes=2, num_images=6, num_gpu=0)
+    real = distill_options(prof, 'gsdd-real-init', 1, 0, 'x', info)
+    assert (real['gsdd']['init'], real['gsdd']['inversion_iters'], real['train']['total_iter']) == ('real', 0, 0)
+    gen = distill_options(prof, 'gsdd-bicubic-gen', 1, 0, 'x', info)
+    assert gen['network_g'] == {'type': 'BicubicUpsampler', 'scale': 4}  # replaced, not merged
+    gen['path']['pretrain_network_g'] = str(tmp_path / 'w' / 'bicubic.pth')
+    _prepare_generator(gen)
+    net = load_frozen_generator(gen['network_g'], gen['path']['pretrain_network_g'], scale=4)
+    assert tuple(net(torch.zeros(1, 3, 2, 2)).shape) == (1, 3, 8, 8)
+    mine = tmp_path / 'mine.yml'
+    mine.write_text(open(prof['path']).read().replace('ablations: [', 'ablations: [gsdd-sharp, '))
+    with pytest.raises(bm.GSDDError, match='mine.yml: unknown ablations gsdd-sharp; choose from gsdd-lambda0'):
+        bm.load_profile(str(mine))
+    with pytest.raises(bm.GSDDError, match='rename gsdd-noise'):
+        bm.load_profile('smoke', {'variants': {'gsdd-noise': {'overrides': {'gsdd': {'init': 'noise'}}}}})
+
+
 def test_statistics_on_known_numbers():
     d = bm.paired_delta([28.0, 29.0, 30.0], [27.0, 27.0, 27.0])  # differences 1, 2, 3
     assert d['mean'] == pytest.approx(2.0) and d['std'] == pytest.approx(1.0) and d['n'] == 3
@@ -340,7 +368,7 @@ def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profi
             continue
         kind = 'full' if s['method'] == 'full' else 'coreset' if s['method'] in bm.profiles.CORESETS else 'distilled'
         if kind == 'distilled':
-            d = parses(distill_options(b.prof, s['method'], s['budget']['ipc'], s['seed'], 'x', b.data, 'w.pth'), True)
+            d = parses(distill_options(b.prof, s['method'], s['budget']['ipc'], s['seed'], 'x', b.data), True)
             assert d['gsdd']['ipc'] == s['budget']['ipc'] and d['manual_seed'] == s['seed']
             if 'val' in d['datasets']:  # val_dm against the very images distilled, under its own name
                 assert d['datasets']['val']['dataroot_gt'] == d['datasets']['train']['real']['dataroot_gt']

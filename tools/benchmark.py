@@ -1,55 +1,11 @@
 #!/usr/bin/env python
-"""GSDD against real-data baselines at equal storage budgets (gsdd_basicsr/benchmark/).
+"""GSDD against real-data baselines at equal storage budgets, from a checkout: the command line of
+``python -m gsdd_basicsr.benchmark`` (gsdd_basicsr/benchmark/cli.py; --help lists the options).
 
     python tools/benchmark.py --train-root datasets/demo/train --test-root datasets/demo/test \\
         --out results/benchmark_cpu --profile cpu --seeds 2
-
---profile: a shipped profile (options/benchmark/smoke.yml: < 3 min on a 2-core CPU; cpu.yml: < 60 min;
-paper.yml, photo_gpu.yml: GPU-sized) or the path of your own profile file of that form; --override merges a
-YAML of settings onto it (options/benchmark/overrides/photo_gpu_smoke.yml rehearses photo_gpu on a CPU).
-Every SR row runs gsdd_basicsr.train / gsdd_basicsr.test on its resolved options, written to
-<out>/rows/<row>/{train,test}_options.yml. Writes <out>/benchmark.json, benchmark.md and plots;
-each finished row is kept, so an interrupted run continues when started again with the same
-arguments. A finished report is never overwritten: --resume reuses its rows and rewrites the
-report (e.g. with more --seeds), --force deletes <out> and starts over.
 """
-import argparse
-import shlex
-import sys
-
-import gsdd_basicsr  # noqa: F401  (compat fixes + registration)
-from gsdd_basicsr.benchmark import Benchmark, builtin_profiles
-from gsdd_basicsr.cli import user_errors
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--train-root', required=True, help='real HR training images (class sub-folders or flat)')
-    parser.add_argument('--test-root', required=True, help='folder with HR/ and LR_bicubic/X<scale>/')
-    parser.add_argument('--out', required=True, help='output folder, e.g. results/benchmark_cpu')
-    parser.add_argument('--profile', default='cpu',
-                        help=f'a shipped profile ({", ".join(builtin_profiles())}) or a profile YAML file')
-    parser.add_argument('--override', default=None,
-                        help='a YAML of profile settings merged onto the profile (e.g. '
-                             'options/benchmark/overrides/photo_gpu_smoke.yml: photo_gpu at smoke size on a CPU)')
-    parser.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 for every trained row')
-    parser.add_argument('--device', default='auto', help='auto | cpu | cuda')
-    parser.add_argument('--threads', type=int, default=None, help="torch CPU threads per run (default: the profile's)")
-    parser.add_argument('--jobs', type=int, default=1,
-                        help='rows run side by side, each in its own process: on a CPU (e.g. 2 with --threads 1) '
-                             'or on the one GPU (e.g. 8; torch threads default to cores / jobs)')
-    parser.add_argument('--report-only', action='store_true',
-                        help='write the report from the rows finished so far (a partial report), compute nothing')
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument('--resume', action='store_true', help='reuse the rows of a finished report and rewrite it')
-    group.add_argument('--force', action='store_true', help='delete --out and start over')
-    args = parser.parse_args(argv)
-    command = 'python tools/benchmark.py ' + ' '.join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    Benchmark(args.train_root, args.test_root, args.out, profile=args.profile, seeds=args.seeds, resume=args.resume,
-              force=args.force, device=args.device, command=command, threads=args.threads,
-              report_only=args.report_only, jobs=args.jobs, override=args.override).run()
-
+from gsdd_basicsr.benchmark.cli import main
 
 if __name__ == '__main__':
-    with user_errors('benchmark.py'):
-        main()
+    main(prog='benchmark.py', invocation='python tools/benchmark.py')

@@ -6,8 +6,9 @@ the profile's test options through the test pipeline (``gsdd_basicsr/test.py``);
 images differ. Rows: ``bicubic`` (the
 ``BicubicUpsampler`` arch through the test pipeline), ``full`` (every real training image),
 ``random`` / ``informative`` / ``kcenter`` real coresets and ``gsdd`` at equal budgets in HR pixels,
-ablations (``gsdd-lambda0``, ``gsdd-noise``, ``gsdd-real-init``: the bank before distillation,
-``gsdd-bicubic-gen``: pixel-space distillation) and ``gsdd-<generator>`` for other generators.
+ablations (variants defined in ``options/benchmark/ablations.yml``: ``gsdd-lambda0``, ``gsdd-noise``,
+``gsdd-real-init``: the bank before distillation, ``gsdd-bicubic-gen``: pixel-space distillation), the
+profile's own variants and ``gsdd-<generator>`` for other generators.
 
 Modules: :mod:`.profiles` (the YAML profiles in ``options/benchmark/``), :mod:`.row_options` (each
 run's resolved options), :mod:`.basicsr_runs` (running train/test and reading their logs),

@@ -9,15 +9,16 @@ A profile (``options/benchmark/{smoke,cpu,paper}.yml``, or any file of that form
     budgets, ablation_budget, coresets, ablations, generators, generator_seeds,
     variants, variant_budget, kmeans_classes, scale, threads, description
 
-``ablation_budget`` is an index into ``budgets`` or ``all``; ``variants`` maps a row name
-(``gsdd-<what>``) to ``{overrides: {...}, drop: [...]}`` applied to the distillation options after
-the profile's own (a lever under test: another matching space, generator, step count...), each
-distilled and trained at ``variant_budget``, as
-are the ``generators`` rows (default: the ablation budget, or the first budget when that is ``all``).
+``variants`` maps a row name (``gsdd-<what>``) to ``{overrides: {...}, drop: [...]}`` applied to the
+distillation options after the profile's own (a lever under test: another matching space, generator,
+step count...), each distilled and trained at ``variant_budget``, as are the ``generators`` rows
+(default: the ablation budget, or the first budget when that is ``all``). ``ablations`` names variants
+of the same form defined once in ``options/benchmark/ablations.yml`` (:data:`ABLATIONS_FILE`), run at
+``ablation_budget`` (an index into ``budgets`` or ``all``).
 
 ``overrides`` merge recursively into the options (a dict merges key by key, anything else
 replaces); ``drop`` removes dotted keys. Options paths are resolved against the current folder,
-then the repository root.
+then :data:`SHIPPED_ROOT` (the checkout, or the installed package's copy of ``options/``).
 """
 import copy
 import os
@@ -27,10 +28,13 @@ import yaml
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PROFILE_DIR = osp.join(ROOT, 'options', 'benchmark')
+PACKAGE = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# the folder that holds the shipped options/: inside the package when installed from a wheel (setup.py's build_py
+# copies options/ there), the checkout otherwise (a source tree or ``pip install -e .``)
+SHIPPED_ROOT = PACKAGE if osp.isdir(osp.join(PACKAGE, 'options')) else osp.dirname(PACKAGE)
+PROFILE_DIR = osp.join(SHIPPED_ROOT, 'options', 'benchmark')
 CORESETS = ('random', 'informative', 'kcenter')
-ABLATIONS = ('gsdd-lambda0', 'gsdd-noise', 'gsdd-real-init', 'gsdd-bicubic-gen')
+ABLATIONS_FILE = osp.join(PROFILE_DIR, 'ablations.yml')  # the shipped ablations: variant definitions
 TRAIN_SET_KINDS = ('distilled', 'coreset', 'full')
 REQUIRED = ('distill', 'sr_nets', 'test', 'budgets')
 DEFAULTS = dict(description='', scale=4, threads=None, ablation_budget=0, coresets=list(CORESETS), ablations=[],
@@ -41,16 +45,17 @@ def builtin_profiles():
     """Names of the profiles shipped in ``options/benchmark/``."""
     if not osp.isdir(PROFILE_DIR):
         return []
-    return sorted(osp.splitext(n)[0] for n in os.listdir(PROFILE_DIR) if n.endswith('.yml'))
+    return sorted(osp.splitext(n)[0] for n in os.listdir(PROFILE_DIR)
+                  if n.endswith('.yml') and osp.join(PROFILE_DIR, n) != ABLATIONS_FILE)
 
 
 def resolve_path(path, what):
-    """An options path as given, relative to the current folder, else to the repository root."""
-    for candidate in (osp.abspath(path), osp.join(ROOT, path)):
+    """An options path as given, relative to the current folder, else to :data:`SHIPPED_ROOT` (``options/...``)."""
+    for candidate in (osp.abspath(path), osp.join(SHIPPED_ROOT, path)):
         if osp.isfile(candidate):
             return candidate
     raise MissingInputError(f'{what}: {path} not found (relative paths are tried against the current folder '
-                            f'and {ROOT})')
+                            f'and the shipped options\' root {SHIPPED_ROOT})')
 
 
 def read_yaml(path):
@@ -146,27 +151,44 @@ def load_profile(profile, override=None):
             raise GSDDError(f'{where}: sr_nets.{net}.options must be one options file or one per kind of '
                             f'training set ({", ".join(TRAIN_SET_KINDS)})')
         spec['options'] = {k: resolve_path(v, f'{where}: sr_nets.{net}.options.{k}') for k, v in opts.items()}
-    for key, allowed in (('coresets', CORESETS), ('ablations', ABLATIONS)):
-        bad = [m for m in prof[key] if m not in allowed]
-        if bad:
-            raise GSDDError(f'{where}: unknown {key} {", ".join(bad)}; choose from {", ".join(allowed)}')
+    bad = [m for m in prof['coresets'] if m not in CORESETS]
+    if bad:
+        raise GSDDError(f'{where}: unknown coresets {", ".join(bad)}; choose from {", ".join(CORESETS)}')
+    shipped = shipped_ablations()
+    if not isinstance(prof['ablations'], list):
+        raise GSDDError(f'{where}: ablations must be a list of names defined in {ABLATIONS_FILE}, '
+                        f'got {prof["ablations"]!r}')
+    bad = [str(m) for m in prof['ablations'] if m not in shipped]
+    if bad:
+        raise GSDDError(f'{where}: unknown ablations {", ".join(bad)}; choose from {", ".join(shipped)} (defined in '
+                        f'{ABLATIONS_FILE}) or make it one of the profile\'s variants')
     if not prof['budgets'] or not all(isinstance(b, (int, float)) and 0 < b <= 1 for b in prof['budgets']):
         raise GSDDError(f'{where}: budgets must be fractions in (0, 1] of the real HR pixels, got {prof["budgets"]}')
     _check_budget_index(prof, 'ablation_budget', where, allow_all=True)
     if prof['variant_budget'] is None:
         prof['variant_budget'] = 0 if prof['ablation_budget'] == 'all' else prof['ablation_budget']
     _check_budget_index(prof, 'variant_budget', where, allow_all=False)
-    variants = prof['variants']
-    if not isinstance(variants, dict) or not all(isinstance(v, dict) and set(v) <= {'overrides', 'drop'}
-                                                 for v in variants.values()):
-        raise GSDDError(f'{where}: variants must map row names to {{overrides: {{...}}, drop: [...]}}, e.g. '
-                        '{gsdd-teacher: {overrides: {gsdd: {feature_space: teacher}}}}')
-    taken = set(ABLATIONS) | {f'gsdd-{g}' for g in prof['generators']} | {'gsdd'}
-    bad = [n for n in variants if not str(n).startswith('gsdd-') or n in taken or '__' in str(n)]
+    _check_variants(prof['variants'], f'{where}: variants')
+    taken = set(shipped) | {f'gsdd-{g}' for g in prof['generators']} | {'gsdd'}
+    bad = [n for n in prof['variants'] if not str(n).startswith('gsdd-') or n in taken or '__' in str(n)]
     if bad:
         raise GSDDError(f'{where}: variant names must start with "gsdd-", hold no "__" and differ from the '
                         f'ablations and generators; rename {", ".join(map(str, bad))}')
     return prof
+
+
+def shipped_ablations():
+    """The ablations a profile may name: row name -> ``{overrides, drop}`` from :data:`ABLATIONS_FILE`."""
+    ablations = read_yaml(ABLATIONS_FILE)
+    _check_variants(ablations, ABLATIONS_FILE)
+    return ablations
+
+
+def _check_variants(variants, where):
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) and set(v) <= {'overrides', 'drop'}
+                                                 for v in variants.values()):
+        raise GSDDError(f'{where} must map row names to {{overrides: {{...}}, drop: [...]}}, e.g. '
+                        '{gsdd-teacher: {overrides: {gsdd: {feature_space: teacher}}}}')
 
 
 def _check_budget_index(prof, key, where, allow_all):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from os import path as osp
 
-from gsdd_basicsr.benchmark.profiles import CORESETS, ROOT
+from gsdd_basicsr.benchmark.profiles import CORESETS, PACKAGE
 from gsdd_basicsr.utils.atomic import atomic_write_text
 
 
@@ -62,7 +62,7 @@ def machine_info(threads):
     import torch
     from gsdd_basicsr.version import __version__
     try:
-        commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT, capture_output=True, text=True,
+        commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=PACKAGE, capture_output=True, text=True,
                                 timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         commit = None

@@ -7,14 +7,14 @@ so a row trains exactly as ``python gsdd_basicsr/train.py -opt <that file>`` doe
 import math
 from os import path as osp
 
-from gsdd_basicsr.benchmark.profiles import ROOT, drop, merge, read_yaml
+from gsdd_basicsr.benchmark.profiles import drop, merge, read_yaml, shipped_ablations
 from gsdd_basicsr.errors import GSDDError
 
 VAL_NAME = 'benchmark_test'
 
 
-def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
-    """GSDDModel options for ``variant`` (``gsdd``, a profile variant, an ablation or ``gsdd-<generator>``).
+def distill_options(prof, variant, ipc, seed, set_id, data):
+    """GSDDModel options for ``variant`` (``gsdd``, a profile variant or ablation, or ``gsdd-<generator>``).
 
     A distillation the profile keeps ``datasets.val`` for logs ``val_dm`` against the training images
     themselves (fixed crops, fixed embedders): the curve of the objective, to see it flatten.
@@ -22,7 +22,6 @@ def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
     Args:
         data (dict): ``train_root``, ``scale``, ``class_mode`` (folder | kmeans), ``num_classes``,
             ``num_images``, ``num_gpu``.
-        bicubic_weights (str): the weights file of the ``gsdd-bicubic-gen`` ablation's generator.
     """
     d = prof['distill']
     opt = drop(merge(read_yaml(d['options']), d.get('overrides')), d.get('drop'))
@@ -44,28 +43,17 @@ def distill_options(prof, variant, ipc, seed, set_id, data, bicubic_weights):
         val.pop('meta_info_file', None)
         if data['class_mode'] == 'kmeans':
             val['num_classes'] = data['num_classes']
-    if variant in prof['variants']:  # a lever under test: its drops and overrides on top of the profile's
-        v = prof['variants'][variant]
-        opt = merge(drop(opt, v.get('drop')), v.get('overrides'))
-    elif variant == 'gsdd-lambda0':
-        opt['gsdd']['lambda_reg'] = 0.0
-    elif variant == 'gsdd-noise':
-        opt['gsdd']['init'] = 'noise'
-    elif variant == 'gsdd-real-init':  # the bank before distillation: bicubic real crops, no step at all
-        opt['gsdd'].update(init='real', inversion_iters=0)
-        opt['train']['total_iter'] = 0
-    elif variant == 'gsdd-bicubic-gen':  # pixel-space distillation of LR images: no GAN prior
-        opt['network_g'] = {'type': 'BicubicUpsampler', 'scale': data['scale']}
-        opt['path']['pretrain_network_g'] = bicubic_weights
+    levers = {**shipped_ablations(), **prof['variants']}  # their names differ (load_profile)
+    if variant in levers:  # a variant or ablation: its drops and overrides on top of the profile's
+        opt = merge(drop(opt, levers[variant].get('drop')), levers[variant].get('overrides'))
     elif variant != 'gsdd':
         from gsdd_basicsr import realesrgan_weights as ncnn_weights
         model = variant[len('gsdd-'):]
         opt['network_g'] = ncnn_weights.network_options(model)
-        opt['path']['pretrain_network_g'] = ncnn_weights.default_path(
-            model, osp.join(ROOT, 'experiments', 'pretrained_models'))
+        opt['path']['pretrain_network_g'] = ncnn_weights.default_path(model)
     pre = opt['path'].get('pretrain_network_g')
-    if pre and not osp.isabs(pre):
-        opt['path']['pretrain_network_g'] = osp.join(ROOT, pre)
+    if pre:  # relative to the folder the benchmark runs in, as for train.py (the run itself starts in its own)
+        opt['path']['pretrain_network_g'] = osp.abspath(pre)
     opt['path']['resume_state'] = None
     return opt
 

@@ -87,14 +87,16 @@ def coreset(out, train_root, method, budget, seed, hr_size, scale):
     return folder, _report(folder)
 
 
-def _prepare_generator(opt, variant):
-    """Write the bicubic "generator"'s weights, or convert a missing Real-ESRGAN generator offline."""
+def _prepare_generator(opt):
+    """Make missing generator weights when they can be made: computed for a (parameter-free) BicubicUpsampler,
+    converted offline for a Real-ESRGAN generator (known by its file name)."""
     path = opt['path']['pretrain_network_g']
-    if variant == 'gsdd-bicubic-gen':
-        from gsdd_basicsr.archs.bicubic_upsampler_arch import write_state_dict
-        write_state_dict(path, opt['scale'])
-        return
     if not path or osp.isfile(path):
+        return
+    if opt['network_g']['type'] == 'BicubicUpsampler':
+        from gsdd_basicsr.archs.bicubic_upsampler_arch import write_state_dict
+        log(f'writing the BicubicUpsampler weights -> {path}')
+        write_state_dict(path, opt['network_g'].get('scale', 4))
         return
     for model in ncnn_weights.known_models():
         if osp.basename(path) == ncnn_weights.model_info(model)['filename']:
@@ -117,10 +119,9 @@ def distilled(out, prof, variant, budget, seed, data, device):
         if _report(folder) is None or not osp.isfile(record):
             from gsdd_basicsr.export import export_distilled
             shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted distillation starts over
-            opt = distill_options(prof, variant, budget['ipc'], seed, set_id, data,
-                                  bicubic_weights=osp.join(run_dir, f'bicubic_upsampler_x{data["scale"]}.pth'))
+            opt = distill_options(prof, variant, budget['ipc'], seed, set_id, data)
             os.makedirs(run_dir)
-            _prepare_generator(opt, variant)
+            _prepare_generator(opt)
             log(f'distilling {set_id}: ipc {budget["ipc"]}, {opt["train"]["total_iter"]} iterations, '
                 f'generator {opt["network_g"]["type"]} ({run_dir})')
             seconds = basicsr_runs.run('train', opt, run_dir, 'options.yml')
