@@ -246,6 +246,7 @@ def test_wheels_install_the_pth_into_site_packages(tmp_path, hook):
     (source / 'gsdd_basicsr').mkdir(parents=True)
     for name in ('setup.py', 'README.md', 'MANIFEST.in', PTH, 'gsdd_basicsr_autoload.py'):
         shutil.copy(os.path.join(ROOT, name), source / name)
+    shutil.copytree(os.path.join(ROOT, 'options'), source / 'options')  # shipped as package data
     (source / 'gsdd_basicsr' / '__init__.py').write_text('')
     (source / 'gsdd_basicsr' / 'version.py').write_text("__version__ = '0.0.0'\n")
     build = (f'import setuptools.build_meta as backend; print(backend.{hook}({str(tmp_path / "dist")!r}))')

@@ -26,7 +26,8 @@ from os import path as osp
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.profiling import time_setting, write_json
+from gsdd_basicsr.profiling import time_setting
+from gsdd_basicsr.utils.atomic import atomic_write_json
 
 
 def regroup_classes(train_root, classes, dst):
@@ -74,7 +75,7 @@ def main(argv=None):
             rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
         if args.json:
-            write_json({'options': args.opt, 'train_root': args.train_root, 'rows': rows}, args.json)
+            atomic_write_json({'options': args.opt, 'train_root': args.train_root, 'rows': rows}, args.json, 'timings')
     base = rows[0]['median_s']
     print(f'| setting | step (median of {args.iters}) | vs the first | first step (compile) | '
           f'{args.project_steps} steps | peak CUDA memory |')
