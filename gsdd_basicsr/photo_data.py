@@ -314,3 +314,14 @@ def _readme(info):
                      f'{r["licence"] or "?"} |')
     lines.append('')
     return '\n'.join(lines)
+
+
+def parse_roots(pairs):
+    """``['NAME=DIR', ...]`` (the tools' ``--root``) -> ``{NAME: DIR}``; a malformed pair is a :class:`GSDDError`."""
+    roots = {}
+    for pair in pairs or ():
+        name, sep, folder = pair.partition('=')
+        if not sep or not name or not folder:
+            raise GSDDError(f'--root {pair!r} must be NAME=DIR, e.g. --root wallpapers=/usr/share/wallpapers')
+        roots[name] = folder
+    return roots

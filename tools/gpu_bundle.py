@@ -18,17 +18,8 @@ import torch
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr import gpu_bundle
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.photo_data import parse_roots
 
-
-def _roots(values):
-    roots = {}
-    for value in values:
-        name, sep, folder = value.partition('=')
-        if not sep or not name or not folder:
-            raise GSDDError(f'--root {value!r}: expected NAME=DIR')
-        roots[name] = folder
-    return roots
 
 
 def main(argv=None):
@@ -58,7 +49,7 @@ def main(argv=None):
         if weights is None:
             from gsdd_basicsr.realesrgan_weights import ensure_converted
             weights = ensure_converted('realesrgan-x4plus')
-        manifest = gpu_bundle.build_bundle(args.out, weights, args.split, roots=_roots(args.root),
+        manifest = gpu_bundle.build_bundle(args.out, weights, args.split, roots=parse_roots(args.root),
                                            wheels_from=args.wheels_from, python_version=args.python_version,
                                            limit=int(args.limit_mib * 2**20), force=args.force)
         print(json.dumps(manifest['size'], indent=2))

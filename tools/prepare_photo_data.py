@@ -12,18 +12,8 @@ import argparse
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.photo_data import MAX_SIDE, TILE_SIZE, prepare_photo_data
+from gsdd_basicsr.photo_data import MAX_SIDE, TILE_SIZE, parse_roots, prepare_photo_data
 
-
-def _roots(pairs):
-    roots = {}
-    for pair in pairs:
-        name, sep, folder = pair.partition('=')
-        if not sep or not name or not folder:
-            raise GSDDError(f'--root {pair!r} must be NAME=DIR, e.g. --root wallpapers=/usr/share/wallpapers')
-        roots[name] = folder
-    return roots
 
 
 def main(argv=None):
@@ -47,7 +37,7 @@ def main(argv=None):
     parser.add_argument('--force', action='store_true', help='replace a non-empty output folder')
     args = parser.parse_args(argv)
     with user_errors('prepare_photo_data'):
-        prepare_photo_data(args.out, split_file=args.split, photos_dir=args.photos, roots=_roots(args.root),
+        prepare_photo_data(args.out, split_file=args.split, photos_dir=args.photos, roots=parse_roots(args.root),
                            tile_size=args.tile, max_tiles=args.max_tiles, max_side=args.max_side,
                            eval_max_side=args.eval_max_side, seed=args.seed, lmdb=args.lmdb, force=args.force)
     return 0
