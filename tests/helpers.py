@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from gsdd_basicsr.latent_bank import build_latent_bank, save_latent_bank
+from gsdd_basicsr.bank.format import build_latent_bank, save_latent_bank
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
 
 # ------------------------------------------------------------------ GSDDModel: tiny classes, generator, options
 SCALE, LATENT, IPC = 2, 8, 3
@@ -222,7 +223,7 @@ def have_generator():
     if os.path.isfile(GENERATOR):
         return True
     try:
-        from gsdd_basicsr.realesrgan_weights import find_model_dir
+        from gsdd_basicsr.weights.realesrgan import find_model_dir
         return bool(find_model_dir())
     except Exception:
         return False

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import yaml
 
-from gsdd_basicsr.export import write_image_set
+from gsdd_basicsr.sets.export import write_image_set
 from helpers import ROOT
 
 

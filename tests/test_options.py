@@ -141,7 +141,7 @@ def test_variants_differ_only_in_name_and_train_set(stem):
 
 
 def test_distillation_options_consistent():
-    from gsdd_basicsr.gsdd_options import parse_gsdd_options
+    from gsdd_basicsr.distill.options import parse_gsdd_options
     paths = [p for p in OPTIONS if load(p)['model_type'] == 'GSDDModel']
     assert len(paths) >= 3
     for path in paths:
@@ -164,14 +164,14 @@ def _texture(h, w, seed):
 
 
 def _export(root, n=4, size=128, scale=4):
-    from gsdd_basicsr.export import write_image_set
+    from gsdd_basicsr.sets.export import write_image_set
     imgs = [_texture(size, size, i) for i in range(n)]
     write_image_set(str(root), imgs, [f'img_{i:04d}.png' for i in range(n)], scale)
 
 
 def _pair_folder(root, size, n=1, scale=4):
     """HR/ + LR_bicubic/X<s>/ with the same names (the demo val/test layout)."""
-    from gsdd_basicsr.image_set import lr_from_hr
+    from gsdd_basicsr.sets.image_io import lr_from_hr
     os.makedirs(root / 'HR', exist_ok=True)
     os.makedirs(root / 'LR_bicubic' / f'X{scale}', exist_ok=True)
     for i in range(n):

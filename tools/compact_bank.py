@@ -13,7 +13,8 @@ import json
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.latent_bank import LATENT_DTYPES, compact_bank
+from gsdd_basicsr.bank.format import LATENT_DTYPES
+from gsdd_basicsr.bank.render import compact_bank
 
 
 def main(argv=None):

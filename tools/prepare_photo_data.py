@@ -6,13 +6,13 @@
 
 With ``--split`` the YAML file names each photo's path, split, class, source and licence; without
 it the photo folder's ``train/[<class>/]``, ``val/``, ``test/`` sub-folders are the split. See
-:mod:`gsdd_basicsr.photo_data`. Bad input: one line on stderr, exit status 2, nothing written.
+:mod:`gsdd_basicsr.sets.photo_data`. Bad input: one line on stderr, exit status 2, nothing written.
 """
 import argparse
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.photo_data import MAX_SIDE, TILE_SIZE, parse_roots, prepare_photo_data
+from gsdd_basicsr.sets.photo_data import MAX_SIDE, TILE_SIZE, parse_roots, prepare_photo_data
 
 
 

@@ -1,5 +1,5 @@
 """Profile GSDDModel's distillation step: time per profiler region, the step / bare-compute ratio,
-data waiting and peak memory (a benchmark, not a test; see :mod:`gsdd_basicsr.profiling`).
+data waiting and peak memory (a benchmark, not a test; see :mod:`gsdd_basicsr.benchmark.profiling`).
 
 Usage::
 
@@ -12,7 +12,7 @@ stderr, exit status 2.
 """
 import argparse
 
-from gsdd_basicsr import profiling
+from gsdd_basicsr.benchmark import profiling
 from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.utils.atomic import atomic_write_json
 

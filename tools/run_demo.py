@@ -6,14 +6,14 @@
 Builds ``datasets/demo``, converts the compact Real-ESRGAN generator, distils, exports, picks a
 random coreset of the same size, trains and tests the same EDSR on both and prints one table;
 logs and ``summary.json`` go to ``results/demo_x4/``. Each step is skipped when its output is
-complete (an interrupted distillation continues). See :mod:`gsdd_basicsr.demo`.
+complete (an interrupted distillation continues). See :mod:`gsdd_basicsr.benchmark.demo`.
 """
 import argparse
 import os
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.demo import run_demo
+from gsdd_basicsr.benchmark.demo import run_demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository: options/, datasets/
 

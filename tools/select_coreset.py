@@ -4,7 +4,7 @@
     python tools/select_coreset.py --source datasets/DIV2K/DIV2K_train_HR --out datasets/coreset_kcenter \\
         --method random|informative|kcenter --budget 700 --patch 128 [--seed 0] [--scale 4] [--lmdb] [--force]
 
-See :mod:`gsdd_basicsr.coreset` for the candidates and the selection rules. Bad input: one line
+See :mod:`gsdd_basicsr.sets.coreset` for the candidates and the selection rules. Bad input: one line
 on stderr, exit status 2, nothing written.
 """
 import argparse
@@ -13,7 +13,7 @@ import os
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.coreset import METHODS, select_coreset
+from gsdd_basicsr.sets.coreset import METHODS, select_coreset
 
 
 def main(argv=None):

@@ -27,6 +27,7 @@ from os import path as osp
 import yaml
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.utils.plain import to_plain
 
 PACKAGE = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # the folder that holds the shipped options/: inside the package when installed from a wheel (setup.py's build_py
@@ -66,15 +67,7 @@ def read_yaml(path):
             data = yaml.load(f, Loader=ordered_yaml()[0])
         except yaml.YAMLError as err:
             raise GSDDError(f'{path} is not valid YAML: {err}') from None
-    return _plain(data)
-
-
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_plain(v) for v in obj]
-    return obj
+    return to_plain(data)
 
 
 def merge(base, overrides):

@@ -47,7 +47,7 @@ def distill_options(prof, variant, ipc, seed, set_id, data):
     if variant in levers:  # a variant or ablation: its drops and overrides on top of the profile's
         opt = merge(drop(opt, levers[variant].get('drop')), levers[variant].get('overrides'))
     elif variant != 'gsdd':
-        from gsdd_basicsr import realesrgan_weights as ncnn_weights
+        from gsdd_basicsr.weights import realesrgan as ncnn_weights
         model = variant[len('gsdd-'):]
         opt['network_g'] = ncnn_weights.network_options(model)
         opt['path']['pretrain_network_g'] = ncnn_weights.default_path(model)
@@ -61,7 +61,7 @@ def distill_options(prof, variant, ipc, seed, set_id, data):
 def _absolute_weights(opt):
     """Fix the LPIPS / VGG16 weights files (``weights``, default ``experiments/pretrained_models/lpips_*.pth``) of
     the options' LPIPS metrics and offline perceptual loss to absolute paths: runs start in their own folder."""
-    from gsdd_basicsr.lpips_weights import default_path
+    from gsdd_basicsr.weights.lpips import default_path
     uses = [(m, m.get('net', 'alex')) for m in ((opt.get('val') or {}).get('metrics') or {}).values()
             if m.get('type') == 'calculate_lpips']
     percep = (opt.get('train') or {}).get('perceptual_opt') or {}

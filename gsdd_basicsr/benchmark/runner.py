@@ -34,7 +34,7 @@ log = training_sets.log
 
 def class_layout(train_root):
     """``('folder', class names)`` when every image sits in a class sub-folder, else ``('kmeans', [])``."""
-    from gsdd_basicsr.image_set import class_of, list_images
+    from gsdd_basicsr.sets.image_io import class_of, list_images
     files = list_images(train_root)
     if not files:
         raise MissingInputError(f'no images under --train-root {train_root}')
@@ -109,7 +109,7 @@ class Benchmark:
                 raise GSDDError(f'--out {out} overlaps the input data {root}; choose another folder')
         self.prof = load_profile(profile, override)
         self.scale, self.seeds = int(self.prof['scale']), list(range(seeds))
-        from gsdd_basicsr.generator import resolve_device
+        from gsdd_basicsr.weights.generator import resolve_device
         self.device = resolve_device(device)
         self.num_gpu = 'auto' if self.device.type == 'cuda' else 0
         # on a CPU one thread per run by default (smoke, cpu): on a small shared machine it beats
@@ -220,7 +220,7 @@ class Benchmark:
 
     # -------------------------------------------------------------- main
     def _plan(self):
-        from gsdd_basicsr.image_set import folder_stats as source_stats
+        from gsdd_basicsr.sets.image_io import folder_stats as source_stats
         mode, names = class_layout(self.train_root)
         self.real_stats = source_stats(self.train_root)
         self.num_classes = len(names) if mode == 'folder' else int(self.prof['kmeans_classes'])

@@ -1,11 +1,11 @@
 """The image sets the SR rows train on, each written once under ``<out>/data/<set>/`` in the
 exported-set layout (``HR/``, ``LR_bicubic/X<s>/``, ``storage_report.json``):
 
-- the full real set (:func:`gsdd_basicsr.export.write_image_set` of every training image);
-- real coresets (:func:`gsdd_basicsr.coreset.select_coreset`);
+- the full real set (:func:`gsdd_basicsr.sets.export.write_image_set` of every training image);
+- real coresets (:func:`gsdd_basicsr.sets.coreset.select_coreset`);
 - GSDD sets: a distillation run (BasicSR's train pipeline, as ``gsdd_basicsr/train.py -opt`` run in
   ``<out>/distill/<set>/``, its resolved ``options.yml`` kept there) exported by
-  :func:`gsdd_basicsr.export.export_distilled`.
+  :func:`gsdd_basicsr.sets.export.export_distilled`.
 
 A set is ready when its ``storage_report.json`` (and for GSDD ``distill.json``) exists, so an
 interrupted benchmark reuses every finished set. Each set is built under an exclusive lock
@@ -22,12 +22,12 @@ import numpy as np
 
 from gsdd_basicsr.benchmark import basicsr_runs
 from gsdd_basicsr.benchmark.row_options import distill_options
-from gsdd_basicsr import realesrgan_weights as ncnn_weights
+from gsdd_basicsr.weights import realesrgan as ncnn_weights
 from gsdd_basicsr.utils.atomic import atomic_write_json as write_json  # the benchmark's JSON writer (runner, report)
+from gsdd_basicsr.utils.progress import progress
 
 
-def log(msg):
-    print(f'[benchmark] {msg}', flush=True)
+log = progress('benchmark')
 
 
 def read_json(path):
@@ -59,8 +59,8 @@ def full_set(out, train_root, scale):
 
 def _write_full_set(folder, train_root, scale):
     if _report(folder) is None:
-        from gsdd_basicsr.export import write_image_set
-        from gsdd_basicsr.image_set import list_images, read_rgb
+        from gsdd_basicsr.sets.export import write_image_set
+        from gsdd_basicsr.sets.image_io import list_images, read_rgb
         images, names, groups = [], [], []
         for i, rel in enumerate(list_images(train_root)):
             img = read_rgb(osp.join(train_root, rel))
@@ -77,7 +77,7 @@ def _write_full_set(folder, train_root, scale):
 
 def coreset(out, train_root, method, budget, seed, hr_size, scale):
     """``budget['images']`` real crops of ``hr_size`` px chosen by ``method`` -> ``(folder, storage report)``."""
-    from gsdd_basicsr.coreset import select_coreset
+    from gsdd_basicsr.sets.coreset import select_coreset
     seed_part = '' if method == 'informative' else f'_s{seed}'  # informative does not depend on the seed
     folder = osp.join(out, 'data', f'{method}_{budget["key"]}{seed_part}')
     with _building(folder):
@@ -117,7 +117,7 @@ def distilled(out, prof, variant, budget, seed, data, device):
     record = osp.join(run_dir, 'distill.json')
     with _building(folder):
         if _report(folder) is None or not osp.isfile(record):
-            from gsdd_basicsr.export import export_distilled
+            from gsdd_basicsr.sets.export import export_distilled
             shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted distillation starts over
             opt = distill_options(prof, variant, budget['ipc'], seed, set_id, data)
             os.makedirs(run_dir)

@@ -36,7 +36,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 
 from gsdd_basicsr.data import class_sources as cs
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.image_set import IMG_EXTENSIONS, class_of, image_size, list_class_folders, list_images
+from gsdd_basicsr.sets.image_io import IMG_EXTENSIONS, class_of, image_size, list_class_folders, list_images
 from gsdd_basicsr.utils.seeding import keyed_rng
 
 CLASS_MODES = ('folder', 'meta', 'kmeans', 'instance')

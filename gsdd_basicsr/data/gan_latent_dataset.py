@@ -16,7 +16,9 @@ from basicsr.utils.registry import DATASET_REGISTRY
 
 from gsdd_basicsr.data.distilled_image_dataset import SRPairDataset
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.latent_bank import bank_image_names, build_bank_generator, load_latent_bank, render_bank
+from gsdd_basicsr.bank.names import bank_image_names
+from gsdd_basicsr.bank.render import build_bank_generator, render_bank
+from gsdd_basicsr.bank.format import load_latent_bank
 
 
 @DATASET_REGISTRY.register()

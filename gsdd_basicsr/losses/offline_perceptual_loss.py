@@ -21,7 +21,7 @@ from basicsr.archs import vgg_arch
 from basicsr.losses.basic_loss import PerceptualLoss
 from basicsr.utils.registry import LOSS_REGISTRY
 
-from gsdd_basicsr.lpips_weights import load_state_dict
+from gsdd_basicsr.weights.lpips import load_state_dict
 
 
 def _vgg16_from_file(weights):

@@ -2,7 +2,7 @@
 
 The network is LPIPS v0.1: torchvision's AlexNet or VGG16 feature stack, five taps after ReLUs, each
 tap unit-normalised over channels, the squared difference weighted by a 1x1 head, averaged over space
-and summed over taps. The weights come from :mod:`gsdd_basicsr.lpips_weights` (no download).
+and summed over taps. The weights come from :mod:`gsdd_basicsr.weights.lpips` (no download).
 
 In an options file, beside PSNR / SSIM::
 
@@ -19,7 +19,7 @@ from basicsr.utils.registry import METRIC_REGISTRY
 from torch import nn
 
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.lpips_weights import NETS, load_state_dict
+from gsdd_basicsr.weights.lpips import NETS, load_state_dict
 
 # torchvision feature index after which each LPIPS tap is taken (the ReLU after the tap's convolution)
 _TAPS = {'alex': [1, 4, 7, 9, 11], 'vgg': [3, 8, 15, 22, 29]}

@@ -5,7 +5,7 @@ from os import path as osp
 import torch
 
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.latent_bank import build_latent_bank, save_latent_bank
+from gsdd_basicsr.bank.format import build_latent_bank, save_latent_bank
 from gsdd_basicsr.utils.atomic import atomic_torch_save
 
 
@@ -19,7 +19,7 @@ class GSDDCheckpointMixin:
     """
 
     def latent_bank(self, current_iter):
-        """The bank (:mod:`gsdd_basicsr.latent_bank`'s format; collective under --launcher pytorch)."""
+        """The bank (:mod:`gsdd_basicsr.bank.format`'s format; collective under --launcher pytorch)."""
         path_opt = self.opt['path']
         return build_latent_bank(
             self._gather_rows(self.latents.detach()), self.labels, self.class_names, self.opt['scale'],

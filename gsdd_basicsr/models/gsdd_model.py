@@ -7,7 +7,7 @@ One optimisation step (``optimize_parameters``), for every class ``c`` this proc
 3. one siamese augmentation draw ``w`` applied to both batches, and one freshly drawn embedding
    network ``psi`` (a random ``DMConvNet`` and/or the generator's own trunk, the teacher space);
 4. ``L_c = sum_layers || mean psi(A_w(X_c)) - mean psi(A_w(S_c)) ||^2 + lambda_reg * R(Z_c)`` where
-   ``R`` is :func:`gsdd_basicsr.matching.latent_homogeneity` (mean pairwise cosine similarity of
+   ``R`` is :func:`gsdd_basicsr.distill.matching.latent_homogeneity` (mean pairwise cosine similarity of
    the class's centred latents);
 5. ``L_c.backward()`` at once (frees the class's graph), and after all classes one Adam step on
    the latents. ``G`` and ``psi`` have ``requires_grad=False``: only latents change.
@@ -35,22 +35,21 @@ from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
 from torchvision.utils import make_grid
 
-from gsdd_basicsr.acceleration import accelerate, resolve_amp, to_layout
-from gsdd_basicsr.augment import SiameseAugment
-from gsdd_basicsr.determinism import configure_determinism
+from gsdd_basicsr.distill.acceleration import accelerate, resolve_amp, to_layout
+from gsdd_basicsr.distill.augment import SiameseAugment
+from gsdd_basicsr.utils.seeding import configure_determinism
 from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
-from gsdd_basicsr.generator import load_frozen_generator
-from gsdd_basicsr.gsdd_options import parse_gsdd_options
-from gsdd_basicsr.matching import (FrequencyStatistics, TeacherFeatures, default_layers, distribution_matching_loss,
-                                   grouped_matching_loss, hf_residual, latent_homogeneity)
-from gsdd_basicsr.latent_bank import render_latents
+from gsdd_basicsr.weights.generator import load_frozen_generator
+from gsdd_basicsr.distill.options import parse_gsdd_options
+from gsdd_basicsr.distill.matching import (FrequencyStatistics, TeacherFeatures, default_layers, distribution_matching_loss, grouped_matching_loss, hf_residual, latent_homogeneity)
+from gsdd_basicsr.bank.render import render_latents
 from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
 from gsdd_basicsr.utils.seeding import keyed_generator
 
 
 REGION_PREFIX = 'gsdd.'
 #: The ``torch.profiler`` region of each part of a distillation step, in the step's order (what
-#: :mod:`gsdd_basicsr.profiling` reads).
+#: :mod:`gsdd_basicsr.benchmark.profiling` reads).
 REGIONS = {part: f'{REGION_PREFIX}{part}' for part in (
     'data', 'draw', 'augment', 'embed_real', 'render', 'embed_syn', 'loss', 'backward', 'sync', 'optimizer')}
 
@@ -73,7 +72,7 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
     """Distils ``datasets.train.real`` (a ``ClassImageDataset``) into ``ipc`` latents per class.
 
     Options: ``network_g`` + ``path.pretrain_network_g`` (the frozen generator), the ``gsdd:``
-    block (see :mod:`gsdd_basicsr.gsdd_options`), ``train.optim_z`` and ``train.scheduler``.
+    block (see :mod:`gsdd_basicsr.distill.options`), ``train.optim_z`` and ``train.scheduler``.
 
     Attributes:
         latents (torch.nn.Parameter): N x 3 x p x p, N = num_classes * ipc, class-major
@@ -295,7 +294,7 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
         images right away (so its embedding network can be re-drawn for the next class), and one
         backward pass per group carries the summed image gradients and ``lambda_reg * R`` through
         the generator to the latents. The parts run inside ``torch.profiler.record_function``
-        regions (:data:`REGIONS`; free when no profiler runs), read by :mod:`gsdd_basicsr.profiling`.
+        regions (:data:`REGIONS`; free when no profiler runs), read by :mod:`gsdd_basicsr.benchmark.profiling`.
         """
         self.current_iter = current_iter
         with out_of_memory_hint(f'the distillation step (iteration {current_iter})',

