@@ -20,20 +20,16 @@ a run whose classes are sharded over processes (``--launcher pytorch``: class ``
 rank ``c % world_size``) produce the bank an uninterrupted single-process run produces.
 """
 import contextlib
-import math
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
-from os import path as osp
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch.profiler import record_function
 from basicsr.data import build_dataset
 from basicsr.models.base_model import BaseModel
-from basicsr.utils import get_root_logger, imwrite, tensor2img
+from basicsr.utils import get_root_logger
 from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
-from torchvision.utils import make_grid
 
 from gsdd_basicsr.distill.acceleration import accelerate, resolve_amp, to_layout
 from gsdd_basicsr.distill.augment import SiameseAugment
@@ -41,9 +37,10 @@ from gsdd_basicsr.utils.seeding import configure_determinism
 from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
 from gsdd_basicsr.weights.generator import load_frozen_generator
 from gsdd_basicsr.distill.options import parse_gsdd_options
-from gsdd_basicsr.distill.matching import (FrequencyStatistics, TeacherFeatures, default_layers, distribution_matching_loss, grouped_matching_loss, hf_residual, latent_homogeneity)
-from gsdd_basicsr.bank.render import render_latents
+from gsdd_basicsr.distill.matching import (FrequencyStatistics, TeacherFeatures, default_layers, grouped_matching_loss, hf_residual, latent_homogeneity)
 from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
+from gsdd_basicsr.models.gsdd_latent_init import GSDDLatentInitMixin
+from gsdd_basicsr.models.gsdd_validation import GSDDValidationMixin
 from gsdd_basicsr.utils.seeding import keyed_generator
 
 
@@ -68,11 +65,13 @@ def _rejected_setting(key, type_name):
 
 
 @MODEL_REGISTRY.register()
-class GSDDModel(GSDDCheckpointMixin, BaseModel):
+class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, BaseModel):
     """Distils ``datasets.train.real`` (a ``ClassImageDataset``) into ``ipc`` latents per class.
 
     Options: ``network_g`` + ``path.pretrain_network_g`` (the frozen generator), the ``gsdd:``
     block (see :mod:`gsdd_basicsr.distill.options`), ``train.optim_z`` and ``train.scheduler``.
+    This module holds its construction and the step; the first latents, the validation and the
+    checkpoints are mixins (:mod:`.gsdd_latent_init`, :mod:`.gsdd_validation`, :mod:`.gsdd_checkpoint`).
 
     Attributes:
         latents (torch.nn.Parameter): N x 3 x p x p, N = num_classes * ipc, class-major
@@ -183,42 +182,6 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
-
-    @torch.no_grad()
-    def _initialise_latents(self):
-        """Latents of the classes this process owns; the rest are filled in by ``_gather_rows``."""
-        g, p = self.gsdd, self.gsdd['latent_size']
-        for c in self.own_classes:
-            key = (self.seed, 'init', c)
-            if g['init'] == 'noise':
-                z = torch.rand(g['ipc'], 3, p, p, generator=keyed_generator(*key, device=self.device),
-                               device=self.device)
-            else:
-                crops = self.real.sample_class(c, g['ipc'], key).to(self.device)
-                z = F.interpolate(crops, size=(p, p), mode='bicubic', antialias=True, align_corners=False).clamp_(0, 1)
-                if g['init'] == 'inversion' and g['inversion_iters'] > 0:
-                    z = self._invert(z, crops, c)
-            self.latents[self._class_rows(c)] = z
-        self.latents.data = self._gather_rows(self.latents.data)
-
-    @torch.enable_grad()
-    def _invert(self, z, target, c):
-        """``inversion_iters`` Adam steps of mean |clamp(G(z), 0, 1) - target|_1 (GAN inversion)."""
-        z = z.clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([z], lr=self.gsdd['inversion_lr'])
-        for step in range(self.gsdd['inversion_iters']):
-            optimizer.zero_grad(set_to_none=True)
-            with self._autocast():
-                out = self.net_g(z)
-            loss = (out.float().clamp(0, 1) - target).abs().mean()
-            if step == 0:
-                first = loss.detach()
-            self.scaler.scale(loss).backward()
-            self.scaler.step(optimizer)
-            self.scaler.update()
-        self.logger.info(f'Inversion of class {self.class_names[c]}: L1 {first.item():.4f} -> {loss.item():.4f} '
-                         f'after {self.gsdd["inversion_iters"]} steps.')
-        return z.detach()
 
     # ------------------------------------------------------------------ distributed helpers
     def _row_mask(self):
@@ -364,77 +327,6 @@ class GSDDModel(GSDDCheckpointMixin, BaseModel):
 
     def get_current_log(self):
         return self.log_dict
-
-    # ------------------------------------------------------------------ validation
-    @torch.no_grad()
-    def render(self, batch_size=None):
-        """All latents decoded: N x 3 x sp x sp in [0, 1] (collective under --launcher pytorch)."""
-        return render_latents(self._gather_rows(self.latents.detach()), self.net_g, batch_size or self.gsdd['ipc'])
-
-    @torch.no_grad()
-    def validation(self, dataloader, current_iter, tb_logger, save_img=False):
-        """Grid of the bank plus three figures, logged and written to tensorboard.
-
-        - ``val_dm``: distribution-matching loss between ``gsdd.val_crops`` held-out real crops
-          (a ``ClassImageDataset``; the same crops at every validation) and the whole decoded bank, averaged over ``gsdd.val_embed_draws`` fixed random embedding
-          networks (no augmentation; lower = the bank looks more like unseen real data);
-        - ``diversity``: mean pairwise RMS pixel distance between decoded images of one class, in
-          [0, 1] units, averaged over classes (0 = collapsed);
-        - ``homogeneity``: R of each class's latents, averaged over classes.
-        """
-        with out_of_memory_hint('the validation', 'lower gsdd.ipc (the bank renders one class at a time) or '
-                                'gsdd.val_crops'):
-            return self._validate(dataloader, current_iter, tb_logger)
-
-    def _validate(self, dataloader, current_iter, tb_logger):
-        images = self.render()
-        real = self._val_crops(dataloader.dataset).to(self.device)
-        if real.shape[-2:] != images.shape[-2:]:
-            raise GSDDError(f"validation crops are {tuple(real.shape[-2:])} but the bank renders "
-                            f"{tuple(images.shape[-2:])}; set gt_size: {self.hr_size} in the val dataset.")
-        val_dm = []
-        for k in range(self.gsdd['val_embed_draws']):
-            self._draw_space(self.seed, 'val', k)
-            val_dm.append(distribution_matching_loss(self._embed(real), self._embed(images)))
-        rows = [self._class_rows(c) for c in range(self.num_classes)]
-        diversity, homogeneity = [], []
-        for r in rows:
-            flat = images[r].flatten(1)
-            if len(flat) > 1:
-                dists = torch.cdist(flat, flat) / math.sqrt(flat.shape[1])
-                diversity.append(dists.sum() / (len(flat) * (len(flat) - 1)))
-            homogeneity.append(latent_homogeneity(self.latents[r]))
-        metrics = {
-            'val_dm': torch.stack(val_dm).mean().item(),
-            'diversity': torch.stack(diversity).mean().item() if diversity else 0.0,
-            'homogeneity': torch.stack(homogeneity).mean().item(),
-        }
-        self.metric_results = metrics
-        if self.rank != 0:
-            return metrics
-        name = dataloader.dataset.opt.get('name', 'val')
-        self.logger.info(f'Validation {name} at iter {current_iter}: ' +
-                         ', '.join(f'{k}: {v:.4e}' for k, v in metrics.items()))
-        grid = self._grid(images)
-        imwrite(tensor2img(grid), osp.join(self.opt['path']['visualization'], f'grid_{current_iter}.png'))
-        if tb_logger:
-            for key, value in metrics.items():
-                tb_logger.add_scalar(f'metrics/{name}/{key}', value, current_iter)
-            tb_logger.add_image('gsdd/grid', grid, current_iter)
-        return metrics
-
-    def _val_crops(self, dataset):
-        """``gsdd.val_crops`` held-out crops, spread evenly over the val classes (fixed draw)."""
-        if not hasattr(dataset, 'sample_class'):
-            raise GSDDError('the val dataset must be a ClassImageDataset (class_mode: instance for a flat folder).')
-        per_class = max(1, math.ceil(self.gsdd['val_crops'] / dataset.num_classes))
-        return torch.cat([dataset.sample_class(c, per_class, (self.seed, 'val', c)) for c in range(dataset.num_classes)])
-
-    def _grid(self, images):
-        """One row per class, up to ``grid_per_class`` images each: 3 x H x W in [0, 1]."""
-        cols = min(self.gsdd['grid_per_class'], self.gsdd['ipc'])
-        picked = torch.cat([images[self._class_rows(c)][:cols] for c in range(self.num_classes)])
-        return make_grid(picked, nrow=cols, padding=2, pad_value=1.0)
 
     def __del__(self):
         if getattr(self, '_prefetcher', None) is not None:
