@@ -1,4 +1,10 @@
-"""Imports every `*_arch.py` module in this folder so its classes register into BasicSR."""
+"""Networks registered into BasicSR's ARCH_REGISTRY (every ``*_arch.py`` here is imported for that).
+
+- :mod:`~gsdd_basicsr.archs.dmconvnet_arch`: ``DMConvNet``, the randomly initialised embedding network of
+  distribution matching;
+- :mod:`~gsdd_basicsr.archs.bicubic_upsampler_arch`: ``BicubicUpsampler``, bicubic interpolation as a network
+  (the benchmark's ``bicubic`` row and the pixel-space ablation's "generator").
+"""
 import importlib
 from os import path as osp
 

@@ -1,4 +1,14 @@
-"""Imports every `*_dataset.py` module in this folder so its classes register into BasicSR."""
+"""Datasets registered into BasicSR's DATASET_REGISTRY (every ``*_dataset.py`` here is imported for that).
+
+- :mod:`~gsdd_basicsr.data.class_image_dataset`: ``ClassImageDataset``, the real data distillation matches,
+  by class; :mod:`~gsdd_basicsr.data.class_index` finds its images and classes, :mod:`~gsdd_basicsr.data.class_sources`
+  reads meta files, decodes images and clusters by k-means;
+- :mod:`~gsdd_basicsr.data.distillation_step_dataset`: ``DistillationStepDataset``, the step tokens BasicSR's train
+  loader counts during a distillation;
+- :mod:`~gsdd_basicsr.data.distilled_image_dataset`: ``DistilledImageDataset`` (an exported set) and its base
+  ``SRPairDataset``;
+- :mod:`~gsdd_basicsr.data.gan_latent_dataset`: ``GANLatentDataset``, HR images rendered from a latent bank.
+"""
 import importlib
 from os import path as osp
 

@@ -1,4 +1,10 @@
-"""Imports every `*_model.py` module in this folder so its classes register into BasicSR."""
+"""Models registered into BasicSR's MODEL_REGISTRY (every ``*_model.py`` here is imported for that).
+
+:mod:`~gsdd_basicsr.models.gsdd_model`: ``GSDDModel``, GSDD distillation as a BasicSR model (construction and
+the step), with its parts as mixins: :mod:`~gsdd_basicsr.models.gsdd_latent_init` (how latents start),
+:mod:`~gsdd_basicsr.models.gsdd_validation` (validation and rendering),
+:mod:`~gsdd_basicsr.models.gsdd_checkpoint` (the bank it writes, the state it resumes from).
+"""
 import importlib
 from os import path as osp
 

@@ -33,7 +33,6 @@ from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
 
 from gsdd_basicsr.distill.acceleration import accelerate, resolve_amp, to_layout
 from gsdd_basicsr.distill.augment import SiameseAugment
-from gsdd_basicsr.utils.seeding import configure_determinism
 from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
 from gsdd_basicsr.weights.generator import load_frozen_generator
 from gsdd_basicsr.distill.options import parse_gsdd_options
@@ -41,7 +40,7 @@ from gsdd_basicsr.distill.matching import (FrequencyStatistics, TeacherFeatures,
 from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
 from gsdd_basicsr.models.gsdd_latent_init import GSDDLatentInitMixin
 from gsdd_basicsr.models.gsdd_validation import GSDDValidationMixin
-from gsdd_basicsr.utils.seeding import keyed_generator
+from gsdd_basicsr.utils.seeding import configure_determinism, keyed_generator
 
 
 REGION_PREFIX = 'gsdd.'
