@@ -5,9 +5,10 @@
   reads meta files, decodes images and clusters by k-means;
 - :mod:`~gsdd_basicsr.data.distillation_step_dataset`: ``DistillationStepDataset``, the step tokens BasicSR's train
   loader counts during a distillation;
-- :mod:`~gsdd_basicsr.data.distilled_image_dataset`: ``DistilledImageDataset`` (an exported set) and its base
-  ``SRPairDataset``;
-- :mod:`~gsdd_basicsr.data.gan_latent_dataset`: ``GANLatentDataset``, HR images rendered from a latent bank.
+- :mod:`~gsdd_basicsr.data.distilled_image_dataset`: ``DistilledImageDataset``, an exported set;
+- :mod:`~gsdd_basicsr.data.gan_latent_dataset`: ``GANLatentDataset``, HR images rendered from a latent bank;
+- :mod:`~gsdd_basicsr.data.sr_pair`: ``SRPairDataset``, the base of those two (crops, augmentation, tensors, like
+  BasicSR's ``PairedImageDataset``).
 """
 import importlib
 from os import path as osp
