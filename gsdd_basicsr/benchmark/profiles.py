@@ -14,7 +14,8 @@ distillation options after the profile's own (a lever under test: another matchi
 step count...), each distilled and trained at ``variant_budget``, as are the ``generators`` rows
 (default: the ablation budget, or the first budget when that is ``all``). ``ablations`` names variants
 of the same form defined once in ``options/benchmark/ablations.yml`` (:data:`ABLATIONS_FILE`), run at
-``ablation_budget`` (an index into ``budgets`` or ``all``).
+``ablation_budget`` (an index into ``budgets`` or ``all``). A variant's or ablation's overrides say ``'{scale}'``
+where the profile's ``scale`` belongs (:mod:`gsdd_basicsr.benchmark.row_options` fills it in).
 
 ``overrides`` merge recursively into the options (a dict merges key by key, anything else
 replaces); ``drop`` removes dotted keys. Options paths are resolved against the current folder,

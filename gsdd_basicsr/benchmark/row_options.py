@@ -3,6 +3,10 @@
 The benchmark sets only what a row is about (its name, seed, training set, device, the test set as
 validation set for the curves); everything else comes from the options files the profile names,
 so a row trains exactly as ``python gsdd_basicsr/train.py -opt <that file>`` does.
+
+A variant's or ablation's overrides may say ``'{scale}'`` (:data:`SCALE`) where the profile's scale belongs:
+a value that is exactly ``'{scale}'`` becomes that number, and ``{scale}`` inside a string (a file name)
+becomes its digits, so one lever serves a profile at any scale.
 """
 import math
 from os import path as osp
@@ -11,6 +15,7 @@ from gsdd_basicsr.benchmark.profiles import drop, merge, read_yaml, shipped_abla
 from gsdd_basicsr.errors import GSDDError
 
 VAL_NAME = 'benchmark_test'
+SCALE = '{scale}'  # in a lever's overrides: the profile's scale
 
 
 def distill_options(prof, variant, ipc, seed, set_id, data):
@@ -45,7 +50,7 @@ def distill_options(prof, variant, ipc, seed, set_id, data):
             val['num_classes'] = data['num_classes']
     levers = {**shipped_ablations(), **prof['variants']}  # their names differ (load_profile)
     if variant in levers:  # a variant or ablation: its drops and overrides on top of the profile's
-        opt = merge(drop(opt, levers[variant].get('drop')), levers[variant].get('overrides'))
+        opt = merge(drop(opt, levers[variant].get('drop')), _fill_scale(levers[variant].get('overrides'), opt['scale']))
     elif variant != 'gsdd':
         from gsdd_basicsr.weights import realesrgan as ncnn_weights
         model = variant[len('gsdd-'):]
@@ -56,6 +61,18 @@ def distill_options(prof, variant, ipc, seed, set_id, data):
         opt['path']['pretrain_network_g'] = osp.abspath(pre)
     opt['path']['resume_state'] = None
     return opt
+
+
+def _fill_scale(value, scale):
+    """``value`` (a lever's overrides) with :data:`SCALE` filled in: ``'{scale}'`` -> ``scale`` (int), and
+    ``'..._x{scale}.pth'`` -> ``'..._x<scale>.pth'``; anything else unchanged."""
+    if isinstance(value, dict):
+        return {k: _fill_scale(v, scale) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_scale(v, scale) for v in value]
+    if value == SCALE:
+        return scale
+    return value.replace(SCALE, str(scale)) if isinstance(value, str) else value
 
 
 def _absolute_weights(opt):

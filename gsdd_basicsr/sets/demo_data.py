@@ -25,16 +25,15 @@ Grey-level sources are converted to 3 identical channels (``brick``, ``grass``, 
 ``coins``, ``camera``); every written PNG is 3-channel. No source photo appears in more
 than one split, and :func:`prepare_demo_data` asserts it.
 """
-import json
 import os.path as osp
 import time
+from functools import partial
 
 import numpy as np
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.sets.image_io import folder_bytes
-from gsdd_basicsr.sets.sr_set_writer import (MOD, SCALES, check_geometry, check_outputs_disjoint, write_lmdbs, write_meta_info, write_pair, write_train_tiles)
-from gsdd_basicsr.utils.atomic import atomic_folder
+from gsdd_basicsr.sets.sr_set_writer import (MOD, SCALES, check_geometry, image_counts, lr_label, tile_total,
+                                             write_sr_set)
 from gsdd_basicsr.utils.progress import progress
 
 TILE_SIZE = 192
@@ -195,80 +194,53 @@ def prepare_demo_data(out, lmdb=False, force=False, seed=0, tile_size=TILE_SIZE,
 
     Refuses a non-empty ``out`` unless ``force`` (:class:`~gsdd_basicsr.errors.OutputExistsError`).
     Builds in a temporary sibling folder and renames it into place at the end
-    (:func:`gsdd_basicsr.utils.atomic.atomic_folder`), so ``out`` is either absent/old or complete.
+    (:func:`gsdd_basicsr.sets.sr_set_writer.write_sr_set`), so ``out`` is either absent/old or complete.
     """
     import skimage
 
     check_geometry(tile_size, scales)
     check_disjoint(SOURCES)
+    ordered = ([s for cls in CLASSES for s in SOURCES if s['split'] == 'train' and s['cls'] == cls]
+               + [s for split in ('val', 'test') for s in SOURCES if s['split'] == split])
 
-    t0 = time.time()
-    out = osp.abspath(out)
-    with atomic_folder(out, force) as tmp:
-        records, train_list = _write_train(tmp, tile_size, max_tiles, np.random.default_rng(seed))
-        records += _write_pairs(tmp, scales)
-
-        # ------------------------------------------------------------------ checks
-        check_disjoint([dict(name=r['name'], file=r['file'], split=r['split'], cls=r['class'])
-                        for r in records])
-        check_outputs_disjoint(tmp, records)
-
-        if lmdb:
-            write_lmdbs(tmp, train_list, scales, _log)
-
-        info = dict(
+    def describe(records, train_rels):
+        return dict(
             generator='gsdd_basicsr.sets.demo_data.prepare_demo_data',
             skimage_version=skimage.__version__,
             seed=seed, tile_size=tile_size, max_tiles=max_tiles, scales=list(scales), mod=MOD,
-            classes=list(CLASSES), lmdb=bool(lmdb),
-            counts={'train': {c: sum(len(r['images']) for r in records if r['class'] == c) for c in CLASSES},
-                    'val': sum(len(r['images']) for r in records if r['split'] == 'val'),
-                    'test': sum(len(r['images']) for r in records if r['split'] == 'test')},
-            sources=records, skipped=SKIPPED)
-        with open(osp.join(tmp, 'sources.json'), 'w', encoding='utf-8') as f:
-            json.dump(info, f, indent=2, ensure_ascii=False)
-        with open(osp.join(tmp, 'README.md'), 'w', encoding='utf-8') as f:
-            f.write(_readme(info))
+            classes=list(CLASSES), lmdb=bool(lmdb), counts=image_counts(records), sources=records, skipped=SKIPPED)
 
-    total = folder_bytes(out)
-    info['total_bytes'] = total
-    _log(f'wrote {out}: {sum(info["counts"]["train"].values())} train, '
+    sources = [dict(record=_record(src), load=partial(_load, src), max_dark=src.get('max_dark')) for src in ordered]
+    t0 = time.time()
+    info = write_sr_set(out, sources, describe, _readme, _group_progress(ordered, tile_size, scales), _log,
+                        tile_size, scales, max_tiles=max_tiles, seed=seed, lmdb=lmdb, force=force)
+    _log(f'wrote {osp.abspath(out)}: {tile_total(info["counts"])} train, '
          f'{info["counts"]["val"]} val, {info["counts"]["test"]} test images, '
-         f'{total / 1e6:.1f} MB, {time.time() - t0:.1f} s')
+         f'{info["total_bytes"] / 1e6:.1f} MB, {time.time() - t0:.1f} s')
     return info
 
 
-def _write_train(root, tile_size, max_tiles, rng):
-    """``root/train/<class>/*.png`` tiles and ``train/meta_info.txt``; returns (records, relative paths)."""
-    records = []
-    for cls in CLASSES:
-        n_cls = 0
-        for src in [s for s in SOURCES if s['split'] == 'train' and s['cls'] == cls]:
-            img = load_source(src)
-            rec = _record(src, img.shape)
-            rec['images'] = write_train_tiles(root, img, src['name'], tile_size, cls=cls, max_tiles=max_tiles,
-                                              max_dark=src.get('max_dark'), rng=rng)
-            n_cls += len(rec['images'])
-            records.append(rec)
-        _log(f'train/{cls}: {n_cls} tiles of {tile_size}x{tile_size}')
-    return records, write_meta_info(root, [im['path'] for r in records for im in r['images']])
+def _record(src):
+    return dict(name=src['name'], file=src['file'], loader=f'skimage.data.{src["loader"]}', grey=bool(src['grey']),
+                split=src['split'], **{'class': src['cls']}, origin=src['origin'], licence=src['licence'])
 
 
-def _write_pairs(root, scales):
-    """``root/val|test/HR`` photos cropped to a multiple of MOD and their ``LR_bicubic/X<s>``; returns records."""
-    records = []
-    for split in ('val', 'test'):
-        srcs = [s for s in SOURCES if s['split'] == split]
-        for src in srcs:
-            img = load_source(src)
-            rec = _record(src, img.shape)
-            rec['images'].append(write_pair(root, split, src['name'], img, scales))
-            records.append(rec)
-        _log(f'{split}: {len(srcs)} HR images + LR_bicubic X' + '/X'.join(str(s) for s in scales))
-    return records
+def _load(src):
+    img = load_source(src)
+    return img, dict(source_shape=list(img.shape))
 
 
-def _record(src, shape):
-    return dict(name=src['name'], file=src['file'], loader=f'skimage.data.{src["loader"]}',
-                source_shape=list(shape), grey=bool(src['grey']), split=src['split'],
-                **{'class': src['cls']}, origin=src['origin'], licence=src['licence'], images=[])
+def _group_progress(ordered, tile_size, scales):
+    """The demo's progress: one line per training class and per val / test split, after its last source."""
+    last = {(s['split'], s['cls']): s['name'] for s in ordered}
+
+    def after_source(records):
+        split, cls = records[-1]['split'], records[-1]['class']
+        if last[split, cls] != records[-1]['name']:
+            return
+        group = [r for r in records if (r['split'], r['class']) == (split, cls)]
+        if split == 'train':
+            _log(f'train/{cls}: {sum(len(r["images"]) for r in group)} tiles of {tile_size}x{tile_size}')
+        else:
+            _log(f'{split}: {len(group)} HR images + {lr_label(scales)}')
+    return after_source

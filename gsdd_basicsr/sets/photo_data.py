@@ -36,17 +36,18 @@ own layout is the split: ``train/<class>/*`` (or ``train/*``, unclassed), ``val/
 source and licence are then unknown (``null``).
 """
 import importlib.util
-import json
 import os.path as osp
 import re
 import time
+from functools import partial
 
 import numpy as np
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.sets.image_io import folder_bytes, list_images, read_rgb
-from gsdd_basicsr.sets.sr_set_writer import (MOD, SCALES, check_geometry, check_outputs_disjoint, write_lmdbs, write_meta_info, write_pair, write_train_tiles)
-from gsdd_basicsr.utils.atomic import atomic_folder, check_output_dir
+from gsdd_basicsr.sets.image_io import list_images, read_rgb
+from gsdd_basicsr.sets.sr_set_writer import (MOD, SCALES, check_geometry, image_counts, lr_label, tile_total,
+                                             write_sr_set)
+from gsdd_basicsr.utils.atomic import check_output_dir
 from gsdd_basicsr.utils.hashing import file_sha256
 from gsdd_basicsr.utils.progress import progress
 
@@ -232,67 +233,59 @@ def prepare_photo_data(out, split_file=None, photos_dir=None, roots=None, tile_s
     check_output_dir(out, force, keep=inputs)
     check_photos(entries)
 
-    t0 = time.time()
-    rng = np.random.default_rng(seed)
-    with atomic_folder(out, force, keep=inputs) as tmp:
-        records = []
-        for k, e in enumerate(sorted(entries, key=lambda e: (SPLITS.index(e['split']), e['cls'] or '', e['name']))):
-            img = read_rgb(e['file'])
-            small = fit_max_side(img, max_side if e['split'] == 'train' else eval_max_side)
-            rec = dict(name=e['name'], file=e['path'], root=e['root'], sha256=e['sha256'], split=e['split'],
-                       **{'class': e['cls']}, source=e['source'], licence=e['licence'],
-                       source_size=list(img.shape[:2]), size=list(small.shape[:2]))
-            if e['split'] == 'train':
-                rec['images'] = write_train_tiles(tmp, small, e['name'], tile_size, cls=e['cls'],
-                                                  max_tiles=max_tiles, rng=rng)
-                if not rec['images']:
-                    raise GSDDError(f'{e["where"]}: training photo {e["file"]} ({small.shape[1]}x{small.shape[0]} '
-                                    f'px) holds no {tile_size} px tile; move it to val/test or lower --tile')
-                what = f'{len(rec["images"])} tiles'
-            else:
-                rec['images'] = [write_pair(tmp, e['split'], e['name'], small, scales)]
-                what = 'HR + LR_bicubic X' + '/X'.join(str(s) for s in scales)
-            records.append(rec)
-            _log(f'{k + 1}/{len(entries)} {e["split"]}{"/" + e["cls"] if e["cls"] else ""} {e["name"]}: '
-                 f'{img.shape[1]}x{img.shape[0]} -> {small.shape[1]}x{small.shape[0]}, {what}')
-        train_rels = write_meta_info(tmp, [im['path'] for r in records if r['split'] == 'train'
-                                           for im in r['images']])
-        check_outputs_disjoint(tmp, records)
-        if lmdb:
-            write_lmdbs(tmp, train_rels, scales, _log)
+    ordered = sorted(entries, key=lambda e: (SPLITS.index(e['split']), e['cls'] or '', e['name']))
+
+    def describe(records, train_rels):
         classes = sorted({r['class'] for r in records if r['class']})
-        info = dict(
+        return dict(
             generator='gsdd_basicsr.sets.photo_data.prepare_photo_data',
             split_file=osp.abspath(split_file) if split_file else None,
             tile_size=tile_size, max_tiles=max_tiles, max_side=max_side, eval_max_side=eval_max_side,
             scales=list(scales), mod=MOD, seed=seed, lmdb=bool(lmdb), classes=classes,
-            counts=dict(train={c: sum(len(r['images']) for r in records if r['class'] == c) for c in classes}
-                        if classes else len(train_rels),
-                        train_photos=sum(r['split'] == 'train' for r in records),
-                        val=sum(r['split'] == 'val' for r in records),
-                        test=sum(r['split'] == 'test' for r in records)),
+            counts=dict(image_counts(records), train_photos=sum(r['split'] == 'train' for r in records)),
             photos=records)
-        with open(osp.join(tmp, 'sources.json'), 'w', encoding='utf-8') as f:
-            json.dump(info, f, indent=2, ensure_ascii=False)
-        with open(osp.join(tmp, 'README.md'), 'w', encoding='utf-8') as f:
-            f.write(_readme(info))
-    info['total_bytes'] = folder_bytes(out)
-    _log(f'wrote {out}: {len(train_rels)} training tiles from {info["counts"]["train_photos"]} photos, '
-         f'{info["counts"]["val"]} val, {info["counts"]["test"]} test photos, {info["total_bytes"] / 1e6:.1f} MB, '
-         f'{time.time() - t0:.0f} s')
+
+    def after_source(records):
+        rec, e = records[-1], ordered[len(records) - 1]
+        (h0, w0), (h, w) = rec['source_size'], rec['size']
+        if e['split'] == 'train' and not rec['images']:
+            raise GSDDError(f'{e["where"]}: training photo {e["file"]} ({w}x{h} px) holds no {tile_size} px tile; '
+                            'move it to val/test or lower --tile')
+        what = f'{len(rec["images"])} tiles' if e['split'] == 'train' else f'HR + {lr_label(scales)}'
+        _log(f'{len(records)}/{len(ordered)} {e["split"]}{"/" + e["cls"] if e["cls"] else ""} {e["name"]}: '
+             f'{w0}x{h0} -> {w}x{h}, {what}')
+
+    sources = [dict(record=_record(e), load=partial(_load, e, max_side if e['split'] == 'train' else eval_max_side))
+               for e in ordered]
+    t0 = time.time()
+    info = write_sr_set(out, sources, describe, _readme, after_source, _log, tile_size, scales, max_tiles=max_tiles,
+                        seed=seed, lmdb=lmdb, force=force, keep=inputs)
+    c = info['counts']
+    _log(f'wrote {out}: {tile_total(c)} training tiles from {c["train_photos"]} photos, {c["val"]} val, '
+         f'{c["test"]} test photos, {info["total_bytes"] / 1e6:.1f} MB, {time.time() - t0:.0f} s')
     return info
+
+
+def _record(e):
+    return dict(name=e['name'], file=e['path'], root=e['root'], sha256=e['sha256'], split=e['split'],
+                **{'class': e['cls']}, source=e['source'], licence=e['licence'])
+
+
+def _load(e, max_side):
+    img = read_rgb(e['file'])
+    small = fit_max_side(img, max_side)
+    return small, dict(source_size=list(img.shape[:2]), size=list(small.shape[:2]))
 
 
 def _readme(info):
     c = info['counts']
-    tiles = sum(c['train'].values()) if info['classes'] else c['train']
     lines = [
         '# gsdd-basicsr photo data',
         '',
         'Built by `tools/prepare_photo_data.py` (gsdd_basicsr/sets/photo_data.py)'
         + (f' from the split file `{info["split_file"]}`.' if info['split_file'] else ' from a folder of photos.'),
         '',
-        f'- training: {tiles} non-overlapping tiles of {info["tile_size"]} px from {c["train_photos"]} photos'
+        f'- training: {tile_total(c)} non-overlapping tiles of {info["tile_size"]} px from {c["train_photos"]} photos'
         + (f' (at most {info["max_tiles"]} per photo, seed {info["seed"]})' if info['max_tiles'] else '')
         + ('; classes: ' + ', '.join(f'{k} ({n})' for k, n in c['train'].items()) if info['classes']
            else '; no classes (use class_mode kmeans)'),

@@ -8,14 +8,22 @@ Layout under the set's root::
     val|test/LR_bicubic/X<s>/<name>.png    ``image_set.lr_from_hr`` (MATLAB bicubic) of the HR, s in SCALES
     [train.lmdb  val|test/HR.lmdb  val|test/LR_bicubic/X<s>.lmdb]   BasicSR LMDBs of the same images
 
-Used by :mod:`gsdd_basicsr.sets.demo_data` (scikit-image photos) and :mod:`gsdd_basicsr.sets.photo_data`
-(a folder of photos). Arrays are uint8 ``H x W x 3`` RGB.
+    sources.json  README.md                the set's own description (every source with its ``images``)
+
+:func:`write_sr_set` is the whole prepare sequence (atomic folder, tiles and HR / LR pairs, meta_info,
+disjointness check, LMDBs, sources.json, README.md, size); :mod:`gsdd_basicsr.sets.demo_data`
+(scikit-image photos) and :mod:`gsdd_basicsr.sets.photo_data` (a folder of photos) give it their sources
+and descriptions. Arrays are uint8 ``H x W x 3`` RGB.
 """
+import json
 import os
 import os.path as osp
 
+import numpy as np
+
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.sets.image_io import lr_from_hr, write_lmdb, write_rgb
+from gsdd_basicsr.sets.image_io import folder_bytes, lr_from_hr, write_lmdb, write_rgb
+from gsdd_basicsr.utils.atomic import atomic_folder
 from gsdd_basicsr.utils.hashing import file_sha256
 
 SCALES = (2, 3, 4)
@@ -140,3 +148,90 @@ def check_outputs_disjoint(root, records):
         for im in r['images']:
             splits.setdefault(file_sha256(osp.join(root, im['path'])), set()).add(r['split'])
     assert all(len(v) == 1 for v in splits.values()), 'identical image files in two splits'
+
+
+def lr_label(scales):
+    """``'LR_bicubic X2/X3/X4'`` for ``scales`` (2, 3, 4): what a val / test photo is written with."""
+    return 'LR_bicubic X' + '/X'.join(str(s) for s in scales)
+
+
+def image_counts(records):
+    """Images per split: ``train`` (tiles; per class when the training sources have classes), ``val``, ``test``.
+
+    Args:
+        records (list[dict]): per source ``split``, ``class`` and ``images``.
+    """
+    classes = sorted({r['class'] for r in records if r['split'] == 'train' and r['class']})
+    train = [r for r in records if r['split'] == 'train']
+    return dict(train={c: sum(len(r['images']) for r in train if r['class'] == c) for c in classes}
+                if classes else sum(len(r['images']) for r in train),
+                val=sum(len(r['images']) for r in records if r['split'] == 'val'),
+                test=sum(len(r['images']) for r in records if r['split'] == 'test'))
+
+
+def tile_total(counts):
+    """All training tiles of :func:`image_counts`' ``counts``."""
+    return sum(counts['train'].values()) if isinstance(counts['train'], dict) else counts['train']
+
+
+def write_sr_set(out, sources, describe, readme, after_source, log, tile_size, scales=SCALES, max_tiles=None,
+                 seed=0, lmdb=False, force=False, keep=()):
+    """Write the SR set of ``sources`` under ``out`` (layout in the module docstring), all or nothing.
+
+    In a temporary sibling of ``out`` (:func:`gsdd_basicsr.utils.atomic.atomic_folder`, renamed into place at
+    the end): per source, in the given order, its training tiles (:func:`write_train_tiles`, the tiles drawn
+    with ``seed``) or its val / test HR + LR pair (:func:`write_pair`); then ``train/meta_info.txt``, the check
+    that no image file is in two splits, the LMDBs (with ``lmdb``), ``sources.json`` and ``README.md``. The
+    caller checks its input first (:func:`check_geometry`, its own sources); an exception anywhere leaves
+    ``out`` as it was.
+
+    Args:
+        out (str): output folder; a non-empty one is replaced only with ``force``.
+        sources (list[dict]): per source photo ``record`` (its entry in sources.json, with at least ``name``,
+            ``split`` (train | val | test) and ``class`` (train only; None: no class folder); it gets
+            ``images``, the written files as :func:`write_train_tiles` / :func:`write_pair` return them),
+            ``load`` (``() -> (img, fields)``: the uint8 ``H x W x 3`` RGB photo, and fields about it added
+            to ``record``) and optionally ``max_dark`` (see :func:`train_tiles`).
+        describe (callable): ``describe(records, train_rels) -> dict``, the set's sources.json (the records
+            and ``train/meta_info.txt``'s paths given).
+        readme (callable): ``readme(info) -> str``, README.md from that dict.
+        after_source (callable): ``after_source(records)`` after each source is written (the records so
+            far, the last one new): the caller's progress line; it may raise a ``GSDDError``.
+        log (callable): progress lines of the LMDBs (:func:`gsdd_basicsr.utils.progress.progress`).
+        tile_size (int): training tile side in px.
+        scales (sequence[int]): LR scales of val / test.
+        max_tiles (int | None): at most this many tiles per training source.
+        seed (int): seed of the tiles ``max_tiles`` keeps.
+        lmdb (bool): also write BasicSR LMDBs.
+        force (bool): replace a non-empty ``out``.
+        keep (sequence[str]): inputs that must not overlap ``out``.
+
+    Returns:
+        dict: ``describe``'s dict, plus ``total_bytes`` (of everything written).
+    """
+    out = osp.abspath(out)
+    rng = np.random.default_rng(seed)
+    with atomic_folder(out, force, keep=keep) as tmp:
+        records = []
+        for src in sources:
+            img, fields = src['load']()
+            rec = dict(src['record'], **fields)
+            if rec['split'] == 'train':
+                rec['images'] = write_train_tiles(tmp, img, rec['name'], tile_size, cls=rec['class'],
+                                                  max_tiles=max_tiles, max_dark=src.get('max_dark'), rng=rng)
+            else:
+                rec['images'] = [write_pair(tmp, rec['split'], rec['name'], img, scales)]
+            records.append(rec)
+            after_source(records)
+        train_rels = write_meta_info(tmp, [im['path'] for r in records if r['split'] == 'train'
+                                           for im in r['images']])
+        check_outputs_disjoint(tmp, records)
+        if lmdb:
+            write_lmdbs(tmp, train_rels, scales, log)
+        info = describe(records, train_rels)
+        with open(osp.join(tmp, 'sources.json'), 'w', encoding='utf-8') as f:
+            json.dump(info, f, indent=2, ensure_ascii=False)
+        with open(osp.join(tmp, 'README.md'), 'w', encoding='utf-8') as f:
+            f.write(readme(info))
+    info['total_bytes'] = folder_bytes(out)
+    return info

@@ -226,6 +226,18 @@ def test_ablations_are_variants_defined_in_yaml(data, tmp_path):
         bm.load_profile('smoke', {'variants': {'gsdd-noise': {'overrides': {'gsdd': {'init': 'noise'}}}}})
 
 
+def test_bicubic_gen_follows_the_profile_scale(data, tmp_path):
+    """The bicubic-generator ablation says '{scale}': a x2 profile gets a x2 upsampler and x2 weights file."""
+    from gsdd_basicsr.benchmark.row_options import distill_options
+    b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile='cpu', device='cpu',
+                     override={'scale': 2})
+    b._plan()
+    gen = distill_options(b.prof, 'gsdd-bicubic-gen', 1, 0, 'x', b.data)
+    assert gen['scale'] == 2 and gen['network_g'] == {'type': 'BicubicUpsampler', 'scale': 2}
+    assert gen['path']['pretrain_network_g'].endswith('bicubic_upsampler_x2.pth')
+    assert gen['datasets']['train']['real']['gt_size'] == 2 * gen['gsdd']['latent_size']
+
+
 def test_statistics_on_known_numbers():
     d = bm.paired_delta([28.0, 29.0, 30.0], [27.0, 27.0, 27.0])  # differences 1, 2, 3
     assert d['mean'] == pytest.approx(2.0) and d['std'] == pytest.approx(1.0) and d['n'] == 3
