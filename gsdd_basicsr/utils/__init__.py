@@ -1,2 +1,8 @@
-"""Small helpers with one owner each: atomic writes, file hashes, keyed random streams and
-determinism, plain data from parsed options."""
+"""Small helpers with one owner each.
+
+- :mod:`~gsdd_basicsr.utils.atomic`: crash-safe writes of every file and folder;
+- :mod:`~gsdd_basicsr.utils.hashing`: the one content hash of files (SHA-256);
+- :mod:`~gsdd_basicsr.utils.seeding`: keyed random streams and the ``deterministic: true`` settings;
+- :mod:`~gsdd_basicsr.utils.progress`: the progress lines of long work;
+- :mod:`~gsdd_basicsr.utils.plain`: plain Python data from parsed options.
+"""
