@@ -240,7 +240,11 @@ def _group_progress(ordered, tile_size, scales):
             return
         group = [r for r in records if (r['split'], r['class']) == (split, cls)]
         if split == 'train':
-            _log(f'train/{cls}: {sum(len(r["images"]) for r in group)} tiles of {tile_size}x{tile_size}')
+            tiles = sum(len(r['images']) for r in group)
+            if not tiles:  # every source of the class is smaller than a tile: the class would be empty
+                raise GSDDError(f'--tile-size {tile_size}: no tile of that size fits the photos of class {cls!r}; '
+                                f'use a smaller tile size (the default is {TILE_SIZE}).')
+            _log(f'train/{cls}: {tiles} tiles of {tile_size}x{tile_size}')
         else:
             _log(f'{split}: {len(group)} HR images + {lr_label(scales)}')
     return after_source

@@ -18,7 +18,6 @@ from gsdd_basicsr.sets.demo_data import CLASSES, SCALES, prepare_demo_data
 from helpers import ROOT
 
 
-
 def _read(path):
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     assert img is not None, path
@@ -114,6 +113,16 @@ def test_no_temp_left_behind(demo):
     out, _ = demo
     assert os.listdir(out.parent) == ['demo']
     assert oct(os.stat(out).st_mode & 0o777) != oct(0o700)
+
+
+def test_a_tile_larger_than_every_photo_of_a_class_is_refused(tmp_path):
+    """A class whose photos all fall below --tile-size would be empty: refused, naming the option, nothing written."""
+    out = tmp_path / 'demo'
+    proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'prepare_demo_data.py'), '--out', str(out),
+                           '--tile-size', '1200'], capture_output=True, text=True, cwd=str(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and '--tile-size 1200' in proc.stderr
+    assert os.listdir(tmp_path) == []
 
 
 def test_refuses_without_force_then_force_replaces(tmp_path):
