@@ -338,7 +338,7 @@ def test_training_curve_from_a_basicsr_log(tmp_path):
     assert basicsr_runs.test_metrics(str(log)) == {'psnr': 25.5}
 
 
-@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan', 'photo_gpu'])
+@pytest.mark.parametrize('profile', ['smoke', 'demo', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan', 'photo_gpu'])
 def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path):
     """No run: every row's (and every distillation's) resolved options go through parse_options."""
     from gsdd_basicsr.utils.atomic import atomic_write_yaml
