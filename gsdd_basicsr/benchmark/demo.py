@@ -17,10 +17,12 @@ folder (``--root``: that folder), the one that gets ``datasets/``, ``experiments
 
 A rerun keeps every finished set and row and rewrites the report; ``fresh`` starts over.
 """
+import os
 from os import path as osp
 
 from gsdd_basicsr.benchmark.report import summary_table
 from gsdd_basicsr.benchmark.runner import Benchmark
+from gsdd_basicsr.errors import OutputExistsError
 from gsdd_basicsr.sets.demo_data import prepare_demo_data
 from gsdd_basicsr.utils.progress import progress
 
@@ -41,6 +43,9 @@ def run_demo(fresh=False, override=None, command=None):
     Returns:
         dict: the benchmark's report (also ``results/demo_x4/benchmark.json``).
     """
+    if not fresh and osp.isdir(OUT) and os.listdir(OUT) and not osp.isfile(osp.join(OUT, 'config.json')):
+        raise OutputExistsError(f'{OUT} holds files but no benchmark (an older demo\'s outputs?); pass --fresh to '
+                                'replace them')
     if osp.isfile(osp.join(DATA, 'sources.json')):
         log(f'{DATA} exists; kept')
     else:

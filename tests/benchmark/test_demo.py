@@ -84,3 +84,10 @@ def test_bad_root_or_override_is_one_line_and_exit_2(tmp_path, run_tool, monkeyp
     assert run_tool('run_demo', ['--override', 'missing.yml']) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'missing.yml' in err[0] and not list(tmp_path.iterdir())
+    # an older demo's results/demo_x4 (no benchmark in it) is named before anything is built
+    (tmp_path / 'results' / 'demo_x4').mkdir(parents=True)
+    (tmp_path / 'results' / 'demo_x4' / 'summary.json').write_text('{}')
+    assert run_tool('run_demo', []) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'results/demo_x4 holds files but no benchmark' in err[0] and '--fresh' in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['results']
