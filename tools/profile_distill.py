@@ -12,7 +12,7 @@ stderr, exit status 2.
 """
 import argparse
 
-from gsdd_basicsr.benchmark import profiling
+from gsdd_basicsr.benchmark import profiling, profiling_table
 from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.utils.atomic import atomic_write_json
 
@@ -48,7 +48,7 @@ def main(argv=None):
             report['scale_data'] = profiling.memory_growth(args.opt, args.scale_data, **settings)
         if args.json:
             atomic_write_json(report, args.json, 'report')
-        print(profiling.format_report(report), flush=True)
+        print(profiling_table.format_report(report), flush=True)
     return report
 
 

@@ -11,9 +11,13 @@ ablations (variants defined in ``options/benchmark/ablations.yml``: ``gsdd-lambd
 profile's own variants and ``gsdd-<generator>`` for other generators.
 
 Modules: :mod:`.profiles` (the YAML profiles in ``options/benchmark/``), :mod:`.row_options` (each
-run's resolved options), :mod:`.basicsr_runs` (running train/test and reading their logs),
-:mod:`.training_sets` (full set, coresets, distillations), :mod:`.runner` (:class:`Benchmark`),
-:mod:`.report` (statistics, paired deltas, ``benchmark.md``), :mod:`.plots` (matplotlib).
+run's resolved options), :mod:`.basicsr_runs` (the one driver of BasicSR: parsed options, train / test
+runs, reading their logs), :mod:`.training_sets` (full set, coresets, distillations), :mod:`.runner`
+(:class:`Benchmark`), :mod:`.report` (statistics, paired deltas, ``benchmark.md``), :mod:`.plots`
+(matplotlib), :mod:`.cli` (the command line). Beside the benchmark: :mod:`.demo` (the ``demo`` profile on the
+demo set, ``tools/run_demo.py``), :mod:`.profiling` with :mod:`.step_regions` and :mod:`.profiling_table`
+(the distillation step's profiler, ``tools/profile_distill.py``), :mod:`.gpu_bundle` (the bundle for a bare
+GPU machine).
 """
 from gsdd_basicsr.benchmark.profiles import builtin_profiles, load_profile  # noqa: F401
 from gsdd_basicsr.benchmark.report import paired_delta, stats, time_to_reach  # noqa: F401

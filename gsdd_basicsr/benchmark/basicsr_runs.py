@@ -1,17 +1,22 @@
-"""Run BasicSR's train / test pipeline on a resolved options file and read their logs.
+"""The one place our code drives BasicSR: its parsed options, its train / test pipelines, its logs.
 
-A run is what ``python gsdd_basicsr/train.py -opt <file>`` (or ``test.py``) does, run from the run's
-folder: ``train_pipeline(folder)`` / ``test_pipeline(folder)`` inside ``pipeline_fixes()`` with ``-opt <file>``
-as the command line, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and the written
-options file reruns the run as it is. It runs in this process (a new interpreter per run would cost
-seconds of imports each); its console output goes to ``<folder>/<entry>.out``. Figures come from
-BasicSR's own log lines (timestamps with milliseconds, ``iter:``, ``Validation <set>`` with
-``# <metric>: <value>``).
+- :func:`parse_options`: the options ``train.py`` / ``test.py -opt <file> [--force_yml ...]`` run with
+  (basicsr's ``parse_options``, which reads its command line from ``sys.argv``: set here, and only here,
+  by :func:`_command_line`).
+- :func:`run`: what ``python gsdd_basicsr/train.py -opt <file>`` (or ``test.py``) does, run from the run's
+  folder: ``train_pipeline(folder)`` / ``test_pipeline(folder)`` inside ``pipeline_fixes()`` with ``-opt <file>``
+  as the command line, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and the written
+  options file reruns the run as it is. It runs in this process (a new interpreter per run would cost
+  seconds of imports each); its console output goes to ``<folder>/<entry>.out``.
+- Reading a run back (:func:`find_log`, :func:`training_curve`, :func:`val_dm_curve`, :func:`test_metrics`,
+  :func:`run_seconds`): figures come from BasicSR's own log lines (timestamps with milliseconds, ``iter:``,
+  ``Validation <set>`` with ``# <metric>: <value>``).
 """
 import contextlib
 import datetime
 import gc
 import glob
+import io
 import logging
 import math
 import os
@@ -21,7 +26,9 @@ import time
 from os import path as osp
 
 import torch
+import yaml
 
+from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_write_yaml
 
 _VAL_DM = re.compile(r'^Validation .* at iter (\d+): val_dm: ([-+0-9.eE]+|nan|inf)')
@@ -41,6 +48,49 @@ def _reset_basicsr_logger():
     basicsr_logger.initialized_logger.pop('basicsr', None)
 
 
+@contextlib.contextmanager
+def _command_line(argv):
+    """``sys.argv = argv`` inside the block: basicsr's ``parse_options`` parses ``sys.argv`` (argparse)."""
+    before = sys.argv
+    sys.argv = list(argv)
+    try:
+        yield
+    finally:
+        sys.argv = before
+
+
+def parse_options(opt_path, root, is_train=True, force_yml=None):
+    """The options ``train.py`` (``is_train``) or ``test.py -opt opt_path [--force_yml ...]`` run with from ``root``.
+
+    BasicSR's ``parse_options`` with the pipeline fixes (``--force_yml manual_seed=N`` seeds), its
+    "Disable distributed." line dropped; nothing is written.
+
+    Args:
+        opt_path (str): a BasicSR options file.
+        root (str): the folder the run would start in (``experiments/<name>/``, ``results/<name>/`` under it).
+        force_yml (list[str] | None): BasicSR's ``--force_yml`` entries, e.g. ``gsdd:ipc=10``.
+
+    Returns:
+        dict: the parsed options.
+    """
+    from basicsr.utils import options
+
+    from gsdd_basicsr.pipeline_fixes import pipeline_fixes
+    if not osp.isfile(opt_path):
+        raise MissingInputError(f'options file {opt_path} does not exist; pass a BasicSR options file '
+                                '(e.g. -opt options/gsdd_distill_demo_x4.yml).')
+    argv = ['train.py' if is_train else 'test.py', '-opt', opt_path] + (['--force_yml', *force_yml] if force_yml else [])
+    try:
+        with _command_line(argv), contextlib.redirect_stdout(io.StringIO()), pipeline_fixes():
+            opt, _ = options.parse_options(root, is_train=is_train)
+    except (KeyError, TypeError, ValueError, NameError, SyntaxError, yaml.YAMLError) as err:
+        forced = f" with --force_yml {' '.join(force_yml)}" if force_yml else ''
+        raise GSDDError(f'{opt_path}{forced} is not a valid BasicSR {"training" if is_train else "test"} options '
+                        f'file ({type(err).__name__}: {err}); fix the file or the --force_yml entries '
+                        '(block:key=value).') from err
+    return opt
+
+
 def run(entry, opt, folder, file_name):
     """Write ``opt`` to ``folder/file_name`` and run BasicSR's ``entry`` (train | test) pipeline on it there.
 
@@ -53,17 +103,15 @@ def run(entry, opt, folder, file_name):
     os.makedirs(folder, exist_ok=True)
     atomic_write_yaml(opt, osp.join(folder, file_name), 'options file')
     pipeline = {'train': train_pipeline, 'test': test_pipeline}[entry]
-    argv, cwd = sys.argv, os.getcwd()
+    cwd = os.getcwd()
     t0 = time.time()
     with open(osp.join(folder, f'{entry}.out'), 'w') as out, contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(out), pipeline_fixes():
+            contextlib.redirect_stderr(out), _command_line([f'{entry}.py', '-opt', file_name]), pipeline_fixes():
         try:
             _reset_basicsr_logger()
-            sys.argv = [f'{entry}.py', '-opt', file_name]
             os.chdir(folder)  # relative paths in the options resolve as for a run started there
             pipeline(folder)
         finally:
-            sys.argv = argv
             os.chdir(cwd)
             _reset_basicsr_logger()
             gc.collect()

@@ -1,29 +1,18 @@
-"""Where the time and memory of GSDDModel's distillation step go, read from its profiler regions.
+"""Where the time and memory of GSDDModel's distillation step go: building the model, timing its steps.
 
-``GSDDModel.optimize_parameters`` runs its parts inside ``torch.profiler.record_function``
-regions named ``gsdd.<part>`` (``data``, ``draw``, ``augment``, ``embed_real``, ``render``,
-``embed_syn``, ``loss``, ``backward``, ``sync``, ``optimizer``; next to free when no profiler
-runs). :func:`profile_options` builds the model from an options file as ``train.py`` does
-(basicsr's ``parse_options`` for a training run, then ``build_model``; output paths point
-into a temporary folder, and nothing is written), runs ``warmup`` steps, ``iters`` plain timed
-steps and ``iters`` steps under ``torch.profiler`` (CPU activity, plus CUDA on a GPU), and reads
-every ``gsdd.*`` region, however often it occurs per step:
+:func:`profile_options` builds the model from an options file as ``train.py`` does
+(:func:`gsdd_basicsr.benchmark.basicsr_runs.parse_options` for a training run, then ``build_model``; output
+paths point into a temporary folder, and nothing is written), runs ``warmup`` steps, ``iters`` plain timed
+steps and ``iters`` steps under ``torch.profiler`` (CPU activity, plus CUDA on a GPU), and reads every
+``gsdd.*`` region of the step (:mod:`gsdd_basicsr.benchmark.step_regions`: ``total_s``, ``self_s``, on CUDA
+``device_s`` / ``self_device_s``); ``share`` = ``self_s`` / step wall time (the shares sum to at most 1;
+the rest, ``other_s``, is Python between the regions).
 
-- ``total_s``: wall time per step inside the region (host clock, seconds);
-- ``self_s``: the same minus the ``gsdd.*`` regions nested in it, so that self times never
-  overlap; ``share`` = ``self_s`` / step wall time (the shares sum to at most 1; the rest,
-  ``other_s``, is Python between the regions);
-- on CUDA, ``device_s`` / ``self_device_s``: GPU kernel time launched inside the region (host
-  regions only see launches; the GPU work shows up in ``gsdd.sync``, the step's one host sync).
-  Autograd runs CUDA backward ops on its own thread, so ops of other threads that start inside
-  a region count for it.
-
-**Bare compute** is the compute the step cannot do without: the self time of ``gsdd.render``
-(the generator's forward), ``gsdd.augment``, ``gsdd.embed_real``, ``gsdd.embed_syn``,
-``gsdd.loss`` and ``gsdd.backward`` (whose backward covers all of them), per step; host wall
-time on a CPU, GPU kernel time on CUDA. **ratio** = mean profiled step wall time / bare compute
-(>= 1; 1 means the step is nothing but compute). Drawing the data, re-drawing the embedding
-network and augmentation, the host sync and the optimiser step are the overhead it exposes.
+**Bare compute** is the compute the step cannot do without: the self time of the
+:data:`~gsdd_basicsr.benchmark.step_regions.COMPUTE_REGIONS` per step; host wall time on a CPU, GPU kernel
+time on CUDA. **ratio** = mean profiled step wall time / bare compute (>= 1; 1 means the step is nothing
+but compute). Drawing the data, re-drawing the embedding network and augmentation, the host sync and the
+optimiser step are the overhead it exposes.
 
 Data: ``data.wait_s`` is the ``gsdd.data`` region (what the step waits for its real crops,
 copy to the device included); ``data.load_s`` is what drawing one step's crops costs, timed
@@ -31,14 +20,12 @@ apart before the steps (with ``gsdd.prefetch`` on, a background thread pays it w
 computes). Memory: peak RSS of the process (``ru_maxrss``, build included) and the RSS after
 the build and after the steps; on CUDA ``torch.cuda.max_memory_allocated`` over the build and
 warm-up, then over the measured steps. :func:`memory_growth` repeats the profile, each time in
-a fresh process, on K-times copies of the training set (``cache: false``): peak memory must
-not grow with K. :func:`time_setting` times plain steps only, for comparing option settings
-in one process (``tools/time_step_settings.py``).
+a fresh process, on K-times copies of the training set (:func:`make_scaled_copy`, ``cache: false``):
+peak memory must not grow with K. :func:`time_setting` times plain steps only, for comparing option
+settings in one process (``tools/time_step_settings.py``). The report as text:
+:mod:`gsdd_basicsr.benchmark.profiling_table`.
 """
-import bisect
-import contextlib
 import gc
-import io
 import multiprocessing
 import os
 import resource
@@ -48,21 +35,15 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from os import path as osp
-from unittest import mock
 
 import torch
-import yaml
 from basicsr.models import build_model
-from basicsr.utils.options import parse_options
-from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
+from gsdd_basicsr.benchmark.basicsr_runs import parse_options
+from gsdd_basicsr.benchmark.step_regions import COMPUTE_REGIONS, REGIONS, region_times
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.models.gsdd_model import REGION_PREFIX as PREFIX
-from gsdd_basicsr.models.gsdd_model import REGIONS as _STEP_REGIONS
 
-REGIONS = tuple(_STEP_REGIONS.values())  # the step's order
-COMPUTE_REGIONS = tuple(_STEP_REGIONS[p] for p in ('render', 'augment', 'embed_real', 'embed_syn', 'loss', 'backward'))
 MIB = 1024.0 * 1024.0
 
 
@@ -81,17 +62,7 @@ def load_options(opt_path, root, force_yml=None, weights=None, device='auto'):
     Returns:
         dict: the options; ``resume_state`` cleared (a fresh run).
     """
-    if not osp.isfile(opt_path):
-        raise MissingInputError(f'options file {opt_path} does not exist; pass a GSDDModel options file '
-                                '(e.g. -opt options/gsdd_distill_demo_x4.yml).')
-    argv = ['train.py', '-opt', opt_path] + (['--force_yml', *force_yml] if force_yml else [])
-    try:  # basicsr reads its command line from sys.argv; its "Disable distributed." line is dropped
-        with mock.patch.object(sys, 'argv', argv), contextlib.redirect_stdout(io.StringIO()):
-            opt, _ = parse_options(root, is_train=True)
-    except (KeyError, TypeError, ValueError, NameError, SyntaxError, yaml.YAMLError) as err:
-        forced = f" with --force_yml {' '.join(force_yml)}" if force_yml else ''
-        raise GSDDError(f'{opt_path}{forced} is not a valid BasicSR training options file ({type(err).__name__}: '
-                        f'{err}); fix the file or the --force_yml entries (block:key=value).') from err
+    opt = parse_options(opt_path, root, is_train=True, force_yml=force_yml)
     if opt.get('model_type') != 'GSDDModel':
         raise GSDDError(f"{opt_path} has model_type {opt.get('model_type')!r}; profile a distillation options "
                         'file (model_type: GSDDModel).')
@@ -148,62 +119,6 @@ def make_scaled_copy(train_opt, scale, dst):
     train_opt['dataroot_gt'] = dst
     train_opt['cache'] = False
     return count
-
-
-# ---------------------------------------------------------------------- reading the regions
-def _nested_regions(event):
-    """The outermost ``gsdd.*`` regions inside ``event`` (any depth of ops in between)."""
-    out = []
-    for child in event.cpu_children:
-        out += [child] if child.name.startswith(PREFIX) else _nested_regions(child)
-    return out
-
-
-def region_times(events, steps, cuda=False):
-    """Per ``gsdd.*`` region, its time per step, from ``torch.profiler.profile(...).events()``.
-
-    Args:
-        events (list[FunctionEvent]): the profiled steps' events.
-        steps (int): how many steps they cover.
-        cuda (bool): also read GPU kernel time (``device_s``, ``self_device_s``).
-
-    Returns:
-        dict: name -> ``calls`` (per step), ``total_s``, ``self_s`` and, on CUDA, ``device_s``
-        and ``self_device_s``, all seconds per step.
-    """
-    cpu = [e for e in events if e.device_type == DeviceType.CPU]
-    regions = [e for e in cpu if e.name.startswith(PREFIX)]
-    roots = sorted((e for e in cpu if e.cpu_parent is None), key=lambda e: e.time_range.start)
-    starts = [e.time_range.start for e in roots]
-    # a record_function's GPU-side span may be linked to it like a kernel: count real kernels only
-    annotations = {e.name for e in events if e.is_user_annotation}
-
-    def kernel_us(event):
-        own = sum(k.duration for k in event.kernels if k.name not in annotations)
-        return own + sum(kernel_us(child) for child in event.cpu_children)
-
-    def device_us(region):
-        # its own ops' kernels + those of other threads' ops started inside it (autograd's CUDA thread)
-        lo = bisect.bisect_left(starts, region.time_range.start)
-        hi = bisect.bisect_left(starts, region.time_range.end)
-        return kernel_us(region) + sum(kernel_us(e) for e in roots[lo:hi] if e.thread != region.thread)
-
-    out = {}
-    for region in regions:
-        nested = _nested_regions(region)
-        wall = region.time_range.elapsed_us()
-        entry = out.setdefault(region.name, dict.fromkeys(('calls', 'total_s', 'self_s'), 0.0))
-        entry['calls'] += 1
-        entry['total_s'] += wall
-        entry['self_s'] += wall - sum(n.time_range.elapsed_us() for n in nested)
-        if cuda:
-            dev = device_us(region)
-            entry['device_s'] = entry.get('device_s', 0.0) + dev
-            entry['self_device_s'] = entry.get('self_device_s', 0.0) + dev - sum(device_us(n) for n in nested)
-    for entry in out.values():
-        for key in entry:
-            entry[key] /= steps if key == 'calls' else steps * 1e6  # profiler times are microseconds
-    return out
 
 
 # ---------------------------------------------------------------------- measuring
@@ -370,57 +285,3 @@ def memory_growth(opt_path, scales, **kwargs):
             'data_load_s': child['data']['load_s'], 'ratio': child['ratio'],
         }
     return {'runs': runs, 'peak_rss_growth_mib': runs[max(runs)]['peak_rss_mib'] - runs[1]['peak_rss_mib']}
-
-
-# ---------------------------------------------------------------------- output
-def format_report(report):
-    """The report as the text table ``tools/profile_distill.py`` prints."""
-    cfg, cuda = report['config'], report['cuda']
-    step = report['profiled_step_s']['mean']
-    lines = [
-        f"GSDD distillation step profile: {report['options']}",
-        f"device {report['device']}, {report['torch_threads']} torch threads, {report['cpu_count']} cpus; load average "
-        f"{report['loadavg_start'][0]:.2f} (start) -> {report['loadavg_end'][0]:.2f} (end)",
-        f"{cfg['classes']} classes ({cfg['own_classes']} here), ipc {cfg['ipc']} (batch_syn {cfg['batch_syn']}), "
-        f"batch_real {cfg['batch_real']}, latent {cfg['latent_size']} -> HR {cfg['hr_size']}, G {cfg['network_g']}, "
-        f"features {cfg['feature_space']}, augment {cfg['augment']}, prefetch {'on' if cfg['prefetch'] else 'off'}, "
-        f"cache {'on' if cfg['cache'] else 'off'}, {cfg['images']} real images",
-        f"build (GAN inversion included) {report['build_s']:.2f} s; {report['warmup']} warm-up steps, then "
-        f"{report['iters']} plain and {report['iters']} profiled steps", '',
-        f"{'step wall time [s]':34s}{'median':>10s}{'mean':>10s}{'min':>10s}{'max':>10s}",
-    ]
-    for label, key in (('plain', 'step_s'), ('under the profiler', 'profiled_step_s')):
-        s = report[key]
-        lines.append(f"{'  ' + label:34s}{s['median']:10.4f}{s['mean']:10.4f}{s['min']:10.4f}{s['max']:10.4f}")
-    head = f"{'region, per profiled step':34s}{'calls':>7s}{'total ms':>10s}{'self ms':>10s}{'% step':>8s}"
-    lines += ['', head + (f"{'GPU ms':>10s}" if cuda else '')]
-    for name, r in report['regions'].items():
-        row = f"{'  ' + name:34s}{r['calls']:7.1f}{1e3 * r['total_s']:10.1f}{1e3 * r['self_s']:10.1f}"
-        lines.append(row + f"{100 * r['share']:7.1f}%" + (f"{1e3 * r['self_device_s']:10.1f}" if cuda else ''))
-    lines += [
-        f"{'  other (between regions)':34s}{'':7s}{'':10s}{1e3 * report['other_s']:10.1f}"
-        f"{100 * report['other_s'] / step:7.1f}%", '',
-        f"bare compute (self {report['compute_basis']} of {', '.join(n[5:] for n in COMPUTE_REGIONS)}): "
-        f"{1e3 * report['bare_compute_s']:.1f} ms per step",
-        f"ratio step / bare compute: {report['ratio']:.3f}",
-        f"data: the step waited {1e3 * report['data']['wait_s']:.1f} ms (gsdd.data); drawing one step's crops "
-        f"takes {1e3 * report['data']['load_s']:.1f} ms" +
-        (' (in the prefetch thread)' if report['data']['prefetch'] else ' (prefetch off: inside the wait)'),
-    ]
-    mem = report['memory']
-    lines.append(f"memory: peak RSS {mem['peak_rss_mib']:.0f} MiB; RSS after build "
-                 f"{mem['rss_after_build_mib']:.0f} MiB, after the steps {mem['rss_after_steps_mib']:.0f} MiB")
-    if cuda:
-        lines.append(f"CUDA max allocated: build + warm-up {mem['cuda_max_allocated_warmup_mib']:.0f} MiB, "
-                     f"steps {mem['cuda_max_allocated_steps_mib']:.0f} MiB")
-    growth = report.get('scale_data')
-    if growth:
-        lines += ['', 'memory against data-set size (a fresh process per K, cache: false)',
-                  f"{'K':>4s}{'images':>8s}{'peak RSS MiB':>14s}{'RSS after MiB':>15s}{'step s':>9s}"
-                  f"{'wait ms':>9s}{'load ms':>9s}{'ratio':>8s}"]
-        for k, r in growth['runs'].items():
-            lines.append(f"{k:>4}{r['images']:8d}{r['peak_rss_mib']:14.0f}{r['rss_after_steps_mib']:15.0f}"
-                         f"{r['step_median_s']:9.3f}{1e3 * r['data_wait_s']:9.1f}{1e3 * r['data_load_s']:9.1f}"
-                         f"{r['ratio']:8.3f}")
-        lines.append(f"peak RSS growth, largest K vs K = 1: {growth['peak_rss_growth_mib']:+.0f} MiB")
-    return '\n'.join(lines)

@@ -199,8 +199,11 @@ def _ci(st, digits):
     return '–' if not st.get('ci95') else f'[{st["ci95"][0]:+.{digits}f}, {st["ci95"][1]:+.{digits}f}]'
 
 
-def _budget_label(b):
-    return '–' if not b else f'IPC {b["ipc"]} ({b["images"]} img, {100 * b["fraction"]:.1f}%)'
+def _budget_label(entry):
+    b, images = entry['budget'], entry.get('num_images')
+    if b:
+        return f'IPC {b["ipc"]} ({b["images"]} img, {100 * b["fraction"]:.1f}%)'
+    return f'all ({images} img)' if images else '–'
 
 
 def _header(report):
@@ -234,27 +237,32 @@ def _header(report):
     return L + ['']
 
 
+def summary_table(report, net):
+    """The lines of the markdown table of ``net``'s rows (and bicubic's): per method and budget, the images,
+    PSNR / SSIM / LPIPS / NIQE, training and distillation seconds, stored bytes (``benchmark.md``, the demo)."""
+    order = {'bicubic': 0, 'full': 1}
+    entries = [e for e in report['summary'] if e['net'] in (net, None)]
+    lines = ['| method | budget | PSNR (dB) | SSIM | LPIPS | NIQE | train s | to GSDD PSNR (s) | distill s | stored bytes '
+             '| stored / real | bank + generator / real (fp32; fp16) | HR PNG / real |', '| --- ' * 13 + '|']
+    for e in sorted(entries, key=lambda e: (e['budget']['ipc'] if e['budget'] else -1, order.get(e['method'], 2),
+                                            e['method'] not in ('gsdd', ) + CORESETS, e['method'])):
+        tt = _fmt(e['time_to_gsdd_psnr'], 0) + ('' if e['method'] == 'bicubic' else
+                                                 f' ({e["reached_gsdd_psnr"]}/{len(e["seeds"])})')
+        bg = e.get('bank_plus_generator_to_real_bytes')
+        bg = f'{100 * bg["float32"]:.1f}%; {100 * bg["float16"]:.1f}%' if bg else '–'
+        store = ('– | – | – | –' if e['stored_bytes'] is None else f'{e["stored_bytes"]:,} | '
+                 f'{100 * e["stored_to_real_bytes"]:.1f}% | {bg} | {100 * e["hr_png_to_real_bytes"]:.1f}%')
+        lines.append(f'| {e["method"]} | {_budget_label(e)} | {_fmt(e.get("psnr"), 2)} '
+                     f'| {_fmt(e.get("ssim"), 4)} | {_fmt(e.get("lpips"), 4)} | {_fmt(e.get("niqe"), 2)} '
+                     f'| {_fmt(e["train_seconds"], 0)} | {tt} | {_fmt(e["distill_seconds"], 0)} | {store} |')
+    return lines
+
+
 def write_markdown(report, path):
     """``benchmark.md``: one table per SR network, then GSDD minus each baseline, then the plots."""
     L = _header(report)
-    order = {'bicubic': 0, 'full': 1}
     for net in report['config']['profile_settings']['sr_nets']:
-        entries = [e for e in report['summary'] if e['net'] in (net, None)]
-        L += [f'## {net}', '', '| method | budget | PSNR (dB) | SSIM | LPIPS | NIQE | train s | to GSDD PSNR (s) '
-              '| distill s | stored bytes | stored / real | bank + generator / real (fp32; fp16) | HR PNG / real |',
-              '| --- ' * 13 + '|']
-        for e in sorted(entries, key=lambda e: (e['budget']['ipc'] if e['budget'] else -1, order.get(e['method'], 2),
-                                                e['method'] not in ('gsdd', ) + CORESETS, e['method'])):
-            tt = _fmt(e['time_to_gsdd_psnr'], 0) + ('' if e['method'] == 'bicubic' else
-                                                     f' ({e["reached_gsdd_psnr"]}/{len(e["seeds"])})')
-            bg = e.get('bank_plus_generator_to_real_bytes')
-            bg = f'{100 * bg["float32"]:.1f}%; {100 * bg["float16"]:.1f}%' if bg else '–'
-            store = ('– | – | – | –' if e['stored_bytes'] is None else f'{e["stored_bytes"]:,} | '
-                     f'{100 * e["stored_to_real_bytes"]:.1f}% | {bg} | {100 * e["hr_png_to_real_bytes"]:.1f}%')
-            L.append(f'| {e["method"]} | {_budget_label(e["budget"])} | {_fmt(e.get("psnr"), 2)} '
-                     f'| {_fmt(e.get("ssim"), 4)} | {_fmt(e.get("lpips"), 4)} | {_fmt(e.get("niqe"), 2)} | {_fmt(e["train_seconds"], 0)} | {tt} '
-                     f'| {_fmt(e["distill_seconds"], 0)} | {store} |')
-        L.append('')
+        L += [f'## {net}', ''] + summary_table(report, net) + ['']
         ds = [d for d in report['gsdd_minus'] if d['net'] == net]
         if ds:
             L += [f'### GSDD minus baseline ({net}; paired by seed: mean ± std, 95 % t-interval of the mean)', '',

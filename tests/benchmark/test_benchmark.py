@@ -96,18 +96,16 @@ def test_rows_side_by_side_give_the_same_figures(smoke, data, tmp_path):
         bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'o'), profile='smoke', jobs=0)
 
 
-def test_rows_hold_their_resolved_options(smoke, data, monkeypatch):
+def test_rows_hold_their_resolved_options(smoke, data):
     """Each row's options are what BasicSR's parse_options accepts, with the profile's overrides and the
     row's own name, seed and data; the bicubic row's test options rerun through gsdd_basicsr/test.py."""
-    from basicsr.utils.options import parse_options
     out, report = smoke
     for r in report['rows']:
         row_dir = out / 'rows' / r['id']
         assert (row_dir / 'test_options.yml').is_file()
         if r['method'] == 'bicubic':
             continue
-        monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', str(row_dir / 'train_options.yml')])
-        opt, _ = parse_options(str(row_dir), is_train=True)
+        opt = basicsr_runs.parse_options(str(row_dir / 'train_options.yml'), str(row_dir))
         assert opt['name'] == r['id'] and opt['manual_seed'] == r['seed'] and opt['model_type'] == 'SRModel'
         assert opt['datasets']['train']['dataroot'] == r['dataroot']
         assert opt['network_g']['num_feat'] == 16 and opt['train']['total_iter'] == 150
@@ -352,10 +350,9 @@ def test_training_curve_from_a_basicsr_log(tmp_path):
     assert basicsr_runs.test_metrics(str(log)) == {'psnr': 25.5}
 
 
-@pytest.mark.parametrize('profile', ['smoke', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan', 'photo_gpu'])
-def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path, monkeypatch):
+@pytest.mark.parametrize('profile', ['smoke', 'demo', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan', 'photo_gpu'])
+def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path):
     """No run: every row's (and every distillation's) resolved options go through parse_options."""
-    from basicsr.utils.options import parse_options
     from gsdd_basicsr.utils.atomic import atomic_write_yaml
     from gsdd_basicsr.benchmark.row_options import distill_options, sr_test_options, sr_train_options
     b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile=profile, seeds=2,
@@ -371,8 +368,7 @@ def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profi
 
     def parses(opt, is_train):
         path = atomic_write_yaml(opt, str(tmp_path / 'o.yml'))
-        monkeypatch.setattr(sys, 'argv', ['x.py', '-opt', path])
-        return parse_options(str(tmp_path), is_train=is_train)[0]
+        return basicsr_runs.parse_options(path, str(tmp_path), is_train=is_train)
 
     for s in specs:
         if s['method'] == 'bicubic':
