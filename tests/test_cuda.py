@@ -139,8 +139,8 @@ def test_gan_latent_dataset_renders_on_cuda_like_the_cpu(setup):
 
 def test_real_esrnet_trains_a_few_iterations_on_an_export(setup, tmp_path):
     from basicsr.archs.srvgg_arch import SRVGGNetCompact
-    from gsdd_basicsr.sets.export import export_distilled
     from gsdd_basicsr.bank.format import build_latent_bank, save_latent_bank
+    from gsdd_basicsr.sets.export import export_distilled
     # a scale-4 bank: Real-ESRNet is x4
     net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=4, act_type='prelu')
     torch.save({'params_ema': net.state_dict()}, tmp_path / 'g4.pth')

@@ -12,9 +12,9 @@ import argparse
 import json
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.bank.format import LATENT_DTYPES
 from gsdd_basicsr.bank.render import compact_bank
+from gsdd_basicsr.cli import user_errors
 
 
 def main(argv=None):

@@ -14,8 +14,8 @@ import argparse
 import os
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr.weights import lpips as lpips_weights
 from gsdd_basicsr.cli import user_errors
+from gsdd_basicsr.weights import lpips as lpips_weights
 
 PROG = 'convert_lpips_weights.py'
 

@@ -19,9 +19,9 @@ import argparse
 import os
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr.weights import realesrgan as realesrgan_weights
 from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.weights import realesrgan as realesrgan_weights
 
 PROG = 'convert_realesrgan_ncnn.py'
 

@@ -15,9 +15,9 @@ import shlex
 import sys
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.benchmark.demo import run_demo
 from gsdd_basicsr.benchmark.profiles import resolve_path
+from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.errors import MissingInputError
 
 PROG = 'run_demo.py'

@@ -24,9 +24,9 @@ import tempfile
 from os import path as osp
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
+from gsdd_basicsr.benchmark.profiling import time_setting
 from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.benchmark.profiling import time_setting
 from gsdd_basicsr.utils.atomic import atomic_write_json
 
 

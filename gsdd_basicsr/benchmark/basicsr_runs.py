@@ -79,7 +79,8 @@ def parse_options(opt_path, root, is_train=True, force_yml=None):
     if not osp.isfile(opt_path):
         raise MissingInputError(f'options file {opt_path} does not exist; pass a BasicSR options file '
                                 '(e.g. -opt options/gsdd_distill_demo_x4.yml).')
-    argv = ['train.py' if is_train else 'test.py', '-opt', opt_path] + (['--force_yml', *force_yml] if force_yml else [])
+    argv = ['train.py' if is_train else 'test.py', '-opt', opt_path]
+    argv += ['--force_yml', *force_yml] if force_yml else []
     try:
         with _command_line(argv), contextlib.redirect_stdout(io.StringIO()), pipeline_fixes():
             opt, _ = options.parse_options(root, is_train=is_train)
@@ -179,8 +180,8 @@ def training_curve(log_path, total_iter):
             mark = (mark[0], t)
     if end is None:
         raise RuntimeError(f'{log_path}: the run did not reach "End of training"')
-    return {'curve': curve, 'curve_metrics': others, 'train_seconds': round(end - start - val_in_loop, 3), 'val_seconds': round(val_total, 3),
-            'setup_seconds': round(start - records[0][0], 3)}
+    return {'curve': curve, 'curve_metrics': others, 'train_seconds': round(end - start - val_in_loop, 3),
+            'val_seconds': round(val_total, 3), 'setup_seconds': round(start - records[0][0], 3)}
 
 
 def val_dm_curve(log_path):

@@ -200,9 +200,9 @@ class Benchmark:
             log(f'  training {spec["id"]}: {opt["train"]["total_iter"]} iterations on {folder}')
             res['train_run_seconds'] = basicsr_runs.run('train', opt, row_dir, 'train_options.yml')
             res.update(basicsr_runs.training_curve(basicsr_runs.find_log(row_dir, 'train'), opt['train']['total_iter']))
-            keep = ('num_images', 'hr_png_bytes', 'lr_png_bytes', 'hr_pixels', 'latent_bank_bytes', 'bank_plus_generator_bytes',
-                    'generator_params', 'generator_paid_back_above_real_bytes', 'hr_shapes',
-                    'images_per_class', 'source', 'ratios')
+            keep = ('num_images', 'hr_png_bytes', 'lr_png_bytes', 'hr_pixels', 'latent_bank_bytes',
+                    'bank_plus_generator_bytes', 'generator_params', 'generator_paid_back_above_real_bytes',
+                    'hr_shapes', 'images_per_class', 'source', 'ratios')
             res.update(dataroot=folder, train_options=osp.join(row_dir, 'train_options.yml'),
                        storage={k: storage[k] for k in keep if k in storage})
             if meta:

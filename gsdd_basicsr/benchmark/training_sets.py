@@ -22,9 +22,9 @@ import numpy as np
 
 from gsdd_basicsr.benchmark import basicsr_runs
 from gsdd_basicsr.benchmark.row_options import distill_options
-from gsdd_basicsr.weights import realesrgan as ncnn_weights
 from gsdd_basicsr.utils.atomic import atomic_write_json as write_json  # the benchmark's JSON writer (runner, report)
 from gsdd_basicsr.utils.progress import progress
+from gsdd_basicsr.weights import realesrgan as ncnn_weights
 
 
 log = progress('benchmark')

@@ -14,11 +14,11 @@ import torch
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 
-from gsdd_basicsr.data.sr_pair import SRPairDataset
-from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.bank.format import load_latent_bank
 from gsdd_basicsr.bank.names import bank_image_names
 from gsdd_basicsr.bank.render import build_bank_generator, render_bank
-from gsdd_basicsr.bank.format import load_latent_bank
+from gsdd_basicsr.data.sr_pair import SRPairDataset
+from gsdd_basicsr.errors import GSDDError
 
 
 @DATASET_REGISTRY.register()

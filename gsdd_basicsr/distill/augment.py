@@ -39,8 +39,8 @@ random numbers from the generator whatever the strategy and mode.
 Implementation: colour ops are vectorised arithmetic; crop, flip, scale and rotate are composed
 into a single 2 x 3 matrix and applied with one ``affine_grid`` + ``grid_sample`` pass
 (bilinear, ``align_corners=True`` as in DSA; under ``torch.use_deterministic_algorithms`` the same
-sampling through :func:`gsdd_basicsr.distill.resampling.bilinear_sample`); when only crop and/or flip are active they are
-done exactly with padding / slicing / ``flip`` instead; cutout is a broadcast mask multiply.
+sampling through :func:`gsdd_basicsr.distill.resampling.bilinear_sample`); when only crop and/or flip
+are active they are done exactly with padding / slicing / ``flip`` instead; cutout is a broadcast mask multiply.
 There is no loop over images or pixels. The output is not clamped (DSA does not clamp either,
 and clamping would cut gradients), so it may leave ``[0, 1]``.
 

@@ -81,7 +81,8 @@ def lpips_network(net='alex', weights=None, device=None):
 
 
 def _to_tensor(img, crop_border, input_order):
-    """An HWC / CHW BGR image (uint8 0-255 or float 0-1, as basicsr's ``tensor2img`` gives) -> 1 x 3 x H x W RGB [0, 1]."""
+    """An HWC / CHW BGR image (uint8 0-255 or float 0-1, as basicsr's ``tensor2img`` gives) ->
+    1 x 3 x H x W RGB in [0, 1]."""
     img = np.asarray(img)
     if input_order == 'CHW':
         img = img.transpose(1, 2, 0)

@@ -4,8 +4,8 @@ from os import path as osp
 
 import torch
 
-from gsdd_basicsr.errors import GSDDError
 from gsdd_basicsr.bank.format import build_latent_bank, save_latent_bank
+from gsdd_basicsr.errors import GSDDError
 from gsdd_basicsr.utils.atomic import atomic_torch_save
 
 

@@ -33,19 +33,20 @@ from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
 
 from gsdd_basicsr.distill.acceleration import accelerate, resolve_amp, to_layout
 from gsdd_basicsr.distill.augment import SiameseAugment
-from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
-from gsdd_basicsr.weights.generator import load_frozen_generator
+from gsdd_basicsr.distill.matching import (FrequencyStatistics, TeacherFeatures, default_layers,
+                                           grouped_matching_loss, hf_residual, latent_homogeneity)
 from gsdd_basicsr.distill.options import parse_gsdd_options
-from gsdd_basicsr.distill.matching import (FrequencyStatistics, TeacherFeatures, default_layers, grouped_matching_loss, hf_residual, latent_homogeneity)
+from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
 from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
 from gsdd_basicsr.models.gsdd_latent_init import GSDDLatentInitMixin
 from gsdd_basicsr.models.gsdd_validation import GSDDValidationMixin
 from gsdd_basicsr.utils.seeding import configure_determinism, keyed_generator
+from gsdd_basicsr.weights.generator import load_frozen_generator
 
 
 REGION_PREFIX = 'gsdd.'
 #: The ``torch.profiler`` region of each part of a distillation step, in the step's order (what
-#: :mod:`gsdd_basicsr.benchmark.profiling` reads).
+#: :mod:`gsdd_basicsr.benchmark.step_regions` reads).
 REGIONS = {part: f'{REGION_PREFIX}{part}' for part in (
     'data', 'draw', 'augment', 'embed_real', 'render', 'embed_syn', 'loss', 'backward', 'sync', 'optimizer')}
 
@@ -256,7 +257,7 @@ class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, B
         images right away (so its embedding network can be re-drawn for the next class), and one
         backward pass per group carries the summed image gradients and ``lambda_reg * R`` through
         the generator to the latents. The parts run inside ``torch.profiler.record_function``
-        regions (:data:`REGIONS`; free when no profiler runs), read by :mod:`gsdd_basicsr.benchmark.profiling`.
+        regions (:data:`REGIONS`; free when no profiler runs), read by :mod:`gsdd_basicsr.benchmark.step_regions`.
         """
         self.current_iter = current_iter
         with out_of_memory_hint(f'the distillation step (iteration {current_iter})',

@@ -25,8 +25,9 @@ class GSDDValidationMixin:
         """Grid of the bank plus three figures, logged and written to tensorboard.
 
         - ``val_dm``: distribution-matching loss between ``gsdd.val_crops`` held-out real crops
-          (a ``ClassImageDataset``; the same crops at every validation) and the whole decoded bank, averaged over ``gsdd.val_embed_draws`` fixed random embedding
-          networks (no augmentation; lower = the bank looks more like unseen real data);
+          (a ``ClassImageDataset``; the same crops at every validation) and the whole decoded bank,
+          averaged over ``gsdd.val_embed_draws`` fixed random embedding networks (no augmentation;
+          lower = the bank looks more like unseen real data);
         - ``diversity``: mean pairwise RMS pixel distance between decoded images of one class, in
           [0, 1] units, averaged over classes (0 = collapsed);
         - ``homogeneity``: R of each class's latents, averaged over classes.
@@ -77,7 +78,8 @@ class GSDDValidationMixin:
         if not hasattr(dataset, 'sample_class'):
             raise GSDDError('the val dataset must be a ClassImageDataset (class_mode: instance for a flat folder).')
         per_class = max(1, math.ceil(self.gsdd['val_crops'] / dataset.num_classes))
-        return torch.cat([dataset.sample_class(c, per_class, (self.seed, 'val', c)) for c in range(dataset.num_classes)])
+        return torch.cat([dataset.sample_class(c, per_class, (self.seed, 'val', c))
+                          for c in range(dataset.num_classes)])
 
     def _grid(self, images):
         """One row per class, up to ``grid_per_class`` images each: 3 x H x W in [0, 1]."""

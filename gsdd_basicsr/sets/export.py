@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.sets.image_io import folder_bytes, folder_stats, lr_from_hr, write_lmdb, write_rgb
+from gsdd_basicsr.bank.format import load_latent_bank
 from gsdd_basicsr.bank.names import bank_image_classes, bank_image_names
 from gsdd_basicsr.bank.render import build_bank_generator, render_bank
-from gsdd_basicsr.bank.format import load_latent_bank
+from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.sets.image_io import folder_bytes, folder_stats, lr_from_hr, write_lmdb, write_rgb
 from gsdd_basicsr.utils.atomic import atomic_folder, check_output_dir
 
 PREVIEW_PER_CLASS = 8
@@ -168,7 +168,8 @@ def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=N
             rep['ratios'] = ratios
             if rep.get('generator_bytes') and 'bank_to_real_bytes' in ratios:
                 rep['generator_paid_back_above_real_bytes'] = {
-                    k: generator_paid_back_bytes(v, ratios['bank_to_real_bytes']) for k, v in rep['generator_bytes'].items()}
+                    k: generator_paid_back_bytes(v, ratios['bank_to_real_bytes'])
+                    for k, v in rep['generator_bytes'].items()}
         write_rgb(osp.join(tmp, 'preview_grid.png'), preview_grid(images, groups))
         for fname, obj in (extra_files or {}).items():
             with open(osp.join(tmp, fname), 'w') as f:

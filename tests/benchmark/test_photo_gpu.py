@@ -6,9 +6,9 @@ import os
 import pytest
 import torch
 
-from gsdd_basicsr.distill import acceleration
 from gsdd_basicsr import benchmark as bm
 from gsdd_basicsr.benchmark import runner
+from gsdd_basicsr.distill import acceleration
 from helpers import ROOT, benchmark_cli, have_generator
 
 SMOKE = os.path.join(ROOT, 'options', 'benchmark', 'overrides', 'photo_gpu_smoke.yml')

@@ -7,8 +7,8 @@ import torch
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.data.distilled_image_dataset import DistilledImageDataset
-from gsdd_basicsr.data.sr_pair import SRPairDataset
 from gsdd_basicsr.data.gan_latent_dataset import GANLatentDataset
+from gsdd_basicsr.data.sr_pair import SRPairDataset
 from gsdd_basicsr.sets.export import export_distilled
 from helpers import make_toy_bank
 

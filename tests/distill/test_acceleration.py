@@ -5,8 +5,8 @@ import torch
 from basicsr.models import build_model
 
 from gsdd_basicsr.distill import acceleration
-from gsdd_basicsr.errors import GSDDError
 from gsdd_basicsr.distill.options import parse_gsdd_options
+from gsdd_basicsr.errors import GSDDError
 from helpers import gsdd_opt as _opt
 
 

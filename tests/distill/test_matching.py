@@ -3,7 +3,8 @@ import pytest
 import torch
 from basicsr.archs.srvgg_arch import SRVGGNetCompact
 
-from gsdd_basicsr.distill.matching import (TeacherFeatures, default_layers, distribution_matching_loss, latent_homogeneity)
+from gsdd_basicsr.distill.matching import (TeacherFeatures, default_layers, distribution_matching_loss,
+                                           latent_homogeneity)
 
 
 def _g(seed=0):

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
+from gsdd_basicsr.bank.format import load_latent_bank
+from gsdd_basicsr.bank.render import build_bank_generator, render_bank
 from gsdd_basicsr.sets import export as export_mod
 from gsdd_basicsr.sets.export import export_distilled
-from gsdd_basicsr.bank.render import build_bank_generator, render_bank
-from gsdd_basicsr.bank.format import load_latent_bank
 from helpers import ROOT, make_toy_bank
 
 NAMES = ['sky_0000.png', 'sky_0001.png', 'sky_0002.png', 'water_0000.png', 'water_0001.png', 'water_0002.png']

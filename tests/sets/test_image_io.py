@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr.sets import image_io as image_set
 from gsdd_basicsr.errors import GSDDError, MissingInputError, OutputExistsError, WriteError
+from gsdd_basicsr.sets import image_io as image_set
 from gsdd_basicsr.utils.atomic import atomic_folder
 
 

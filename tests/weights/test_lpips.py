@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from gsdd_basicsr.weights import lpips as lpips_weights
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.metrics.lpips_metric import LPIPS, calculate_lpips
+from gsdd_basicsr.weights import lpips as lpips_weights
 
 def _reference(net, path):
     """The ``lpips`` package's own LPIPS network code with the lpips_files weights (backbone and heads)."""
