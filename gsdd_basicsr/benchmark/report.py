@@ -11,7 +11,7 @@ import sys
 from os import path as osp
 
 from gsdd_basicsr.benchmark.profiles import CORESETS, PACKAGE
-from gsdd_basicsr.utils.atomic import atomic_write_text
+from gsdd_basicsr.utils.atomic import atomic_write_json, atomic_write_text
 
 
 def _finite(x):
@@ -297,10 +297,9 @@ def write_markdown(report, path):
 def write_outputs(out, report):
     """Plots, ``benchmark.md``, then ``benchmark.json`` last (its presence marks a finished report)."""
     from gsdd_basicsr.benchmark import plots
-    from gsdd_basicsr.benchmark.training_sets import write_json
     plots.psnr_vs_budget(report, osp.join(out, 'psnr_vs_budget.png'))
     plots.val_psnr_vs_time(report, osp.join(out, 'val_psnr_vs_time.png'))
     plots.val_dm_vs_step(report, osp.join(out, 'val_dm.png'))
     plots.restorations(report, osp.join(out, 'restorations.png'))
     write_markdown(report, osp.join(out, 'benchmark.md'))
-    write_json(report, osp.join(out, 'benchmark.json'))
+    atomic_write_json(report, osp.join(out, 'benchmark.json'))

@@ -27,9 +27,11 @@ from gsdd_basicsr.benchmark.profiles import CORESETS, load_profile, read_yaml
 from gsdd_basicsr.benchmark.report import build_report, write_outputs
 from gsdd_basicsr.benchmark.row_options import sr_test_options, sr_train_options, trained_weights
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.utils.atomic import atomic_write_json
+from gsdd_basicsr.utils.progress import progress
 
 SCHEMA = 'gsdd-benchmark-v2'
-log = training_sets.log
+log = progress('benchmark')
 
 
 def class_layout(train_root):
@@ -150,7 +152,7 @@ class Benchmark:
                                 'use another --out or pass --force to start over')
             log(f'continuing the benchmark in {self.out} (finished rows are kept)')
         os.makedirs(osp.join(self.out, 'rows'), exist_ok=True)
-        training_sets.write_json(config, cfg_path)
+        atomic_write_json(config, cfg_path)
 
     # -------------------------------------------------------------- rows
     def _row_specs(self):
@@ -293,7 +295,7 @@ def _run_and_store(task):
     t0 = time.time()
     res = bench.run_row(spec, row_dir)
     res.update(row_seconds=time.time() - t0, loadavg_after=os.getloadavg())
-    training_sets.write_json(res, _row_json(bench.out, spec['id']))
+    atomic_write_json(res, _row_json(bench.out, spec['id']))
     log(f'({pos}) {spec["id"]}: PSNR {res["metrics"]["psnr"]:.3f} '
         f'SSIM {res["metrics"].get("ssim") or float("nan"):.4f} ({res["row_seconds"]:.0f} s; '
         f'elapsed {time.time() - t_start:.0f} s)')

@@ -22,7 +22,7 @@ import numpy as np
 
 from gsdd_basicsr.benchmark import basicsr_runs
 from gsdd_basicsr.benchmark.row_options import distill_options
-from gsdd_basicsr.utils.atomic import atomic_write_json as write_json  # the benchmark's JSON writer (runner, report)
+from gsdd_basicsr.utils.atomic import atomic_write_json
 from gsdd_basicsr.utils.progress import progress
 from gsdd_basicsr.weights import realesrgan as ncnn_weights
 
@@ -127,7 +127,7 @@ def distilled(out, prof, variant, budget, seed, data, device):
             seconds = basicsr_runs.run('train', opt, run_dir, 'options.yml')
             bank = osp.join(run_dir, 'experiments', set_id, 'models', 'latents_latest.pth')
             export_distilled(bank, folder, source=data['train_root'], force=True, device=str(device))
-            write_json({'distill_seconds': basicsr_runs.run_seconds(basicsr_runs.find_log(run_dir, 'train')),
-                        'run_seconds': seconds, 'iters': opt['train']['total_iter'], 'bank': bank,
-                        'options': osp.join(run_dir, 'options.yml')}, record)
+            atomic_write_json({'distill_seconds': basicsr_runs.run_seconds(basicsr_runs.find_log(run_dir, 'train')),
+                               'run_seconds': seconds, 'iters': opt['train']['total_iter'], 'bank': bank,
+                               'options': osp.join(run_dir, 'options.yml')}, record)
     return folder, _report(folder), read_json(record)
