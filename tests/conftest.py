@@ -111,7 +111,7 @@ def data(tmp_path_factory):
     """A small real SR set from scikit-image's photos: 2 classes of 192 px tiles, a 2-image test split."""
     import skimage.data as sd
 
-    from gsdd_basicsr.sets.image_io import lr_from_hr
+    from gsdd_basicsr.utils.image_io import lr_from_hr
     from helpers import write_rgb
     root = tmp_path_factory.mktemp('bench_data')
     classes = {'photo': ['astronaut', 'chelsea', 'coffee'], 'texture': ['brick', 'grass', 'gravel']}

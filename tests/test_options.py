@@ -171,7 +171,7 @@ def _export(root, n=4, size=128, scale=4):
 
 def _pair_folder(root, size, n=1, scale=4):
     """HR/ + LR_bicubic/X<s>/ with the same names (the demo val/test layout)."""
-    from gsdd_basicsr.sets.image_io import lr_from_hr
+    from gsdd_basicsr.utils.image_io import lr_from_hr
     os.makedirs(root / 'HR', exist_ok=True)
     os.makedirs(root / 'LR_bicubic' / f'X{scale}', exist_ok=True)
     for i in range(n):

@@ -8,7 +8,7 @@
     python tools/gpu_bundle.py cast --src W.fp16.pth --dst W.pth [--dtype float32]
 
 ``build`` writes code, wheels (pip), RealESRGAN_x4plus as float16 (converted first when --weights is not
-given) and the photo set's source files into one folder under the size limit (gsdd_basicsr/benchmark/gpu_bundle.py).
+given) and the photo set's source files into one folder under the size limit (gsdd_basicsr/gpu/bundle.py).
 """
 import argparse
 import json
@@ -16,7 +16,7 @@ import json
 import torch
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr.benchmark import gpu_bundle
+from gsdd_basicsr.gpu import bundle
 from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.sets.photo_data import parse_roots
 
@@ -34,7 +34,7 @@ def main(argv=None):
     build.add_argument('--root', action='append', default=[], metavar='NAME=DIR', help='a photo root elsewhere')
     build.add_argument('--python-version', default='3.12', help='the GPU machine\'s Python (3.11 rehearses here)')
     build.add_argument('--wheels-from', default=None, help='copy wheels from this folder instead of running pip')
-    build.add_argument('--limit-mib', type=float, default=gpu_bundle.LIMIT_BYTES / 2**20)
+    build.add_argument('--limit-mib', type=float, default=bundle.LIMIT_BYTES / 2**20)
     build.add_argument('--force', action='store_true', help='replace an existing bundle folder')
     cast = sub.add_parser('cast', help='write weights with their floating tensors in another dtype')
     cast.add_argument('--src', required=True)
@@ -43,13 +43,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     with user_errors('gpu_bundle'):
         if args.command == 'cast':
-            print(json.dumps(gpu_bundle.save_cast(args.src, args.dst, getattr(torch, args.dtype))))
+            print(json.dumps(bundle.save_cast(args.src, args.dst, getattr(torch, args.dtype))))
             return
         weights = args.weights
         if weights is None:
             from gsdd_basicsr.weights.realesrgan import ensure_converted
             weights = ensure_converted('realesrgan-x4plus')
-        manifest = gpu_bundle.build_bundle(args.out, weights, args.split, roots=parse_roots(args.root),
+        manifest = bundle.build_bundle(args.out, weights, args.split, roots=parse_roots(args.root),
                                            wheels_from=args.wheels_from, python_version=args.python_version,
                                            limit=int(args.limit_mib * 2**20), force=args.force)
         print(json.dumps(manifest['size'], indent=2))

@@ -1,5 +1,5 @@
 """Profile GSDDModel's distillation step: time per profiler region, the step / bare-compute ratio,
-data waiting and peak memory (a benchmark, not a test; see :mod:`gsdd_basicsr.benchmark.profiling`).
+data waiting and peak memory (a benchmark, not a test; see :mod:`gsdd_basicsr.profiling.profiler`).
 
 Usage::
 
@@ -12,7 +12,7 @@ stderr, exit status 2.
 """
 import argparse
 
-from gsdd_basicsr.benchmark import profiling, profiling_table
+from gsdd_basicsr.profiling import profiler, table
 from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.utils.atomic import atomic_write_json
 
@@ -43,12 +43,12 @@ def main(argv=None):
     settings = dict(iters=args.iters, warmup=args.warmup, force_yml=args.force_yml, weights=args.weights,
                     device=args.device)
     with user_errors(PROG):
-        report = profiling.profile_options(args.opt, **settings)
+        report = profiler.profile_options(args.opt, **settings)
         if args.scale_data:
-            report['scale_data'] = profiling.memory_growth(args.opt, args.scale_data, **settings)
+            report['scale_data'] = profiler.memory_growth(args.opt, args.scale_data, **settings)
         if args.json:
             atomic_write_json(report, args.json, 'report')
-        print(profiling_table.format_report(report), flush=True)
+        print(table.format_report(report), flush=True)
     return report
 
 

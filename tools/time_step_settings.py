@@ -24,7 +24,7 @@ import tempfile
 from os import path as osp
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr.benchmark.profiling import time_setting
+from gsdd_basicsr.profiling.profiler import time_setting
 from gsdd_basicsr.cli import user_errors
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_write_json
@@ -33,7 +33,7 @@ from gsdd_basicsr.utils.atomic import atomic_write_json
 def regroup_classes(train_root, classes, dst):
     """Symlink every image under ``train_root`` into ``dst/class_<k>/`` (k = 0..classes-1, round-robin
     over the sorted files), so a step has ``classes`` classes whatever the set's own; returns ``dst``."""
-    from gsdd_basicsr.sets.image_io import list_images
+    from gsdd_basicsr.utils.image_io import list_images
     files = list_images(train_root)
     if len(files) < classes:
         raise MissingInputError(f'--train-root {train_root} has {len(files)} images, fewer than --classes {classes}')

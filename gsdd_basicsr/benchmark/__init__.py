@@ -14,10 +14,12 @@ Modules: :mod:`.profiles` (the YAML profiles in ``options/benchmark/``), :mod:`.
 run's resolved options), :mod:`.basicsr_runs` (the one driver of BasicSR: parsed options, train / test
 runs, reading their logs), :mod:`.training_sets` (full set, coresets, distillations), :mod:`.runner`
 (:class:`Benchmark`), :mod:`.report` (statistics, paired deltas, ``benchmark.md``), :mod:`.plots`
-(matplotlib), :mod:`.cli` (the command line). Beside the benchmark: :mod:`.demo` (the ``demo`` profile on the
-demo set, ``tools/run_demo.py``), :mod:`.profiling` with :mod:`.step_regions` and :mod:`.profiling_table`
-(the distillation step's profiler, ``tools/profile_distill.py``), :mod:`.gpu_bundle` (the bundle for a bare
-GPU machine).
+(matplotlib), :mod:`.cli` (the command line), :mod:`.demo` (``tools/run_demo.py``).
+
+The demo stays here because it is a benchmark run: the ``demo`` profile (``options/benchmark/demo.yml``)
+through :class:`Benchmark` and the benchmark's table; :mod:`.demo` only adds building the demo set first.
+The step profiler (:mod:`gsdd_basicsr.profiling`) and the GPU bundle (:mod:`gsdd_basicsr.gpu`) have their
+own sub-packages.
 """
 from gsdd_basicsr.benchmark.profiles import builtin_profiles, load_profile  # noqa: F401
 from gsdd_basicsr.benchmark.report import paired_delta, stats, time_to_reach  # noqa: F401

@@ -36,7 +36,7 @@ log = progress('benchmark')
 
 def class_layout(train_root):
     """``('folder', class names)`` when every image sits in a class sub-folder, else ``('kmeans', [])``."""
-    from gsdd_basicsr.sets.image_io import class_of, list_images
+    from gsdd_basicsr.utils.image_io import class_of, list_images
     files = list_images(train_root)
     if not files:
         raise MissingInputError(f'no images under --train-root {train_root}')
@@ -222,7 +222,7 @@ class Benchmark:
 
     # -------------------------------------------------------------- main
     def _plan(self):
-        from gsdd_basicsr.sets.image_io import folder_stats as source_stats
+        from gsdd_basicsr.utils.image_io import folder_stats as source_stats
         mode, names = class_layout(self.train_root)
         self.real_stats = source_stats(self.train_root)
         self.num_classes = len(names) if mode == 'folder' else int(self.prof['kmeans_classes'])

@@ -60,7 +60,7 @@ def full_set(out, train_root, scale):
 def _write_full_set(folder, train_root, scale):
     if _report(folder) is None:
         from gsdd_basicsr.sets.export import write_image_set
-        from gsdd_basicsr.sets.image_io import list_images, read_rgb
+        from gsdd_basicsr.utils.image_io import list_images, read_rgb
         images, names, groups = [], [], []
         for i, rel in enumerate(list_images(train_root)):
             img = read_rgb(osp.join(train_root, rel))

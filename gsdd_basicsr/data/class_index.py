@@ -13,7 +13,7 @@ from basicsr.utils import get_root_logger
 
 from gsdd_basicsr.data import class_sources as cs
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.sets.image_io import IMG_EXTENSIONS, class_of, image_size, list_class_folders, list_images
+from gsdd_basicsr.utils.image_io import IMG_EXTENSIONS, class_of, image_size, list_class_folders, list_images
 
 
 class ClassIndexMixin:

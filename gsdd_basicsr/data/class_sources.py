@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.sets.image_io import to_float_bgr
+from gsdd_basicsr.utils.image_io import to_float_bgr
 from gsdd_basicsr.utils.seeding import key_seed
 
 _SHAPE_RE = re.compile(r'^\(\s*\d+\s*,\s*\d+\s*(,\s*\d+\s*)?\)$')

@@ -13,7 +13,7 @@ from torch.utils import data as data
 from torchvision.transforms.functional import normalize
 
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.sets.image_io import lr_from_hr, to_float_bgr
+from gsdd_basicsr.utils.image_io import lr_from_hr, to_float_bgr
 
 LR_SOURCES = ('stored', 'on_the_fly')
 
@@ -63,7 +63,7 @@ class SRPairDataset(data.Dataset):
         Args:
             img_gt (ndarray): HR, HWC BGR, uint8 or float32 in [0, 1].
             img_lq (ndarray | None): stored LR (same convention), or None to compute it on the
-                fly as :func:`gsdd_basicsr.sets.image_io.lr_from_hr` of the (cropped, augmented) HR.
+                fly as :func:`gsdd_basicsr.utils.image_io.lr_from_hr` of the (cropped, augmented) HR.
             gt_path, lq_path (str): reported back as ``gt_path`` / ``lq_path``.
 
         Returns:

@@ -1,6 +1,6 @@
-"""Image sets on disk: reading them, writing them, and the sets the project builds.
+"""Image sets on disk: writing them, and the sets the project builds (reading image files:
+:mod:`gsdd_basicsr.utils.image_io`).
 
-- :mod:`~gsdd_basicsr.sets.image_io`: image files, LR from HR, folder sizes;
 - :mod:`~gsdd_basicsr.sets.sr_set_writer`: one prepare sequence for paired SR source sets
   (HR / LR folders, meta_info, LMDBs, info.json);
 - :mod:`~gsdd_basicsr.sets.demo_data` / :mod:`~gsdd_basicsr.sets.photo_data`: the demo and real-photo sets;

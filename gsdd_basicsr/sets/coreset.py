@@ -31,7 +31,7 @@ import numpy as np
 from gsdd_basicsr.bank.names import image_names
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.sets.export import write_image_set
-from gsdd_basicsr.sets.image_io import class_of, image_size, list_images, read_rgb
+from gsdd_basicsr.utils.image_io import class_of, image_size, list_images, read_rgb
 from gsdd_basicsr.utils.atomic import check_output_dir
 
 METHODS = ('random', 'informative', 'kcenter')

@@ -33,7 +33,7 @@ from gsdd_basicsr.bank.format import load_latent_bank
 from gsdd_basicsr.bank.names import bank_image_classes, bank_image_names
 from gsdd_basicsr.bank.render import build_bank_generator, render_bank
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.sets.image_io import folder_bytes, folder_stats, lr_from_hr, write_lmdb, write_rgb
+from gsdd_basicsr.utils.image_io import folder_bytes, folder_stats, lr_from_hr, write_lmdb, write_rgb
 from gsdd_basicsr.utils.atomic import atomic_folder, check_output_dir
 
 PREVIEW_PER_CLASS = 8

@@ -44,7 +44,7 @@ from functools import partial
 import numpy as np
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
-from gsdd_basicsr.sets.image_io import list_images, read_rgb
+from gsdd_basicsr.utils.image_io import list_images, read_rgb
 from gsdd_basicsr.sets.sr_set_writer import (MOD, SCALES, check_geometry, image_counts, lr_label, tile_total,
                                              write_sr_set)
 from gsdd_basicsr.utils.atomic import check_output_dir

@@ -22,7 +22,7 @@ import os.path as osp
 import numpy as np
 
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.sets.image_io import folder_bytes, lr_from_hr, write_lmdb, write_rgb
+from gsdd_basicsr.utils.image_io import folder_bytes, lr_from_hr, write_lmdb, write_rgb
 from gsdd_basicsr.utils.atomic import atomic_folder
 from gsdd_basicsr.utils.hashing import file_sha256
 

@@ -4,5 +4,7 @@
 - :mod:`~gsdd_basicsr.utils.hashing`: the one content hash of files (SHA-256);
 - :mod:`~gsdd_basicsr.utils.seeding`: keyed random streams and the ``deterministic: true`` settings;
 - :mod:`~gsdd_basicsr.utils.progress`: the progress lines of long work;
-- :mod:`~gsdd_basicsr.utils.plain`: plain Python data from parsed options.
+- :mod:`~gsdd_basicsr.utils.plain`: plain Python data from parsed options;
+- :mod:`~gsdd_basicsr.utils.image_io`: image files and folders (listing, classes, sizes, reading, writing),
+  LR from HR, LMDBs: what the datasets, the sets and the tools read and write images with.
 """

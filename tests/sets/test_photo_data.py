@@ -15,7 +15,7 @@ import yaml
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from basicsr.data import build_dataset
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.sets.image_io import lr_from_hr, read_rgb
+from gsdd_basicsr.utils.image_io import lr_from_hr, read_rgb
 from gsdd_basicsr.sets.photo_data import check_photos, prepare_photo_data, read_split_file
 from gsdd_basicsr.sets.sr_set_writer import SCALES
 from gsdd_basicsr.utils.hashing import file_sha256

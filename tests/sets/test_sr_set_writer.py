@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gsdd_basicsr.errors import GSDDError
-from gsdd_basicsr.sets.image_io import lr_from_hr, read_rgb
+from gsdd_basicsr.utils.image_io import lr_from_hr, read_rgb
 from gsdd_basicsr.sets.sr_set_writer import image_counts, lr_label, tile_total, write_sr_set
 
 TILE = 24

@@ -1,4 +1,5 @@
-"""gsdd_basicsr.benchmark.profiling and tools/profile_distill.py: a tiny model profiled for 2 steps on the CPU."""
+"""gsdd_basicsr.profiling.profiler (with step_regions), tools/profile_distill.py and tools/time_step_settings.py:
+a tiny model profiled and timed for 2 steps on the CPU."""
 import contextlib
 import importlib.util
 import io
@@ -12,7 +13,7 @@ import torch
 from torch.autograd import DeviceType
 from torch.autograd.profiler_util import Interval, Kernel
 
-from gsdd_basicsr.benchmark import profiling
+from gsdd_basicsr.profiling import profiler
 from helpers import ROOT
 
 
@@ -43,14 +44,14 @@ def test_every_region_has_time_and_the_ratio_is_sound(cli_run):
     report = cli_run[0]
     assert report['device'] == 'cpu' and report['config']['images'] == 6 and report['config']['ipc'] == 2
     regions = report['regions']
-    assert list(regions) == list(profiling.REGIONS)  # every region, in the step's order
+    assert list(regions) == list(profiler.REGIONS)  # every region, in the step's order
     for name, r in regions.items():  # how often a region runs per step is the model's business
         assert r['calls'] >= 1 and _positive(r['total_s']) and _positive(r['self_s']), name
         assert r['self_s'] <= r['total_s'] + 1e-9, name
     shares = sum(r['share'] for r in regions.values())
     assert 0 < shares <= 1 + 1e-3
     assert report['other_s'] >= -1e-3 * report['profiled_step_s']['mean']
-    compute = sum(regions[n]['self_s'] for n in profiling.COMPUTE_REGIONS)
+    compute = sum(regions[n]['self_s'] for n in profiler.COMPUTE_REGIONS)
     assert report['bare_compute_s'] == pytest.approx(compute)
     assert math.isfinite(report['ratio']) and report['ratio'] >= 1 - 1e-3
     assert report['ratio'] == pytest.approx(report['profiled_step_s']['mean'] / compute)
@@ -64,7 +65,7 @@ def test_every_region_has_time_and_the_ratio_is_sound(cli_run):
 def test_cli_prints_the_table_and_writes_json(cli_run):
     report, printed, json_path = cli_run
     assert 'ratio step / bare compute' in printed
-    for name in profiling.REGIONS:
+    for name in profiler.REGIONS:
         assert f'  {name} ' in printed, name
     with open(json_path) as f:
         saved = json.load(f)
@@ -82,7 +83,7 @@ def test_nested_regions_count_once():
                 with torch.profiler.record_function('gsdd.inner'):
                     for _ in range(5):
                         x = x @ x.clamp(-1, 1)
-    regions = profiling.region_times(prof.events(), steps=2)
+    regions = profiler.region_times(prof.events(), steps=2)
     outer, inner = regions['gsdd.outer'], regions['gsdd.inner']
     assert outer['calls'] == 1 and inner['calls'] == 1
     assert outer['self_s'] == pytest.approx(outer['total_s'] - inner['total_s'])
@@ -109,7 +110,7 @@ def test_gpu_time_counts_kernels_of_other_threads_and_skips_annotation_spans():
     after = _event('autograd::ConvolutionBackward0', 150, 160, thread=2, kernels=[('conv_bwd', 11)])
     gpu_span = _event('gsdd.backward', 5, 95, device_type=DeviceType.CUDA, annotation=True)
     events = [region, own_op, loss, *loss.cpu_children, inside, after, gpu_span]
-    times = profiling.region_times(events, steps=1, cuda=True)
+    times = profiler.region_times(events, steps=1, cuda=True)
     assert times['gsdd.backward']['device_s'] == pytest.approx(15e-6)  # 5 + 3 + 7
     assert times['gsdd.backward']['self_device_s'] == pytest.approx(12e-6)
     assert times['gsdd.loss']['device_s'] == pytest.approx(3e-6)
@@ -136,7 +137,7 @@ def test_bad_input_is_one_line_and_exit_2(tiny, tmp_path, argv, message):
 
 def test_scaled_copy_multiplies_the_images_and_turns_cache_off(tiny, tmp_path):
     train = {'dataroot_gt': str(tiny / 'train'), 'io_backend': {'type': 'disk'}, 'cache': True}
-    assert profiling.make_scaled_copy(train, 3, str(tmp_path / 'x3')) == 18
+    assert profiler.make_scaled_copy(train, 3, str(tmp_path / 'x3')) == 18
     assert train['cache'] is False and train['dataroot_gt'] == str(tmp_path / 'x3')
     assert sorted(os.listdir(tmp_path / 'x3')) == ['ant', 'bee']
     assert len(os.listdir(tmp_path / 'x3' / 'bee')) == 9
@@ -155,11 +156,25 @@ def test_time_step_settings_times_each_setting(tiny, run_tool, capsys):
     assert run_tool('time_step_settings', ['-opt', str(tiny / 'missing.yml'), '--setting', 'gsdd:amp=none']) == 2
 
 
+def test_time_step_settings_regroups_classes_and_projects_the_run(tiny, run_tool, capsys, tmp_path):
+    code = run_tool('time_step_settings', ['-opt', str(tiny / 'tiny.yml'), '--weights', str(tiny / 'g.pth'),
+                                           '--setting', 'gsdd:amp=none', '--train-root', str(tiny / 'train'),
+                                           '--classes', '3', '--project-steps', '1000', '--warmup', '1', '--iters',
+                                           '2', '--device', 'cpu', '--json', str(tmp_path / 't.json')])
+    assert code == 0
+    (row, ) = json.loads((tmp_path / 't.json').read_text())['rows']
+    assert row['classes'] == row['num_classes'] == 3 and row['setting'] == 'gsdd:amp=none' and row['first_step_s'] > 0
+    assert row['projected_h'] == pytest.approx((row['median_s'] * 1000 + row['first_step_s']) / 3600)
+    assert '| gsdd:amp=none |' in capsys.readouterr().out
+    assert run_tool('time_step_settings', ['-opt', str(tiny / 'tiny.yml'), '--setting', 'gsdd:amp=none',
+                                           '--classes', '3']) == 2
+
+
 @pytest.mark.cuda
 def test_time_setting_on_a_gpu(tiny):
     """The timing helper on CUDA: synchronised step times and the peak memory of the measured steps."""
     if not torch.cuda.is_available():
         pytest.skip('no CUDA device')
-    row = profiling.time_setting(str(tiny / 'tiny.yml'), ['gsdd:amp=none'], device='cuda', warmup=1, iters=2,
+    row = profiler.time_setting(str(tiny / 'tiny.yml'), ['gsdd:amp=none'], device='cuda', warmup=1, iters=2,
                                  weights=str(tiny / 'g.pth'))
     assert 0 < row['min_s'] <= row['median_s'] <= row['max_s'] and row['peak_cuda_gib'] > 0

@@ -1,4 +1,4 @@
-"""gsdd_basicsr.sets.image_io and utils.atomic.atomic_folder: the helpers every image-set writer and reader shares."""
+"""gsdd_basicsr.utils.image_io and utils.atomic.atomic_folder: the helpers every image-set writer and reader shares."""
 import os
 from os import path as osp
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.errors import GSDDError, MissingInputError, OutputExistsError, WriteError
-from gsdd_basicsr.sets import image_io as image_set
+from gsdd_basicsr.utils import image_io as image_set
 from gsdd_basicsr.utils.atomic import atomic_folder
 
 

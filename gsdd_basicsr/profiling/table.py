@@ -1,6 +1,6 @@
-"""The profile of GSDDModel's distillation step (:mod:`gsdd_basicsr.benchmark.profiling`) as the text
+"""The profile of GSDDModel's distillation step (:mod:`gsdd_basicsr.profiling.profiler`) as the text
 table ``tools/profile_distill.py`` prints."""
-from gsdd_basicsr.benchmark.step_regions import COMPUTE_REGIONS
+from gsdd_basicsr.profiling.step_regions import COMPUTE_REGIONS
 
 
 def format_report(report):

@@ -23,12 +23,11 @@ from os import path as osp
 
 import torch
 
-from gsdd_basicsr.benchmark.profiles import PACKAGE
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_folder, atomic_torch_save
 from gsdd_basicsr.utils.progress import progress
 
-ROOT = osp.dirname(PACKAGE)  # the checkout whose tracked files the bundle carries
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))  # the checkout whose files the bundle carries
 LIMIT_BYTES = 64 * 2**20
 BASICSR = 'basicsr==1.4.2'
 SMALL_DEPS = ('lmdb', 'addict', 'yapf', 'future', 'platformdirs')

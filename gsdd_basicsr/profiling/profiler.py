@@ -4,12 +4,12 @@
 (:func:`gsdd_basicsr.benchmark.basicsr_runs.parse_options` for a training run, then ``build_model``; output
 paths point into a temporary folder, and nothing is written), runs ``warmup`` steps, ``iters`` plain timed
 steps and ``iters`` steps under ``torch.profiler`` (CPU activity, plus CUDA on a GPU), and reads every
-``gsdd.*`` region of the step (:mod:`gsdd_basicsr.benchmark.step_regions`: ``total_s``, ``self_s``, on CUDA
+``gsdd.*`` region of the step (:mod:`gsdd_basicsr.profiling.step_regions`: ``total_s``, ``self_s``, on CUDA
 ``device_s`` / ``self_device_s``); ``share`` = ``self_s`` / step wall time (the shares sum to at most 1;
 the rest, ``other_s``, is Python between the regions).
 
 **Bare compute** is the compute the step cannot do without: the self time of the
-:data:`~gsdd_basicsr.benchmark.step_regions.COMPUTE_REGIONS` per step; host wall time on a CPU, GPU kernel
+:data:`~gsdd_basicsr.profiling.step_regions.COMPUTE_REGIONS` per step; host wall time on a CPU, GPU kernel
 time on CUDA. **ratio** = mean profiled step wall time / bare compute (>= 1; 1 means the step is nothing
 but compute). Drawing the data, re-drawing the embedding network and augmentation, the host sync and the
 optimiser step are the overhead it exposes.
@@ -23,7 +23,7 @@ warm-up, then over the measured steps. :func:`memory_growth` repeats the profile
 a fresh process, on K-times copies of the training set (:func:`make_scaled_copy`, ``cache: false``):
 peak memory must not grow with K. :func:`time_setting` times plain steps only, for comparing option
 settings in one process (``tools/time_step_settings.py``). The report as text:
-:mod:`gsdd_basicsr.benchmark.profiling_table`.
+:mod:`gsdd_basicsr.profiling.table`.
 """
 import gc
 import multiprocessing
@@ -41,7 +41,7 @@ from basicsr.models import build_model
 from torch.profiler import ProfilerActivity, profile
 
 from gsdd_basicsr.benchmark.basicsr_runs import parse_options
-from gsdd_basicsr.benchmark.step_regions import COMPUTE_REGIONS, REGIONS, region_times
+from gsdd_basicsr.profiling.step_regions import COMPUTE_REGIONS, REGIONS, region_times
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 
 MIB = 1024.0 * 1024.0

@@ -1,6 +1,5 @@
-"""The bundle for a bare GPU machine (tools/gpu_bundle.py, tools/gpu_run.sh) and the timing tool's new flags,
-offline and at toy size: float16 weights round trip, size accounting, an atomic build, run.sh's install and
-weights steps, --classes / --project-steps."""
+"""The bundle for a bare GPU machine (gsdd_basicsr.gpu.bundle, tools/gpu_bundle.py, tools/gpu_run.sh), offline
+and at toy size: float16 weights round trip, size accounting, an atomic build, run.sh's install and weights steps."""
 import json
 import os
 import stat
@@ -12,8 +11,8 @@ import pytest
 import torch
 import yaml
 
-from gsdd_basicsr.benchmark import gpu_bundle
 from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.gpu import bundle
 from helpers import ROOT
 
 
@@ -28,8 +27,8 @@ def _weights(path, scale=1.0):
 
 def test_float16_weights_round_trip_within_half_precision(tmp_path):
     params = _weights(tmp_path / 'w.pth')
-    half = gpu_bundle.save_cast(str(tmp_path / 'w.pth'), str(tmp_path / 'w16.pth'), torch.float16)
-    back = gpu_bundle.save_cast(str(tmp_path / 'w16.pth'), str(tmp_path / 'w32.pth'), torch.float32)
+    half = bundle.save_cast(str(tmp_path / 'w.pth'), str(tmp_path / 'w16.pth'), torch.float16)
+    back = bundle.save_cast(str(tmp_path / 'w16.pth'), str(tmp_path / 'w32.pth'), torch.float32)
     assert half['tensors'] == back['tensors'] == 3 and back['max_abs_change'] == 0.0
     assert 0 < half['max_abs_change'] <= 2.0**-11 * max(v.abs().max().item() for v in params.values())
     stored = torch.load(tmp_path / 'w16.pth', weights_only=True)['params_ema']
@@ -43,11 +42,11 @@ def test_float16_weights_round_trip_within_half_precision(tmp_path):
 def test_weights_float16_cannot_hold_are_refused(tmp_path):
     _weights(tmp_path / 'big.pth', scale=1e6)
     with pytest.raises(GSDDError, match='conv.weight holds values float16 cannot represent'):
-        gpu_bundle.save_cast(str(tmp_path / 'big.pth'), str(tmp_path / 'o.pth'), torch.float16)
+        bundle.save_cast(str(tmp_path / 'big.pth'), str(tmp_path / 'o.pth'), torch.float16)
     assert not (tmp_path / 'o.pth').exists()
     torch.save({'state': {}}, tmp_path / 'odd.pth')
     with pytest.raises(GSDDError, match='no params_ema / params'):
-        gpu_bundle.save_cast(str(tmp_path / 'odd.pth'), str(tmp_path / 'o.pth'), torch.float16)
+        bundle.save_cast(str(tmp_path / 'odd.pth'), str(tmp_path / 'o.pth'), torch.float16)
 
 
 def test_size_report_counts_every_part_and_names_the_largest(tmp_path):
@@ -55,13 +54,13 @@ def test_size_report_counts_every_part_and_names_the_largest(tmp_path):
     (tmp_path / 'a' / 'x.bin').write_bytes(b'0' * 3000)
     (tmp_path / 'a' / 'sub' / 'y.bin').write_bytes(b'0' * 1000)
     (tmp_path / 'b.sh').write_bytes(b'0' * 500)
-    report = gpu_bundle.size_report(str(tmp_path), limit=4500)
+    report = bundle.size_report(str(tmp_path), limit=4500)
     assert report['parts']['a'] == {'bytes': 4000, 'files': 2, 'mib': 0.0}
     assert report['total_bytes'] == 4500 and report['fits']
-    gpu_bundle.check_size(report)
-    over = gpu_bundle.size_report(str(tmp_path), limit=4499)
+    bundle.check_size(report)
+    over = bundle.size_report(str(tmp_path), limit=4499)
     with pytest.raises(GSDDError, match=r'over the 0.0 MiB limit \(a 0.0 MiB, b.sh'):
-        gpu_bundle.check_size(over)
+        bundle.check_size(over)
 
 
 def _wheel(folder, name='gsdddummy'):
@@ -95,7 +94,7 @@ def toy_bundle(tmp_path_factory):
                         {'name': 'b', 'root': 'mine', 'path': 'b.jpg', 'split': 'test'}]}
     (src / 'split.yml').write_text(yaml.safe_dump(split))
     out = src / 'bundle'
-    manifest = gpu_bundle.build_bundle(str(out), str(src / 'w.pth'), str(src / 'split.yml'),
+    manifest = bundle.build_bundle(str(out), str(src / 'w.pth'), str(src / 'split.yml'),
                                        wheels_from=str(src / 'wheels'), log=lambda msg: None)
     return src, out, manifest
 
@@ -104,7 +103,7 @@ def test_bundle_holds_code_wheels_fp16_weights_and_photos(toy_bundle):
     src, out, manifest = toy_bundle
     assert os.stat(out / 'run.sh').st_mode & stat.S_IXUSR
     assert (out / 'run.sh').read_text() == open(os.path.join(ROOT, 'tools', 'gpu_run.sh')).read()
-    for rel in ('gsdd_basicsr/benchmark/gpu_bundle.py', 'options/benchmark/photo_gpu.yml', 'tests/conftest.py', 'setup.py'):
+    for rel in ('gsdd_basicsr/gpu/bundle.py', 'options/benchmark/photo_gpu.yml', 'tests/conftest.py', 'setup.py'):
         assert (out / 'code' / rel).is_file(), rel
     assert not list((out / 'code').rglob('__pycache__')) and not (out / 'code' / '.git').exists()
     assert (out / 'photos' / 'mine' / 'a.jpg').read_bytes() == (src / 'pics' / 'a.jpg').read_bytes()
@@ -112,7 +111,7 @@ def test_bundle_holds_code_wheels_fp16_weights_and_photos(toy_bundle):
     from gsdd_basicsr.sets.photo_data import read_split_file  # the copy reads without --root: roots made relative
     (a, b) = read_split_file(str(out / 'photos' / 'split.yml'))
     assert a['file'] == str(out / 'photos' / 'mine' / 'a.jpg') and b['split'] == 'test'
-    w = torch.load(out / 'weights' / gpu_bundle.WEIGHTS_NAME, weights_only=True)['params_ema']
+    w = torch.load(out / 'weights' / bundle.WEIGHTS_NAME, weights_only=True)['params_ema']
     assert w['conv.weight'].dtype == torch.float16
     assert manifest['wheels'] == ['gsdddummy-0.1-py3-none-any.whl']
     size = manifest['size']
@@ -124,18 +123,18 @@ def test_bundle_holds_code_wheels_fp16_weights_and_photos(toy_bundle):
 def test_a_bundle_over_the_limit_leaves_no_folder(toy_bundle, tmp_path):
     src, _, _ = toy_bundle
     with pytest.raises(GSDDError, match='over the .* MiB limit .*code'):
-        gpu_bundle.build_bundle(str(tmp_path / 'b'), str(src / 'w.pth'), str(src / 'split.yml'),
+        bundle.build_bundle(str(tmp_path / 'b'), str(src / 'w.pth'), str(src / 'split.yml'),
                                 wheels_from=str(src / 'wheels'), limit=100_000, log=lambda msg: None)
     assert os.listdir(tmp_path) == []
 
 
 def test_run_sh_installs_the_wheels_and_casts_the_weights_back(toy_bundle, tmp_path):
     """run.sh's first steps on the toy bundle: pip --no-deps --target, float16 -> float32, steps.tsv, SUMMARY.md."""
-    _, bundle, _ = toy_bundle
+    _, built, _ = toy_bundle
     out = tmp_path / 'out'
     env = dict(os.environ, PYTHON=sys.executable, STEPS='install weights')
     env.pop('PYTHONPATH', None)
-    run = subprocess.run(['bash', str(bundle / 'run.sh'), str(out), '--smoke'], capture_output=True, text=True,
+    run = subprocess.run(['bash', str(built / 'run.sh'), str(out), '--smoke'], capture_output=True, text=True,
                          env=env, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     steps = [line.split('\t') for line in (out / 'steps.tsv').read_text().splitlines()]
@@ -145,20 +144,6 @@ def test_run_sh_installs_the_wheels_and_casts_the_weights_back(toy_bundle, tmp_p
                    weights_only=True)['params_ema']
     assert w['conv.weight'].dtype == torch.float32
     assert '## Steps' in (out / 'SUMMARY.md').read_text() and (out / 'environment.txt').is_file()
-    inside = subprocess.run(['bash', str(bundle / 'run.sh'), str(bundle / 'o')], capture_output=True, text=True,
+    inside = subprocess.run(['bash', str(built / 'run.sh'), str(built / 'o')], capture_output=True, text=True,
                             env=env, timeout=60)
     assert inside.returncode == 2 and 'outside the bundle' in inside.stderr
-
-
-def test_time_step_settings_regroups_classes_and_projects_the_run(tiny, run_tool, capsys, tmp_path):
-    code = run_tool('time_step_settings', ['-opt', str(tiny / 'tiny.yml'), '--weights', str(tiny / 'g.pth'),
-                                           '--setting', 'gsdd:amp=none', '--train-root', str(tiny / 'train'),
-                                           '--classes', '3', '--project-steps', '1000', '--warmup', '1', '--iters',
-                                           '2', '--device', 'cpu', '--json', str(tmp_path / 't.json')])
-    assert code == 0
-    (row, ) = json.loads((tmp_path / 't.json').read_text())['rows']
-    assert row['classes'] == row['num_classes'] == 3 and row['setting'] == 'gsdd:amp=none' and row['first_step_s'] > 0
-    assert row['projected_h'] == pytest.approx((row['median_s'] * 1000 + row['first_step_s']) / 3600)
-    assert '| gsdd:amp=none |' in capsys.readouterr().out
-    assert run_tool('time_step_settings', ['-opt', str(tiny / 'tiny.yml'), '--setting', 'gsdd:amp=none',
-                                           '--classes', '3']) == 2
