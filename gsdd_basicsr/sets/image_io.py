@@ -90,6 +90,15 @@ def class_of(rel_path, default='all'):
     return parts[0] if len(parts) > 1 else default
 
 
+def folder_classes(rel_paths):
+    """Sorted class names when every image path lies in a class folder (``<class>/...``), else None (a flat
+    folder, or images beside the class folders): the sets whose classes are their folders."""
+    rel_paths = list(rel_paths)
+    if not rel_paths or not all('/' in p for p in rel_paths):
+        return None
+    return sorted({class_of(p) for p in rel_paths})
+
+
 # ----------------------------------------------------------------------------------------------
 # reading and writing files
 # ----------------------------------------------------------------------------------------------
