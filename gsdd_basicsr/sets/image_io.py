@@ -1,6 +1,7 @@
 """Image-folder helpers shared by the export, the coresets, the datasets and the demo data.
 
-One owner for: which files are images (:data:`IMG_EXTENSIONS`), listing an image folder,
+One owner for: which files are images (:data:`IMG_EXTENSIONS`), listing an image folder (links
+followed; unreadable folders, dangling links and loops named),
 the class of a relative path, an image's size from its header, reading / writing 8-bit RGB
 files, the float BGR conversion every decoder ends with, the LR of an HR image (MATLAB bicubic,
 the export's 8-bit rounding rule), BasicSR LMDBs, and the byte / pixel counts of a folder.
