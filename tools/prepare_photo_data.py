@@ -5,7 +5,8 @@
     python tools/prepare_photo_data.py --photos my_photos --out datasets/mine      # my_photos/train|val|test
 
 With ``--split`` the YAML file names each photo's path, split, class, source and licence; without
-it the photo folder's ``train/[<class>/]``, ``val/``, ``test/`` sub-folders are the split. See
+it the photo folder's ``train/[<class>/]``, ``val/``, ``test/`` sub-folders are the split (links followed;
+``val/`` and ``test/`` may be absent, the set is then written without them). See
 :mod:`gsdd_basicsr.sets.photo_data`. Bad input: one line on stderr, exit status 2, nothing written.
 """
 import argparse
@@ -20,7 +21,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--split', help='YAML split file (photos: path, root, name, split, class, source, licence)')
     parser.add_argument('--photos', help='folder of photos (the split file\'s root `photos`; without --split its '
-                        'train/[<class>/], val/, test/ sub-folders are the split)')
+                        'train/[<class>/], val/, test/ sub-folders are the split; val/ and test/ optional)')
     parser.add_argument('--root', action='append', default=[], metavar='NAME=DIR',
                         help='folder of a root the split file names (overrides its `roots:`); repeatable')
     parser.add_argument('--out', default='datasets/photo', help='output folder (default: datasets/photo)')

@@ -1,8 +1,13 @@
 #!/usr/bin/env python
-"""Select a real-image coreset (N HR crops) and write it like an exported distilled set.
+"""Select a real-image coreset (N HR crops, or N per class) and write it like an exported distilled set.
 
-    python tools/select_coreset.py --source datasets/DIV2K/DIV2K_train_HR --out datasets/coreset_kcenter \\
-        --method random|informative|kcenter --budget 700 --patch 128 [--seed 0] [--scale 4] [--lmdb] [--force]
+    python tools/select_coreset.py --source datasets/OST --out datasets/coreset_kcenter_ipc100 \\
+        --method random|informative|kcenter --budget 100 --patch 128 [--seed 0] [--scale 4] [--lmdb] [--force] \\
+        [--per-class | --no-per-class]
+
+With class folders (every image in ``SOURCE/<class>/``) ``--budget`` is per class (IPC) and each class's
+crops are chosen within it (``--per-class``, the default there); ``--no-per-class`` (the default for a
+flat folder) chooses ``--budget`` crops over the whole source.
 
 See :mod:`gsdd_basicsr.sets.coreset` for the candidates and the selection rules. Bad input: one line
 on stderr, exit status 2, nothing written.
@@ -21,17 +26,22 @@ def main(argv=None):
     parser.add_argument('--source', required=True, help='real HR images (searched recursively; class folders allowed)')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--method', required=True, choices=METHODS)
-    parser.add_argument('--budget', type=int, required=True, help='number of crops')
+    parser.add_argument('--budget', type=int, required=True,
+                        help='crops per class with --per-class, else crops in all')
     parser.add_argument('--patch', type=int, required=True, help='HR crop size (a multiple of --scale)')
     parser.add_argument('--seed', type=int, default=0, help='seed for random / the first k-center (default 0)')
     parser.add_argument('--scale', type=int, default=4, help='SR factor of the LR_bicubic images (default 4)')
+    parser.add_argument('--per-class', action=argparse.BooleanOptionalAction, default=None,
+                        help='choose --budget crops within each class (default: when every image lies in a class '
+                        'folder) or over the whole source (--no-per-class)')
     parser.add_argument('--lmdb', action='store_true', help='also write BasicSR LMDBs')
     parser.add_argument('--force', action='store_true', help='replace a non-empty output folder')
     args = parser.parse_args(argv)
     with user_errors('select_coreset'):
         report = select_coreset(args.source, args.out, args.method, args.budget, args.patch, seed=args.seed,
-                                scale=args.scale, force=args.force, lmdb=args.lmdb)
-    summary = {k: report[k] for k in ('num_images', 'num_candidates', 'hr_png_bytes', 'lr_png_bytes')}
+                                scale=args.scale, force=args.force, lmdb=args.lmdb, per_class=args.per_class)
+    summary = {k: report[k] for k in ('num_images', 'budget_unit', 'images_per_class', 'num_candidates', 'hr_png_bytes',
+                                      'lr_png_bytes')}
     summary['ratios'] = report.get('ratios')
     print(f'coreset written to {os.path.abspath(args.out)}: {json.dumps(summary)}')
     return 0

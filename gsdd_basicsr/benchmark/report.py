@@ -199,10 +199,26 @@ def _ci(st, digits):
     return '–' if not st.get('ci95') else f'[{st["ci95"][0]:+.{digits}f}, {st["ci95"][1]:+.{digits}f}]'
 
 
-def _budget_label(entry):
+def ipc_label(report, ipc):
+    """``'IPC 5 per class'`` where the classes are folders (every row, coresets included, holds 5 images of
+    each class), ``'IPC 5'`` for k-means pseudo-classes (the coresets then choose IPC x K over the whole set)."""
+    return f'IPC {ipc} per class' if report.get('class_mode') == 'folder' else f'IPC {ipc}'
+
+
+def budget_legend(report):
+    """The line under ``benchmark.md``'s header that says what IPC means for every row."""
+    k = report.get('num_classes')
+    if report.get('class_mode') == 'folder':
+        return (f'- budget: IPC n = n images per class for every row ({k} class folders, so {k} x n images): GSDD '
+                'distils n latents per class, each coreset chooses n crops within each class')
+    return (f'- budget: IPC n = n images per k-means pseudo-class for the GSDD rows ({k} pseudo-classes); the '
+            f'coresets, which know no classes here, choose {k} x n crops over the whole set')
+
+
+def _budget_label(entry, report):
     b, images = entry['budget'], entry.get('num_images')
     if b:
-        return f'IPC {b["ipc"]} ({b["images"]} img, {100 * b["fraction"]:.1f}%)'
+        return f'{ipc_label(report, b["ipc"])} ({b["images"]} img, {100 * b["fraction"]:.1f}%)'
     return f'all ({images} img)' if images else '–'
 
 
@@ -221,6 +237,7 @@ def _header(report):
              '`test_options.yml` (rerun: `cd rows/<row> && python -m gsdd_basicsr.train -opt train_options.yml`)')
     L.append(f'- real set: `{cfg["train_root"]}`: {real["num_images"]} images, {real["num_pixels"]:,} HR pixels, '
              f'{real["bytes"]:,} bytes; {report["num_classes"]} classes ({report["class_mode"]})')
+    L.append(budget_legend(report))
     L.append(f'- test set: `{cfg["test_root"]}`; x{cfg["scale"]}; seeds {cfg["seeds"]}; device {cfg["device"]}')
     L.append(f'- machine: {mach["platform"]}, {mach["cpu_count"]} CPUs, torch {mach["torch"]}, basicsr '
              f'{mach["basicsr"]}, {mach["torch_threads"]} torch thread(s); load average at start '
@@ -253,7 +270,7 @@ def summary_table(report, net):
         bg = f'{100 * bg["float32"]:.1f}%; {100 * bg["float16"]:.1f}%' if bg else '–'
         store = ('– | – | – | –' if e['stored_bytes'] is None else f'{e["stored_bytes"]:,} | '
                  f'{100 * e["stored_to_real_bytes"]:.1f}% | {bg} | {100 * e["hr_png_to_real_bytes"]:.1f}%')
-        lines.append(f'| {e["method"]} | {_budget_label(e)} | {_fmt(e.get("psnr"), 2)} '
+        lines.append(f'| {e["method"]} | {_budget_label(e, report)} | {_fmt(e.get("psnr"), 2)} '
                      f'| {_fmt(e.get("ssim"), 4)} | {_fmt(e.get("lpips"), 4)} | {_fmt(e.get("niqe"), 2)} '
                      f'| {_fmt(e["train_seconds"], 0)} | {tt} | {_fmt(e["distill_seconds"], 0)} | {store} |')
     return lines
@@ -271,7 +288,8 @@ def write_markdown(report, path):
                   '| ΔLPIPS (lower: GSDD better) | 95 % CI | GSDD better (seeds: PSNR; LPIPS) |', '| --- ' * 10 + '|']
             for d in ds:
                 lp = d.get('lpips') or {'n': 0}
-                L.append(f'| IPC {d["ipc"]} | {d.get("method", "gsdd")} | {d["versus"]} | {_fmt(d["psnr"], 3)} '
+                L.append(f'| {ipc_label(report, d["ipc"])} | {d.get("method", "gsdd")} | {d["versus"]} '
+                         f'| {_fmt(d["psnr"], 3)} '
                          f'| {_ci(d["psnr"], 3)} | {_fmt(d["ssim"], 4)} | {_ci(d["ssim"], 4)} | {_fmt(lp, 4)} '
                          f'| {_ci(lp, 4)} | {d["gsdd_wins"]}/{d["psnr"]["n"]}; '
                          f'{d.get("gsdd_wins_lpips", 0)}/{lp["n"]} |')
@@ -285,7 +303,8 @@ def write_markdown(report, path):
             for d in sp:
                 bounds = ', '.join(f'≥ {x:.2f}' for x in d['never_reached_lower_bounds']) or '–'
                 ib = ', '.join(f'≥ {x:.2f}' for x in d.get('never_reached_iteration_bounds', [])) or '–'
-                L.append(f'| IPC {d["ipc"]} | {_fmt(d["ratio"], 2)} | {_fmt(d.get("iteration_ratio"), 2)} '
+                L.append(f'| {ipc_label(report, d["ipc"])} | {_fmt(d["ratio"], 2)} '
+                         f'| {_fmt(d.get("iteration_ratio"), 2)} '
                          f'| {d["reached"]} | {bounds}; {ib} |')
             L.append('')
     L += ['## Plots', '', '![PSNR vs budget](psnr_vs_budget.png)', '',

@@ -2,7 +2,8 @@
 exported-set layout (``HR/``, ``LR_bicubic/X<s>/``, ``storage_report.json``):
 
 - the full real set (:func:`gsdd_basicsr.sets.export.write_image_set` of every training image);
-- real coresets (:func:`gsdd_basicsr.sets.coreset.select_coreset`);
+- real coresets (:func:`gsdd_basicsr.sets.coreset.select_coreset`), per class where the set has class
+  folders, so that IPC means the same for every row;
 - GSDD sets: a distillation run (BasicSR's train pipeline, as ``gsdd_basicsr/train.py -opt`` run in
   ``<out>/distill/<set>/``, its resolved ``options.yml`` kept there) exported by
   :func:`gsdd_basicsr.sets.export.export_distilled`.
@@ -76,14 +77,26 @@ def _write_full_set(folder, train_root, scale):
 
 
 def coreset(out, train_root, method, budget, seed, hr_size, scale):
-    """``budget['images']`` real crops of ``hr_size`` px chosen by ``method`` -> ``(folder, storage report)``."""
+    """Real crops of ``hr_size`` px chosen by ``method`` -> ``(folder, storage report)``.
+
+    Where every training image lies in a class folder (class_mode folder) the crops are chosen per class,
+    ``budget['ipc']`` within each class, as the GSDD rows' IPC is; for a flat set (k-means pseudo-classes,
+    which the coreset does not know) ``budget['images']`` over the whole set. Both hold ``budget['images']``
+    crops.
+    """
     from gsdd_basicsr.sets.coreset import select_coreset
+    from gsdd_basicsr.utils.image_io import folder_classes, list_images
+    per_class = folder_classes(list_images(train_root)) is not None
     seed_part = '' if method == 'informative' else f'_s{seed}'  # informative does not depend on the seed
     folder = osp.join(out, 'data', f'{method}_{budget["key"]}{seed_part}')
     with _building(folder):
-        if _report(folder) is None:
-            log(f'coreset {method}: {budget["images"]} crops of {hr_size} px -> {folder}')
-            select_coreset(train_root, folder, method, budget['images'], hr_size, seed=seed, scale=scale, force=True)
+        report = _report(folder)
+        if report is None or report.get('per_class', False) != per_class:  # a set of an earlier version: rebuilt
+            k = budget['ipc'] if per_class else budget['images']
+            log(f'coreset {method}: {k} crops of {hr_size} px ' + ('per class' if per_class else 'over the whole set')
+                + f' -> {folder}')
+            select_coreset(train_root, folder, method, k, hr_size, seed=seed, scale=scale, force=True,
+                           per_class=per_class)
     return folder, _report(folder)
 
 

@@ -1,12 +1,12 @@
 """Where the classes of a real data set come from: meta files, decoding and k-means.
 
 Helpers for :class:`gsdd_basicsr.data.class_image_dataset.ClassImageDataset` (listing folders
-and reading sizes from file headers are :mod:`gsdd_basicsr.sets.image_io`'s):
+and reading sizes from file headers are :mod:`gsdd_basicsr.utils.image_io`'s):
 
 - parsing BasicSR LMDB ``meta_info.txt`` files (``name (h,w,c) compression``) and class meta
   files (``<path or key> [extra columns ...] <class>``);
 - decoding image bytes into float32 BGR ``H x W x 3`` arrays in ``[0, 1]`` whatever the file
-  holds (grey, RGBA, 8/16-bit, float; :func:`gsdd_basicsr.sets.image_io.to_float_bgr`), with errors
+  holds (grey, RGBA, 8/16-bit, float; :func:`gsdd_basicsr.utils.image_io.to_float_bgr`), with errors
   that name the file;
 - the fixed image embedding and seeded k-means used for pseudo-classes (``class_mode: kmeans``).
 

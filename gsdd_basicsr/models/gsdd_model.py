@@ -46,7 +46,7 @@ from gsdd_basicsr.weights.generator import load_frozen_generator
 
 REGION_PREFIX = 'gsdd.'
 #: The ``torch.profiler`` region of each part of a distillation step, in the step's order (what
-#: :mod:`gsdd_basicsr.benchmark.step_regions` reads).
+#: :mod:`gsdd_basicsr.profiling.step_regions` reads).
 REGIONS = {part: f'{REGION_PREFIX}{part}' for part in (
     'data', 'draw', 'augment', 'embed_real', 'render', 'embed_syn', 'loss', 'backward', 'sync', 'optimizer')}
 
@@ -257,7 +257,7 @@ class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, B
         images right away (so its embedding network can be re-drawn for the next class), and one
         backward pass per group carries the summed image gradients and ``lambda_reg * R`` through
         the generator to the latents. The parts run inside ``torch.profiler.record_function``
-        regions (:data:`REGIONS`; free when no profiler runs), read by :mod:`gsdd_basicsr.benchmark.step_regions`.
+        regions (:data:`REGIONS`; free when no profiler runs), read by :mod:`gsdd_basicsr.profiling.step_regions`.
         """
         self.current_iter = current_iter
         with out_of_memory_hint(f'the distillation step (iteration {current_iter})',

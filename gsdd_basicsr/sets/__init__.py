@@ -5,5 +5,8 @@
   (HR / LR folders, meta_info, LMDBs, info.json);
 - :mod:`~gsdd_basicsr.sets.demo_data` / :mod:`~gsdd_basicsr.sets.photo_data`: the demo and real-photo sets;
 - :mod:`~gsdd_basicsr.sets.export`: a latent bank exported as a paired SR set;
-- :mod:`~gsdd_basicsr.sets.coreset`: real coresets (random, k-center, herding) at a budget.
+- :mod:`~gsdd_basicsr.sets.coreset`: real coresets (random, informative, k-center) at a budget, per class
+  where the source has class folders;
+- :mod:`~gsdd_basicsr.sets.class_lmdb`: a class-labelled BasicSR LMDB (keys ``<class>/<name>``) from class
+  folders, for ClassImageDataset's lmdb backend.
 """

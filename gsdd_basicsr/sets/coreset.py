@@ -9,9 +9,17 @@ name is the class, ``all`` for images directly in the source) is tiled by a dete
 non-overlapping crops, stride ``patch``, from the top-left corner; a remainder narrower than a
 crop is not used. Candidate order: images in sorted relative-path order, crops row-major.
 
-Methods:
+Classes: with ``per_class`` (the default when every source image lies in a class folder) the budget
+is per class: each class's ``budget`` crops are chosen among that class's candidates only, by the
+same method, and the set holds ``budget x classes`` crops, class by class (sorted names); this is
+what "IPC" (images per class) means for a distilled set of the same size. Without it (a flat
+source, or ``per_class=False``) the method chooses ``budget`` crops among all candidates, whatever
+their classes.
 
-- ``random``: ``numpy.random.default_rng(seed).choice`` of ``budget`` candidates, no repeats.
+Methods (over the candidates of a class, or over all of them):
+
+- ``random``: ``numpy.random.default_rng(seed).choice`` of ``budget`` candidates, no repeats; per
+  class the generator is ``gsdd_basicsr.utils.seeding.keyed_rng(seed, 'coreset', <class>)``.
 - ``informative``: the ``budget`` candidates with the lowest PSNR between the crop ``x`` and
   ``up(down(x))``, where ``down`` / ``up`` are basicsr's MATLAB bicubic ``imresize`` by
   ``1/scale`` / ``scale`` (no rounding or clipping in between; PSNR over all pixels and channels,
@@ -31,8 +39,9 @@ import numpy as np
 from gsdd_basicsr.bank.names import image_names
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.sets.export import write_image_set
-from gsdd_basicsr.utils.image_io import class_of, image_size, list_images, read_rgb
+from gsdd_basicsr.utils.image_io import class_of, folder_classes, image_size, list_images, read_rgb
 from gsdd_basicsr.utils.atomic import check_output_dir
+from gsdd_basicsr.utils.seeding import keyed_rng
 
 METHODS = ('random', 'informative', 'kcenter')
 FEATURE_SIZE = 8
@@ -139,8 +148,21 @@ def _per_image(source, files, cands, patch, fn):
     return np.concatenate(out, 0)
 
 
-def select_coreset(source, out, method, budget, patch, seed=0, scale=4, force=False, lmdb=False):
-    """Pick ``budget`` real ``patch x patch`` crops from ``source`` and write them as an image set.
+def select_coreset(source, out, method, budget, patch, seed=0, scale=4, force=False, lmdb=False, per_class=None):
+    """Pick real ``patch x patch`` crops from ``source`` and write them as an image set.
+
+    Args:
+        source (str): real HR images (class folders allowed).
+        out (str): output folder.
+        method (str): one of :data:`METHODS`.
+        budget (int): crops per class with ``per_class``, else crops in all.
+        patch (int): HR crop side (px), a multiple of ``scale``.
+        seed (int): seed of ``random`` and of the first k-center.
+        scale (int): SR factor of the written LR images.
+        force (bool): replace a non-empty ``out``.
+        lmdb (bool): also write BasicSR LMDBs.
+        per_class (bool | None): choose ``budget`` crops within each class (module docstring); None:
+            when every image of ``source`` lies in a class folder.
 
     Returns:
         dict: the storage report (also ``out/storage_report.json``); ``out/coreset.json`` lists
@@ -148,7 +170,7 @@ def select_coreset(source, out, method, budget, patch, seed=0, scale=4, force=Fa
 
     Raises:
         GSDDError: unknown method, patch not a multiple of scale, budget < 1 or larger than the
-            number of candidates, no images.
+            number of candidates (of a class, per class), no images.
     """
     if method not in METHODS:
         raise GSDDError(f'method must be one of {METHODS}, got {method!r}')
@@ -165,20 +187,34 @@ def select_coreset(source, out, method, budget, patch, seed=0, scale=4, force=Fa
     check_output_dir(osp.abspath(out), force, [source])
 
     files, cands = list_candidates(source, patch)
-    if budget > len(cands):
-        raise GSDDError(f'budget {budget} is larger than the {len(cands)} candidate crops ({patch}x{patch}, '
-                         f'stride {patch}) of the {len(files)} images under {source}')
+    if per_class is None:
+        per_class = folder_classes(files) is not None
+    pools = {}  # class (or 'all') -> its candidates' indices, in candidate order
+    for c, (i, _, _) in enumerate(cands):
+        pools.setdefault(class_of(files[i]) if per_class else 'all', []).append(c)
+    for cls, pool in sorted(pools.items()):
+        if budget > len(pool):
+            where = f'class {cls!r} ({source}/{cls})' if per_class else source
+            fix = '; lower --budget (crops per class) or pass --no-per-class' if per_class else ''
+            raise GSDDError(f'budget {budget} is larger than the {len(pool)} candidate crops ({patch}x{patch}, '
+                            f'stride {patch}) of the images of {where}{fix}')
 
-    scores = None
-    if method == 'random':
-        sel = [int(i) for i in np.random.default_rng(seed).choice(len(cands), size=budget, replace=False)]
-    elif method == 'informative':
+    scores = feats = None
+    if method == 'informative':
         mats = (imresize_matrix(patch, 1 / scale), imresize_matrix(patch // scale, scale))
         scores = _per_image(source, files, cands, patch, lambda c: degradation_psnr(c, scale, mats))
-        sel = [int(i) for i in np.argsort(scores, kind='stable')[:budget]]
-    else:
+    elif method == 'kcenter':
         feats = _per_image(source, files, cands, patch, crop_features)
-        sel = kcenter_greedy(feats, budget, seed)
+    sel = []
+    for cls, pool in sorted(pools.items()):
+        if method == 'random':
+            rng = keyed_rng(seed, 'coreset', cls) if per_class else np.random.default_rng(seed)
+            picks = rng.choice(len(pool), size=budget, replace=False)
+        elif method == 'informative':
+            picks = np.argsort(scores[pool], kind='stable')[:budget]
+        else:
+            picks = kcenter_greedy(feats[pool], budget, seed)
+        sel += [pool[int(k)] for k in picks]
 
     # read the chosen crops (each image once), keep selection order
     wanted = {}
@@ -197,7 +233,8 @@ def select_coreset(source, out, method, budget, patch, seed=0, scale=4, force=Fa
         **({'psnr_bicubic': float(scores[c])} if scores is not None else {})
     } for n, c, g in zip(names, sel, groups)]
     report = {
-        'kind': 'coreset', 'method': method, 'seed': seed, 'budget': budget, 'patch': patch,
+        'kind': 'coreset', 'method': method, 'seed': seed, 'budget': budget, 'per_class': bool(per_class),
+        'budget_unit': 'crops per class' if per_class else 'crops in all', 'patch': patch,
         'num_candidates': len(cands), 'source_images_used': len(wanted),
     }
     if method == 'kcenter':

@@ -7,7 +7,8 @@ Layout of a set folder ``OUT``::
     OUT/meta_info.txt                 one HR file name per line
     OUT/HR.lmdb, OUT/LR_bicubic/X<s>.lmdb   with lmdb=True (basicsr.utils.lmdb_util)
     OUT/preview_grid.png              rows = classes, up to 8 images per row
-    OUT/storage_report.json           bytes and counts (see :func:`write_image_set`)
+    OUT/storage_report.json           bytes and counts, and ``notes``: what each of its keys means
+                                      (:data:`STORAGE_REPORT_NOTES`)
 
 How BasicSR reads it, unmodified:
 
@@ -38,6 +39,54 @@ from gsdd_basicsr.utils.atomic import atomic_folder, check_output_dir
 
 PREVIEW_PER_CLASS = 8
 PREVIEW_TILE = 128
+
+#: What every key of ``storage_report.json`` means; the report carries the entries of the keys it holds
+#: as ``notes`` (ratio keys under ``ratios.``). "The real set" is the ``source`` folder the set is compared with.
+STORAGE_REPORT_NOTES = {
+    'kind': 'what the set is: gsdd_export (a rendered latent bank), coreset (real crops) or full_real_set',
+    'num_images': 'HR images in this set (HR/)',
+    'scale': 'SR factor: LR_bicubic/X<scale>/ holds the HR images downscaled by it (MATLAB bicubic)',
+    'hr_png_bytes': 'bytes of the PNG files in HR/',
+    'lr_png_bytes': 'bytes of the PNG files in LR_bicubic/X<scale>/',
+    'hr_pixels': 'pixels of all HR images (height x width, summed)',
+    'hr_shapes': 'the distinct HR image sizes, HxW',
+    'images_per_class': 'HR images of each class (the top-level folder of the source image, or the bank\'s class)',
+    'hr_lmdb_bytes': 'bytes of HR.lmdb (written with lmdb)',
+    'lr_lmdb_bytes': 'bytes of LR_bicubic/X<scale>.lmdb (written with lmdb)',
+    'source': 'the real set compared with: its folder, bytes, image count and HR pixels (all its image files)',
+    'ratios': 'this set over the real set (source), key by key below',
+    'ratios.hr_to_real_bytes': 'hr_png_bytes / the real set\'s bytes',
+    'ratios.lr_to_real_bytes': 'lr_png_bytes / the real set\'s bytes',
+    'ratios.image_count_to_real': 'num_images / the real set\'s number of image files: a count only, a crop and a '
+                                  'whole photo weigh the same (hr_pixels_to_real compares sizes)',
+    'ratios.hr_pixels_to_real': 'hr_pixels / the real set\'s pixels: the budget as a fraction of the real data',
+    'ratios.bank_to_real_bytes': 'latent_bank_bytes / the real set\'s bytes',
+    'ratios.bank_plus_generator_float32_to_real_bytes': 'bank + generator weights at 4 bytes a parameter / the real '
+                                                        'set\'s bytes',
+    'ratios.bank_plus_generator_float16_to_real_bytes': 'bank + generator weights at 2 bytes a parameter / the real '
+                                                        'set\'s bytes',
+    'latent_bank': 'the latent bank file rendered',
+    'latent_bank_bytes': 'bytes of that file: what a distilled set stores',
+    'latent_shape': 'shape of the bank\'s latents: images x channels x height x width',
+    'iter': 'the distillation iteration the bank was saved at',
+    'network_g_type': 'the generator that renders the bank',
+    'generator_weights': 'its weights file',
+    'class_names': 'the bank\'s classes, in label order',
+    'generator_params': 'the generator\'s parameter count',
+    'generator_bytes': 'the generator\'s weights at 4 (float32) and 2 (float16) bytes a parameter',
+    'bank_plus_generator_bytes': 'latent_bank_bytes + generator_bytes: what rendering the set needs',
+    'generator_paid_back_above_real_bytes': 'the real set\'s size (bytes) above which bank + generator is smaller '
+                                            'than the real set, at this bank-to-real ratio',
+    'method': 'how the coreset was chosen: random, informative or kcenter (gsdd_basicsr.sets.coreset)',
+    'seed': 'the seed of random and of the first k-center',
+    'budget': 'crops chosen, per class or in all (budget_unit)',
+    'per_class': 'true: the budget was chosen within each class',
+    'budget_unit': 'crops per class, or crops in all',
+    'patch': 'HR crop side in px',
+    'num_candidates': 'the non-overlapping patch x patch grid crops of the source images the method chose among',
+    'source_images_used': 'source images at least one chosen crop comes from',
+    'feature': 'the k-center feature and distance',
+}
 
 
 def _fit_tile(img, t):
@@ -104,7 +153,8 @@ def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=N
         ``hr_lmdb_bytes`` / ``lr_lmdb_bytes`` (all files of each LMDB folder), ``num_images``,
         ``hr_pixels``; with ``source``: ``source`` (bytes, num_images, num_pixels) and ``ratios``
         (``bank_to_real_bytes`` when the report has ``latent_bank_bytes``, ``hr_to_real_bytes``,
-        ``lr_to_real_bytes``, ``images_to_real``, ``hr_pixels_to_real``).
+        ``lr_to_real_bytes``, ``image_count_to_real``, ``hr_pixels_to_real``); ``notes``: the entries of
+        :data:`STORAGE_REPORT_NOTES` for the keys it holds.
     """
     images, names = list(images), list(names)
     groups = list(groups) if groups is not None else ['all'] * len(images)
@@ -158,7 +208,7 @@ def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=N
             ratios = {
                 'hr_to_real_bytes': hr_bytes / stats['bytes'],
                 'lr_to_real_bytes': lr_bytes / stats['bytes'],
-                'images_to_real': len(images) / stats['num_images'],
+                'image_count_to_real': len(images) / stats['num_images'],
                 'hr_pixels_to_real': hr_pixels / stats['num_pixels'],
             }
             if rep.get('latent_bank_bytes') is not None:
@@ -170,6 +220,8 @@ def write_image_set(out, images, names, scale, groups=None, lmdb=False, source=N
                 rep['generator_paid_back_above_real_bytes'] = {
                     k: generator_paid_back_bytes(v, ratios['bank_to_real_bytes'])
                     for k, v in rep['generator_bytes'].items()}
+        rep['notes'] = {k: note for k, note in STORAGE_REPORT_NOTES.items()
+                        if k in rep or k.partition('.')[2] in rep.get('ratios', {})}
         write_rgb(osp.join(tmp, 'preview_grid.png'), preview_grid(images, groups))
         for fname, obj in (extra_files or {}).items():
             with open(osp.join(tmp, fname), 'w') as f:

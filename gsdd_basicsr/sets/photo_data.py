@@ -33,7 +33,11 @@ Which photo goes where comes from a split file (YAML)::
 
 A relative root is relative to the split file's folder. Without a split file, the photo folder's
 own layout is the split: ``train/<class>/*`` (or ``train/*``, unclassed), ``val/*``, ``test/*``;
-source and licence are then unknown (``null``).
+source and licence are then unknown (``null``). Links to folders and files are followed (a split or
+class folder may be a link to where the photos live).
+
+Only ``train`` needs photos: a split without any (no ``val/`` folder, say) is left out of the set,
+named in ``sources.json`` (``absent_splits``), its README and the progress lines.
 """
 import importlib.util
 import os.path as osp
@@ -145,7 +149,7 @@ def check_photos(entries):
 
     Raises:
         GSDDError: a bad split, class or name, a missing file, a class on some training photos
-            only, an empty split, or the same photo (by SHA-256) listed twice or in two splits.
+            only, no training photo, or the same photo (by SHA-256) listed twice or in two splits.
     """
     by_name, by_hash = {}, {}
     for e in entries:
@@ -173,9 +177,9 @@ def check_photos(entries):
     if len({e['cls'] is None for e in train}) > 1:
         raise GSDDError('some training photos have a class and some do not; give every training photo a `class:` '
                         'or none (then use class_mode kmeans)')
-    for split in SPLITS:
-        if not any(e['split'] == split for e in entries):
-            raise GSDDError(f'no photo in split {split!r}; every one of {", ".join(SPLITS)} needs at least one')
+    if not train:
+        raise GSDDError("no photo in split 'train', the one split a set needs (val and test may be absent); put "
+                        'training photos in <photos>/train/[<class>/] or give them `split: train` in the split file')
 
 
 # ----------------------------------------------------------------------------------------------
@@ -234,6 +238,9 @@ def prepare_photo_data(out, split_file=None, photos_dir=None, roots=None, tile_s
     check_photos(entries)
 
     ordered = sorted(entries, key=lambda e: (SPLITS.index(e['split']), e['cls'] or '', e['name']))
+    absent = [s for s in SPLITS if not any(e['split'] == s for e in entries)]
+    if absent:
+        _log(f'no photo in split(s) {", ".join(absent)}: the set is written without them')
 
     def describe(records, train_rels):
         classes = sorted({r['class'] for r in records if r['class']})
@@ -241,7 +248,7 @@ def prepare_photo_data(out, split_file=None, photos_dir=None, roots=None, tile_s
             generator='gsdd_basicsr.sets.photo_data.prepare_photo_data',
             split_file=osp.abspath(split_file) if split_file else None,
             tile_size=tile_size, max_tiles=max_tiles, max_side=max_side, eval_max_side=eval_max_side,
-            scales=list(scales), mod=MOD, seed=seed, lmdb=bool(lmdb), classes=classes,
+            scales=list(scales), mod=MOD, seed=seed, lmdb=bool(lmdb), classes=classes, absent_splits=absent,
             counts=dict(image_counts(records), train_photos=sum(r['split'] == 'train' for r in records)),
             photos=records)
 
@@ -289,8 +296,9 @@ def _readme(info):
         + (f' (at most {info["max_tiles"]} per photo, seed {info["seed"]})' if info['max_tiles'] else '')
         + ('; classes: ' + ', '.join(f'{k} ({n})' for k, n in c['train'].items()) if info['classes']
            else '; no classes (use class_mode kmeans)'),
-        f'- val: {c["val"]} photos, test: {c["test"]} photos, whole, cropped from the top-left to a multiple of '
-        f'{info["mod"]}',
+        '- ' + ', '.join(f'{s}: ' + ('absent (no photo in that split)' if s in info['absent_splits']
+                                     else f'{c[s]} photos') for s in ('val', 'test'))
+        + f'; whole photos, cropped from the top-left to a multiple of {info["mod"]}',
         f'- photos longer than {info["max_side"] or "-"} px (val/test: {info["eval_max_side"] or "-"} px) were first '
         'downscaled to that longer side with MATLAB bicubic (`basicsr.utils.matlab_functions.imresize`)',
         '- LR: MATLAB bicubic with antialiasing of the HR, rounded to uint8, for scales '

@@ -129,6 +129,8 @@ def write_lmdbs(root, train_rels, scales, log):
     write_lmdb(osp.join(root, 'train'), train_rels, osp.join(root, 'train.lmdb'))
     log(f'lmdb: train.lmdb ({len(train_rels)} images)')
     for split in ('val', 'test'):
+        if not osp.isdir(osp.join(root, split, 'HR')):  # a split without photos (photo_data allows val / test so)
+            continue
         names = sorted(os.listdir(osp.join(root, split, 'HR')))
         write_lmdb(osp.join(root, split, 'HR'), names, osp.join(root, split, 'HR.lmdb'))
         for s in scales:

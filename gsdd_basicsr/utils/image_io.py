@@ -1,6 +1,7 @@
 """Image-folder helpers shared by the export, the coresets, the datasets and the demo data.
 
-One owner for: which files are images (:data:`IMG_EXTENSIONS`), listing an image folder,
+One owner for: which files are images (:data:`IMG_EXTENSIONS`), listing an image folder (links
+followed; unreadable folders, dangling links and loops named),
 the class of a relative path, an image's size from its header, reading / writing 8-bit RGB
 files, the float BGR conversion every decoder ends with, the LR of an HR image (MATLAB bicubic,
 the export's 8-bit rounding rule), BasicSR LMDBs, and the byte / pixel counts of a folder.
@@ -34,25 +35,53 @@ def is_image_file(name):
 def list_images(root):
     """Image files under ``root``, recursively, as sorted ``/``-separated relative paths.
 
-    Hidden files and folders (name starting with ``.``) are skipped.
+    Hidden files and folders (name starting with ``.``) are skipped. Symbolic links to folders and
+    files are followed (a class folder may be a link to where its images live).
 
     Raises:
         MissingInputError: ``root`` is not a folder.
+        GSDDError: a folder that cannot be read (no permission), a dangling symbolic link, or a link
+            back to a folder that contains it (a loop), named.
     """
     if not osp.isdir(root):
         raise MissingInputError(f'image folder {root} does not exist')
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
-        for name in filenames:
-            if not name.startswith('.') and is_image_file(name):
-                found.append(osp.relpath(osp.join(dirpath, name), root).replace(os.sep, '/'))
+    _walk_images(root, '', {osp.realpath(root)}, found)
     return sorted(found)
 
 
+def _scan(folder):
+    """The non-hidden entries of ``folder``, sorted by name; a dangling link or an unreadable folder is an error."""
+    try:
+        entries = sorted((e for e in os.scandir(folder) if not e.name.startswith('.')), key=lambda e: e.name)
+    except OSError as err:
+        raise GSDDError(f'cannot read folder {folder} ({type(err).__name__}: {err.strerror or err}); fix its '
+                        'permissions or remove it') from err
+    for e in entries:
+        if e.is_symlink() and not osp.exists(e.path):
+            raise MissingInputError(f'{e.path} is a symbolic link to {os.readlink(e.path)}, which does not exist; '
+                                    'fix the link or remove it')
+    return entries
+
+
+def _walk_images(folder, rel, ancestors, found):
+    for e in _scan(folder):
+        if e.is_dir():  # follows links; ``ancestors`` (real paths) stops a link loop
+            real = osp.realpath(e.path)
+            if real in ancestors:
+                raise GSDDError(f'{e.path} links back to {real}, a folder that contains it (a loop); remove the link')
+            _walk_images(e.path, f'{rel}{e.name}/', ancestors | {real}, found)
+        elif is_image_file(e.name):
+            found.append(rel + e.name)
+
+
 def list_class_folders(root):
-    """Sorted names of the non-hidden immediate sub-folders of ``root``."""
-    return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith('.'))
+    """Sorted names of the non-hidden immediate sub-folders of ``root`` (links to folders included).
+
+    Raises:
+        GSDDError: ``root`` cannot be read or holds a dangling symbolic link.
+    """
+    return [e.name for e in _scan(root) if e.is_dir()]
 
 
 def class_of(rel_path, default='all'):
@@ -60,6 +89,15 @@ def class_of(rel_path, default='all'):
     top-level folder, or ``default`` for an image directly in the root (OST layout)."""
     parts = rel_path.replace('\\', '/').split('/', 1)
     return parts[0] if len(parts) > 1 else default
+
+
+def folder_classes(rel_paths):
+    """Sorted class names when every image path lies in a class folder (``<class>/...``), else None (a flat
+    folder, or images beside the class folders): the sets whose classes are their folders."""
+    rel_paths = list(rel_paths)
+    if not rel_paths or not all('/' in p for p in rel_paths):
+        return None
+    return sorted({class_of(p) for p in rel_paths})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,26 +200,35 @@ def lr_from_hr(hr, scale, quantize=True):
 # ----------------------------------------------------------------------------------------------
 # LMDB and storage
 # ----------------------------------------------------------------------------------------------
-def write_lmdb(data_root, rel_paths, lmdb_path):
-    """A BasicSR LMDB of the images ``data_root/<rel_path>`` (``basicsr.utils.lmdb_util``), keyed by
-    the relative path without its extension, with BasicSR's ``meta_info.txt``.
+def write_lmdb(data_root, rel_paths, lmdb_path, keys=None, map_size=None, progress_bar=False):
+    """A BasicSR LMDB of the images ``data_root/<rel_path>`` (``basicsr.utils.lmdb_util``), with
+    BasicSR's ``meta_info.txt`` (``<key>.png (h,w,c) 1`` a line; every image is stored re-encoded as PNG).
+
+    Args:
+        keys (list[str] | None): one key per image; default the relative path without its extension.
+        map_size (int | None): bytes reserved for the LMDB (address space, not disk); default 10x the
+            files' bytes (enough for PNG sources).
+        progress_bar (bool): let BasicSR's progress bar (on stderr) through; else it is silenced.
 
     Raises:
-        GSDDError: a key would contain a dot (basicsr splits names on it) or ``lmdb_path`` exists.
+        GSDDError: a key would not be ASCII or would contain a dot or white space (BasicSR splits names
+            on them), or ``lmdb_path`` exists.
     """
     from basicsr.utils.lmdb_util import make_lmdb_from_imgs
     rel_paths = list(rel_paths)
-    keys = [osp.splitext(p)[0] for p in rel_paths]
+    keys = [osp.splitext(p)[0] for p in rel_paths] if keys is None else list(keys)
     for key in keys:
-        if '.' in key:
-            raise GSDDError(f'LMDB key {key!r} must not contain a dot (BasicSR splits names on it); rename the file')
+        if '.' in key or any(c.isspace() for c in key) or not key.isascii():
+            raise GSDDError(f'LMDB key {key!r} must be ASCII without dots or spaces (BasicSR splits names on them '
+                            'and encodes keys as ASCII); rename the file or folder')
     if osp.exists(lmdb_path):  # basicsr would sys.exit(1)
         raise GSDDError(f'LMDB {lmdb_path} already exists')
-    total = sum(osp.getsize(osp.join(data_root, p)) for p in rel_paths)
-    # basicsr prints a banner and a tqdm bar per LMDB; keep the callers' own progress lines only
-    with open(os.devnull, 'w') as devnull, contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
-        # map_size is only reserved address space; 10x the PNG bytes leaves room for re-encoding
-        make_lmdb_from_imgs(data_root, lmdb_path, rel_paths, keys, map_size=max(64 << 20, 10 * total))
+    if map_size is None:  # only reserved address space; 10x the PNG bytes leaves room for re-encoding
+        map_size = max(64 << 20, 10 * sum(osp.getsize(osp.join(data_root, p)) for p in rel_paths))
+    # basicsr prints a banner on stdout and a tqdm bar on stderr; keep the callers' own progress lines
+    with open(os.devnull, 'w') as devnull, contextlib.redirect_stdout(devnull), \
+            (contextlib.nullcontext() if progress_bar else contextlib.redirect_stderr(devnull)):
+        make_lmdb_from_imgs(data_root, lmdb_path, rel_paths, keys, map_size=map_size)
 
 
 def folder_bytes(folder):

@@ -328,6 +328,36 @@ def test_class_layout(tmp_path):
     assert bm.class_layout(str(tmp_path / 'cls')) == ('folder', ['x'])
 
 
+def test_coreset_rows_are_per_class_where_classes_are_folders(data, tmp_path):
+    """IPC means per class for every row: each coreset holds budget['ipc'] crops of each class folder; a flat
+    set (k-means pseudo-classes) gets budget['images'] crops over the whole set; the tables say which."""
+    from gsdd_basicsr.benchmark import training_sets
+    from gsdd_basicsr.benchmark.report import budget_legend, summary_table
+    from gsdd_basicsr.sets.coreset import select_coreset
+    (budget, ) = bm.plan_budgets([0.04], 11 * 192 * 192, 2, 64)
+    assert budget['ipc'] == 2 and budget['images'] == 4
+    # a global set left by an earlier version in the same folder is rebuilt
+    select_coreset(str(data / 'train'), str(tmp_path / 'data' / 'kcenter_ipc2_s0'), 'kcenter', 4, 64,
+                   per_class=False)
+    for method in ('random', 'kcenter'):
+        _, rep = training_sets.coreset(str(tmp_path), str(data / 'train'), method, budget, 0, 64, 4)
+        assert rep['per_class'] and rep['images_per_class'] == {'photo': 2, 'texture': 2}, method
+    flat = tmp_path / 'flat'
+    for cls in ('photo', 'texture'):
+        for name in os.listdir(data / 'train' / cls):
+            os.makedirs(flat, exist_ok=True)
+            shutil.copy(data / 'train' / cls / name, flat / name)
+    _, rep = training_sets.coreset(str(tmp_path / 'f'), str(flat), 'random', budget, 0, 64, 4)
+    assert not rep['per_class'] and rep['num_images'] == 4
+    entry = dict(method='random', net='N', budget=dict(budget, fraction=0.1), num_images=4, seeds=[0],
+                 train_seconds={'n': 0}, distill_seconds={'n': 0}, time_to_gsdd_psnr={'n': 0}, reached_gsdd_psnr=0,
+                 stored_bytes=None)
+    for mode, label, legend in (('folder', '| IPC 2 per class (4 img', 'each coreset chooses n crops within each'),
+                                ('kmeans', '| IPC 2 (4 img', 'choose 2 x n crops over the whole set')):
+        report = dict(summary=[entry], class_mode=mode, num_classes=2)
+        assert label in summary_table(report, 'N')[2] and legend in budget_legend(report)
+
+
 def test_training_curve_from_a_basicsr_log(tmp_path):
     """Training seconds exclude each validation (from its iteration's log line to its result)."""
     log = tmp_path / 'train_x_1.log'

@@ -132,7 +132,8 @@ def test_layout_report_and_errors(source, tmp_path):
         assert np.array_equal(lr, expect)
     assert rep['hr_png_bytes'] == sum(osp.getsize(osp.join(out, 'HR', n)) for n in names)
     assert rep['source']['num_images'] == 4 and rep['source']['num_pixels'] == 48 * 64 + 40 * 36 + 32 * 48 + 256
-    assert rep['ratios']['images_to_real'] == pytest.approx(6 / 4)
+    assert rep['ratios']['image_count_to_real'] == pytest.approx(6 / 4)
+    assert set(rep['notes']) == {k for k in rep if k != 'notes'} | {f'ratios.{k}' for k in rep['ratios']}
     with pytest.raises(ValueError, match='budget 24 is larger than the 23 candidate'):
         select_coreset(source, str(tmp_path / 'x'), 'random', 24, P)
     with pytest.raises(ValueError, match='multiple of scale'):
@@ -154,3 +155,43 @@ def test_cli(source, tmp_path, capsys, run_tool):
     assert len(os.listdir(osp.join(out, 'HR'))) == 3  # untouched by the failed runs
     assert run_tool('select_coreset', args + ['--force', '--method', 'random', '--budget', '2']) == 0
     assert len(os.listdir(osp.join(out, 'HR'))) == 2
+
+
+@pytest.fixture(scope='module')
+def classes(tmp_path_factory):
+    """Three classes of very different sizes (36, 6 and 2 candidate crops): a global pick is unbalanced."""
+    root = tmp_path_factory.mktemp('classes')
+    rng = np.random.default_rng(1)
+    for rel, (h, w), sigma in (('plant/a.png', (96, 96), 0), ('water/b.png', (32, 48), 1), ('rock/c.png', (16, 32), 3)):
+        img = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+        _write(str(root / rel), cv2.GaussianBlur(img, (0, 0), sigma) if sigma else img)
+    return str(root)
+
+
+@pytest.mark.parametrize('method', ['random', 'informative', 'kcenter'])
+def test_per_class_is_the_default_with_class_folders(classes, tmp_path, method):
+    rep = select_coreset(classes, str(tmp_path / 'pc'), method, 2, P, seed=0)
+    assert rep['per_class'] and rep['budget_unit'] == 'crops per class' and rep['num_images'] == 6
+    assert rep['images_per_class'] == {'plant': 2, 'rock': 2, 'water': 2}
+    record = json.load(open(tmp_path / 'pc' / 'coreset.json'))
+    assert [r['class'] for r in record] == ['plant'] * 2 + ['rock'] * 2 + ['water'] * 2
+    if method == 'informative':  # within each class, its lowest-PSNR crops
+        brute = {}
+        for r in record:
+            brute.setdefault(r['class'], []).append(r['psnr_bicubic'])
+        assert all(v == sorted(v) for v in brute.values())
+    # --no-per-class: the same rule over all 44 candidates (the large, noisy class takes most or all)
+    glob = select_coreset(classes, str(tmp_path / 'g'), method, 6, P, seed=0, per_class=False)
+    assert not glob['per_class'] and glob['num_images'] == 6 and glob['budget_unit'] == 'crops in all'
+    assert glob['images_per_class'] != rep['images_per_class']
+
+
+def test_per_class_budget_larger_than_a_class(classes, tmp_path, run_tool, capsys):
+    with pytest.raises(ValueError, match="2 candidate crops.*class 'rock'.*--no-per-class"):
+        select_coreset(classes, str(tmp_path / 'x'), 'random', 3, P)
+    args = ['--source', classes, '--out', str(tmp_path / 'cli'), '--method', 'kcenter', '--budget', '3', '--patch',
+            str(P)]
+    assert run_tool('select_coreset', args) == 2 and 'rock' in capsys.readouterr().err
+    assert run_tool('select_coreset', args + ['--no-per-class']) == 0
+    assert json.load(open(tmp_path / 'cli' / 'storage_report.json'))['num_images'] == 3
+    assert not osp.exists(tmp_path / 'x')

@@ -94,7 +94,10 @@ def test_storage_report_matches_files(exported):
     assert rep['source']['num_pixels'] == 64 * (48 + 64 + 48)
     assert rep['ratios']['bank_to_real_bytes'] == pytest.approx(rep['latent_bank_bytes'] / real_bytes)
     assert rep['ratios']['hr_to_real_bytes'] == pytest.approx(rep['hr_png_bytes'] / real_bytes)
-    assert rep['ratios']['images_to_real'] == pytest.approx(2.0)
+    assert rep['ratios']['image_count_to_real'] == pytest.approx(2.0)
+    # the report explains every key it holds, ratios included (storage_report.json on disk the same)
+    assert set(rep['notes']) == {k for k in rep if k != 'notes'} | {f'ratios.{k}' for k in rep['ratios']}
+    assert json.load(open(osp.join(out, 'storage_report.json')))['notes'] == rep['notes']
     # the bank is useless without its generator: both counted, at 4 and 2 bytes a parameter
     bank = load_latent_bank(exported['bank'])
     params = sum(p.numel() for p in build_bank_generator(bank, device='cpu').parameters())

@@ -148,6 +148,27 @@ def test_flat_folder_without_split_file(tmp_path):
     assert (tmp_path / 'out' / 'test' / 'LR_bicubic' / 'X4' / 't.png').is_file()
 
 
+def test_absent_splits_and_linked_folders(tmp_path):
+    """val/ and a class folder are links to photos elsewhere (followed); test/ is absent: the set is written
+    without it and says so; its LMDBs are those of the splits it has."""
+    _photo(tmp_path / 'photos' / 'train' / 'water' / 'w.png', 200, 200, seed=0)
+    _photo(tmp_path / 'elsewhere' / 'plants' / 'p.png', 200, 300, seed=1)
+    _photo(tmp_path / 'elsewhere' / 'val' / 'v.png', 100, 130, seed=2)
+    os.symlink(tmp_path / 'elsewhere' / 'plants', tmp_path / 'photos' / 'train' / 'plant')
+    os.symlink(tmp_path / 'elsewhere' / 'val', tmp_path / 'photos' / 'val')
+    out = tmp_path / 'out'
+    info = prepare_photo_data(str(out), photos_dir=str(tmp_path / 'photos'), tile_size=TILE, lmdb=True)
+    assert info['absent_splits'] == ['test'] and info['counts']['val'] == 1
+    assert info['counts']['train'] == {'plant': 2 * 3, 'water': 2 * 2}
+    assert sorted(os.listdir(out)) == ['README.md', 'sources.json', 'train', 'train.lmdb', 'val']
+    assert (out / 'val' / 'HR.lmdb').is_dir() and (out / 'val' / 'LR_bicubic' / 'X4' / 'v.png').is_file()
+    assert 'test: absent (no photo in that split)' in (out / 'README.md').read_text()
+    assert json.loads((out / 'sources.json').read_text())['absent_splits'] == ['test']
+    ds = build_dataset(dict(name='linked', type='ClassImageDataset', dataroot_gt=str(out / 'train.lmdb'),
+                            io_backend=dict(type='lmdb'), gt_size=TILE, class_mode='folder', phase='train'))
+    assert ds.class_counts() == {'plant': 6, 'water': 4}
+
+
 def _load_tool():
     spec = importlib.util.spec_from_file_location('prepare_photo_data_tool', TOOL)
     mod = importlib.util.module_from_spec(spec)
@@ -169,7 +190,7 @@ def _run(argv, capsys):
     (lambda ps: ps[0].update(split='training'), "split 'training'"),
     (lambda ps: ps[2].pop('class'), 'some training photos have a class'),
     (lambda ps: ps[3].update(license='CC0'), "unknown key(s) ['license']"),
-    (lambda ps: ps.__delitem__(3), "no photo in split 'val'"),
+    (lambda ps: ps.__delitem__(slice(0, 3)), "no photo in split 'train'"),
     (lambda ps: ps[3].update(root='elsewhere'), "root 'elsewhere' is not defined"),
 ])
 def test_bad_split_refused_before_writing(tmp_path, capsys, change, expect):

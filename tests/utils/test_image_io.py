@@ -41,6 +41,26 @@ def test_listing_classes_and_sizes(tmp_path):
         image_set.image_size(str(tmp_path / 'bad.png'))
 
 
+def test_listing_follows_links_and_names_broken_ones(tmp_path):
+    """A class folder or an image may be a link; a dangling link or a loop is named, never skipped silently."""
+    rng = np.random.default_rng(0)
+    image_set.write_rgb(str(tmp_path / 'store' / 'cats' / 'c.png'), _rgb(rng, 4, 4))
+    image_set.write_rgb(str(tmp_path / 'root' / 'dogs' / 'd.png'), _rgb(rng, 4, 4))
+    os.symlink(tmp_path / 'store' / 'cats', tmp_path / 'root' / 'cats')
+    os.symlink(tmp_path / 'store' / 'cats' / 'c.png', tmp_path / 'root' / 'dogs' / 'also.png')
+    root = str(tmp_path / 'root')
+    assert image_set.list_class_folders(root) == ['cats', 'dogs']
+    assert image_set.list_images(root) == ['cats/c.png', 'dogs/also.png', 'dogs/d.png']
+    os.symlink(tmp_path / 'root', tmp_path / 'store' / 'cats' / 'up')  # cats/up -> root: a loop
+    with pytest.raises(GSDDError, match='loop'):
+        image_set.list_images(root)
+    os.remove(tmp_path / 'store' / 'cats' / 'up')
+    os.symlink(tmp_path / 'nowhere', tmp_path / 'root' / 'birds')
+    for listing in (image_set.list_images, image_set.list_class_folders):
+        with pytest.raises(MissingInputError, match='birds.*does not exist'):
+            listing(root)
+
+
 def test_lr_from_hr_uint8_and_float_agree():
     from basicsr.utils.matlab_functions import imresize
     hr = _rgb(np.random.default_rng(1), 24, 32)
@@ -66,7 +86,7 @@ def test_to_float_bgr_conversions():
 
 def test_write_lmdb_refuses_dotted_keys(tmp_path):
     image_set.write_rgb(str(tmp_path / 'a.b.png'), np.zeros((4, 4, 3), np.uint8))
-    with pytest.raises(GSDDError, match='must not contain a dot'):
+    with pytest.raises(GSDDError, match='without dots'):
         image_set.write_lmdb(str(tmp_path), ['a.b.png'], str(tmp_path / 'x.lmdb'))
     assert not (tmp_path / 'x.lmdb').exists()
 
