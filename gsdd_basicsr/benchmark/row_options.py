@@ -76,7 +76,7 @@ def _fill_scale(value, scale):
 
 
 def _absolute_weights(opt):
-    """Fix the LPIPS / VGG16 (/ VGG19) weights files (``weights``, default ``experiments/pretrained_models/lpips_*.pth``) of
+    """Fix the LPIPS / VGG weights files (``weights``, default ``experiments/pretrained_models/lpips_*.pth``) of
     the options' LPIPS metrics and offline perceptual loss to absolute paths: runs start in their own folder."""
     from gsdd_basicsr.weights.lpips import default_path
     uses = [(m, m.get('net', 'alex')) for m in ((opt.get('val') or {}).get('metrics') or {}).values()

@@ -61,8 +61,10 @@ def vgg_features_state(vgg_type, weights=None):
         try:
             state = torch.load(weights, map_location='cpu', weights_only=True)
         except Exception as err:
-            raise GSDDError(f'VGG19 weights {weights} cannot be loaded safely ({type(err).__name__}); use torchvision\'s '
-                            f'{VGG19_FILE}.') from err
+            raise GSDDError(f'VGG19 weights {weights} cannot be loaded safely ({type(err).__name__}); use '
+                            f'torchvision\'s {VGG19_FILE}.') from err
+        if not isinstance(state, dict):
+            raise GSDDError(f'VGG19 weights {weights} are not a state dict; use torchvision\'s {VGG19_FILE}.')
     return {k: v for k, v in state.items() if k.startswith('features.')}
 
 
@@ -148,4 +150,3 @@ class OfflinePerceptualLoss(PerceptualLoss):
             use_input_norm=use_input_norm, range_norm=range_norm)
         self.criterion_type = criterion
         self.criterion = criteria[criterion]() if criteria[criterion] else None
-

@@ -1,4 +1,7 @@
-"""OfflinePerceptualLoss with torchvision's VGG19 layout (Real-ESRGAN's recipes); VGG16 is in tests/weights/test_lpips.py."""
+"""OfflinePerceptualLoss with torchvision's VGG19 layout (Real-ESRGAN's recipes).
+
+VGG16 (LPIPS's converted weights) is tested in tests/weights/test_lpips.py.
+"""
 import os
 
 import pytest
@@ -38,7 +41,8 @@ def test_vgg19_from_a_torchvision_file_without_download_or_globals(vgg19_file, m
     assert not any(p.requires_grad for p in loss.parameters())
     x, y = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
     percep, style = loss(x, y)
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.no_grad():
         want = 0.5 * torch.nn.functional.l1_loss(features((x - mean) / std), features((y - mean) / std))
     assert torch.allclose(percep, want, rtol=1e-5) and style is not None and style > 0
