@@ -35,6 +35,9 @@ _APPLIED = False
 
 def load_resume_state(opt):
     """``basicsr.train.load_resume_state`` with storages on this process's device (fix 2); otherwise basicsr's."""
+    # A copy of basicsr 1.4.2's function with one change, ``map_location``: basicsr's picks the device inside
+    # the function (torch.cuda.current_device() then storage.cuda(...)), so no wrapper can change it. No
+    # upstream fix: BasicSR master (8d56e3a, the commit after #650) still maps every storage to CUDA.
     from basicsr.utils import check_resume, scandir
     resume_state_path = None
     if opt['auto_resume']:

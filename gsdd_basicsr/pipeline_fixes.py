@@ -59,6 +59,9 @@ def load_state_file(path):
 
 def load_resume_state(opt):
     """Replacement for ``basicsr.train.load_resume_state`` (see the module docstring, fix 1)."""
+    # Not a copy: basicsr's function loads whatever the newest name is, unsafely, onto CUDA and drops
+    # pretrain_network_* of networks never saved; it reuses basicsr's scandir and check_resume. No upstream
+    # fix: BasicSR master (8d56e3a) keeps 1.4.2's function (see also gsdd_basicsr.compat.load_resume_state).
     from basicsr.utils import scandir
     from basicsr.utils.misc import check_resume
 
@@ -123,6 +126,10 @@ def _model_to_device(self, net):
     return net
 
 
+# The two savers below copy BaseModel's (file names, keys, the bare model's CPU tensors) and replace
+# its write: basicsr's torch.save()s in place, retries three times and on failure logs "Just ignore it"
+# and trains on, so no wrapper can make the write atomic or see its error. No upstream fix: BasicSR
+# master (8d56e3a) has the same write in both.
 def _save_network(self, net, net_label, current_iter, param_key='params'):
     """``BaseModel.save_network`` (same file name ``<net_label>_<iter|latest>.pth`` and keys), atomic."""
     if current_iter == -1:
@@ -133,10 +140,9 @@ def _save_network(self, net, net_label, current_iter, param_key='params'):
     assert len(nets) == len(param_keys), 'The lengths of net and param_key should be the same.'
     save_dict = {}
     for net_, param_key_ in zip(nets, param_keys):
-        state_dict = collections.OrderedDict(
-            (key, param.cpu()) for key, param in self.get_bare_model(net_).state_dict().items())
+        state_dict = self.get_bare_model(net_).state_dict()
         consume_prefix_in_state_dict_if_present(state_dict, 'module.')
-        save_dict[param_key_] = state_dict
+        save_dict[param_key_] = collections.OrderedDict((key, param.cpu()) for key, param in state_dict.items())
     atomic_torch_save(save_dict, save_path, 'network')
 
 
@@ -144,11 +150,8 @@ def _save_training_state(self, epoch, current_iter):
     """``BaseModel.save_training_state`` (same ``<iter>.state`` file and keys), atomic."""
     if current_iter == -1:
         return
-    state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [], 'schedulers': []}
-    for o in self.optimizers:
-        state['optimizers'].append(o.state_dict())
-    for s in self.schedulers:
-        state['schedulers'].append(s.state_dict())
+    state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
+             'schedulers': [s.state_dict() for s in self.schedulers]}
     save_path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
     atomic_torch_save(state, save_path, 'training state')
 

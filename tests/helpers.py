@@ -172,7 +172,7 @@ import types
 
 sys.path.insert(0, {root!r})
 import gsdd_basicsr  # noqa: F401
-from gsdd_basicsr.models.gsdd_model import GSDDModel
+from gsdd_basicsr.models import gsdd_latent_init
 from gsdd_basicsr.utils import atomic
 
 point, n = (os.environ.get('GSDD_KILL_AT') or 'none:0').split(':')
@@ -197,17 +197,17 @@ def replace(src, dst):  # atomic_torch_save's final rename
 atomic.os = types.SimpleNamespace(**{{k: getattr(os, k) for k in dir(os) if not k.startswith('__')}})
 atomic.os.replace = replace
 
-invert = GSDDModel._invert
+invert = gsdd_latent_init.invert_latents
 
 
-def killing_invert(self, *args):
+def killing_invert(*args):
     inversions[0] += 1
     if point == 'invert' and inversions[0] == n:
         die()
-    return invert(self, *args)
+    return invert(*args)
 
 
-GSDDModel._invert = killing_invert
+gsdd_latent_init.invert_latents = killing_invert
 
 sys.argv[0] = os.path.join({root!r}, 'gsdd_basicsr', 'train.py')
 from gsdd_basicsr.train import main  # noqa: E402

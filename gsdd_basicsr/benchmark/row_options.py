@@ -76,14 +76,17 @@ def _fill_scale(value, scale):
 
 
 def _absolute_weights(opt):
-    """Fix the LPIPS / VGG16 weights files (``weights``, default ``experiments/pretrained_models/lpips_*.pth``) of
+    """Fix the LPIPS / VGG weights files (``weights``, default ``experiments/pretrained_models/lpips_*.pth``) of
     the options' LPIPS metrics and offline perceptual loss to absolute paths: runs start in their own folder."""
     from gsdd_basicsr.weights.lpips import default_path
     uses = [(m, m.get('net', 'alex')) for m in ((opt.get('val') or {}).get('metrics') or {}).values()
             if m.get('type') == 'calculate_lpips']
     percep = (opt.get('train') or {}).get('perceptual_opt') or {}
     if percep.get('type') == 'OfflinePerceptualLoss':
-        uses.append((percep, 'vgg'))
+        if percep.get('vgg_type', 'vgg16') == 'vgg16':
+            uses.append((percep, 'vgg'))
+        elif percep.get('weights'):  # vgg19's default is torchvision's cache, already absolute
+            percep['weights'] = osp.abspath(percep['weights'])
     for block, net in uses:
         block['weights'] = osp.abspath(block.get('weights') or default_path(net))
     return opt

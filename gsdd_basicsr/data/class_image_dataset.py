@@ -203,21 +203,6 @@ class ClassImageDataset(ClassIndexMixin, data.Dataset):
         indices = [members[int(j)] for j in picks]
         return torch.stack(self._crops(indices, self._crop_positions(rng, indices)), 0)
 
-    def sample_episode(self, iteration, class_indices=None, n=1, seed=None):
-        """Class-balanced real batch: ``{'gt': (len(classes) * n) x 3 x H x W, 'label': long}``.
-
-        Class ``c``'s crops are ``sample_class(c, n, (seed, iteration, c, 'real'))``, so each class
-        draws the same crops whichever other classes are in the episode; ``seed`` defaults to the
-        dataset's seed.
-        """
-        seed = self.seed if seed is None else int(seed)
-        if class_indices is None:
-            class_indices = range(self.num_classes)
-        class_indices = [int(c) for c in class_indices]
-        gts = [self.sample_class(c, n, (seed, int(iteration), c, 'real')) for c in class_indices]
-        labels = torch.tensor([c for c in class_indices for _ in range(int(n))], dtype=torch.long)
-        return {'gt': torch.cat(gts, 0), 'label': labels}
-
     # ------------------------------------------------------------------ map-style protocol
     def __len__(self):
         return len(self.paths)

@@ -1,9 +1,10 @@
 """Models registered into BasicSR's MODEL_REGISTRY (every ``*_model.py`` here is imported for that).
 
-:mod:`~gsdd_basicsr.models.gsdd_model`: ``GSDDModel``, GSDD distillation as a BasicSR model (construction and
-the step), with its parts as mixins: :mod:`~gsdd_basicsr.models.gsdd_latent_init` (how latents start),
-:mod:`~gsdd_basicsr.models.gsdd_validation` (validation and rendering),
-:mod:`~gsdd_basicsr.models.gsdd_checkpoint` (the bank it writes, the state it resumes from).
+:mod:`~gsdd_basicsr.models.gsdd_model`: ``GSDDModel``, GSDD distillation as a BasicSR model (construction, the
+step, validation, checkpoints), and the plain functions it calls with what they need:
+:mod:`~gsdd_basicsr.models.gsdd_latent_init` (the first latents, GAN inversion with its own loss scaler),
+:mod:`~gsdd_basicsr.models.gsdd_validation` (held-out crops, the validation's figures, the bank's grid),
+:mod:`~gsdd_basicsr.models.gsdd_checkpoint` (the checkpoint format: banks and training state).
 """
 import importlib
 from os import path as osp

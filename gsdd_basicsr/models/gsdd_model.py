@@ -22,13 +22,14 @@ rank ``c % world_size``) produce the bank an uninterrupted single-process run pr
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
+from os import path as osp
 
 import torch
 import torch.distributed as dist
 from torch.profiler import record_function
 from basicsr.data import build_dataset
 from basicsr.models.base_model import BaseModel
-from basicsr.utils import get_root_logger
+from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
 
 from gsdd_basicsr.distill.acceleration import accelerate, resolve_amp, to_layout
@@ -36,10 +37,12 @@ from gsdd_basicsr.distill.augment import SiameseAugment
 from gsdd_basicsr.distill.matching import (FrequencyStatistics, TeacherFeatures, default_layers,
                                            grouped_matching_loss, hf_residual, latent_homogeneity)
 from gsdd_basicsr.distill.options import parse_gsdd_options
+from gsdd_basicsr.bank.format import build_latent_bank
+from gsdd_basicsr.bank.render import render_latents
 from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
-from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
-from gsdd_basicsr.models.gsdd_latent_init import GSDDLatentInitMixin
-from gsdd_basicsr.models.gsdd_validation import GSDDValidationMixin
+from gsdd_basicsr.models import gsdd_latent_init
+from gsdd_basicsr.models.gsdd_checkpoint import check_resumable, training_state, write_checkpoint
+from gsdd_basicsr.models.gsdd_validation import bank_grid, val_crops, val_metrics
 from gsdd_basicsr.utils.seeding import configure_determinism, keyed_generator
 from gsdd_basicsr.weights.generator import load_frozen_generator
 
@@ -52,26 +55,29 @@ REGIONS = {part: f'{REGION_PREFIX}{part}' for part in (
 
 
 @contextlib.contextmanager
-def _rejected_setting(key, type_name):
-    """An optimizer or scheduler setting torch rejects (``lr: -1``, an unknown argument, ...) -> one
-    ``GSDDError`` naming ``key`` instead of torch's traceback."""
+def _rejected_setting(key, type_name, offered):
+    """An optimizer or scheduler setting torch rejects (``lr: -1``, an unknown argument, ...) or a type
+    basicsr does not offer -> one ``GSDDError`` naming ``key`` instead of torch's or basicsr's traceback."""
     try:
         yield
     except GSDDError:
         raise
+    except NotImplementedError as err:  # basicsr's answer to a type it does not build
+        raise GSDDError(f'{key}.type {type_name} is not supported; basicsr 1.4.2 offers {offered}.') from err
     except (ValueError, TypeError, KeyError, AssertionError) as err:
         reason = ' '.join(str(err).split()) or type(err).__name__
         raise GSDDError(f'{key} ({type_name}) is rejected: {reason}; fix {key} in the options file.') from err
 
 
 @MODEL_REGISTRY.register()
-class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, BaseModel):
+class GSDDModel(BaseModel):
     """Distils ``datasets.train.real`` (a ``ClassImageDataset``) into ``ipc`` latents per class.
 
     Options: ``network_g`` + ``path.pretrain_network_g`` (the frozen generator), the ``gsdd:``
     block (see :mod:`gsdd_basicsr.distill.options`), ``train.optim_z`` and ``train.scheduler``.
-    This module holds its construction and the step; the first latents, the validation and the
-    checkpoints are mixins (:mod:`.gsdd_latent_init`, :mod:`.gsdd_validation`, :mod:`.gsdd_checkpoint`).
+    In reading order: construction, the step, validation, checkpoints. The first latents, the
+    validation's figures and the checkpoint format are plain functions of what they use
+    (:mod:`.gsdd_latent_init`, :mod:`.gsdd_validation`, :mod:`.gsdd_checkpoint`).
 
     Attributes:
         latents (torch.nn.Parameter): N x 3 x p x p, N = num_classes * ipc, class-major
@@ -104,8 +110,7 @@ class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, B
         self.class_names = list(self.real.class_names)
         self.num_classes = len(self.class_names)
         self.own_classes = [c for c in range(self.num_classes) if c % self.world_size == self.rank]
-        ipc = g['ipc']
-        self.labels = torch.arange(self.num_classes).repeat_interleave(ipc)
+        self.labels = torch.arange(self.num_classes).repeat_interleave(g['ipc'])
 
         self.augment = SiameseAugment(**g['augment']) if g['augment'] is not None else None
         self.embedder = None
@@ -115,8 +120,8 @@ class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, B
         self.frequency = FrequencyStatistics(**g['frequency']) if 'frequency' in g['feature_space'] else None
         if 'teacher' in g['feature_space']:
             # a private copy: the teacher's hooks must never fire while G renders the latents
-            teacher_net = deepcopy(self.net_g)
-            self.teacher = TeacherFeatures(teacher_net, g['teacher_layers'] or default_layers(teacher_net), scale)
+            teacher = deepcopy(self.net_g)
+            self.teacher = TeacherFeatures(teacher, g['teacher_layers'] or default_layers(teacher), scale)
         # the step's generator and embedder: compiled / channels-last per gsdd.compile, gsdd.channels_last
         self._render_net, self._embed_net = accelerate(self.net_g, self.embedder, g)
 
@@ -152,26 +157,22 @@ class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, B
         train_opt = self.opt['train']
         optim_opt = dict(train_opt.get('optim_z') or {'type': 'Adam', 'lr': 0.01})
         optim_type = optim_opt.pop('type')
-        with _rejected_setting('train.optim_z', optim_type):
+        with _rejected_setting('train.optim_z', optim_type, 'Adam'):
             self.optimizer_z = self.get_optimizer(optim_type, [self.latents], **optim_opt)
         self.optimizers.append(self.optimizer_z)
         if train_opt.get('scheduler'):
-            with _rejected_setting('train.scheduler', train_opt['scheduler'].get('type')):
+            with _rejected_setting('train.scheduler', train_opt['scheduler'].get('type'),
+                                   'MultiStepLR, MultiStepRestartLR and CosineAnnealingRestartLR'):
                 self.setup_schedulers()
 
-    def get_optimizer(self, optim_type, params, lr, **kwargs):
-        try:
-            return super().get_optimizer(optim_type, params, lr, **kwargs)
-        except NotImplementedError as err:
-            raise GSDDError(f'train.optim_z.type {optim_type} is not supported; basicsr 1.4.2 offers Adam.') from err
-
-    def setup_schedulers(self):
-        scheduler_type = self.opt['train']['scheduler'].get('type')
-        try:
-            super().setup_schedulers()
-        except NotImplementedError as err:
-            raise GSDDError(f'train.scheduler.type {scheduler_type} is not supported; basicsr 1.4.2 offers '
-                            'MultiStepLR, MultiStepRestartLR and CosineAnnealingRestartLR.') from err
+    @torch.no_grad()
+    def _initialise_latents(self):
+        """``gsdd.init`` for the classes this process owns (keyed ``(manual_seed, 'init', c)``), then every
+        process's rows assembled (:mod:`.gsdd_latent_init`; an inversion has its own loss scaler)."""
+        for c in self.own_classes:
+            self.latents[self._class_rows(c)] = gsdd_latent_init.initial_class_latents(
+                self.gsdd, self.real, c, (self.seed, 'init', c), self.net_g, self.device, self.amp_dtype, self.logger)
+        self.latents.data = self._gather_rows(self.latents.data)
 
     def _class_rows(self, c):
         ipc = self.gsdd['ipc']
@@ -184,16 +185,13 @@ class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, B
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     # ------------------------------------------------------------------ distributed helpers
-    def _row_mask(self):
-        owned = torch.zeros(self.num_classes, dtype=torch.bool)
-        owned[self.own_classes] = True
-        return owned.repeat_interleave(self.gsdd['ipc']).to(self.device)
-
     def _gather_rows(self, rows):
         """Every process's owned rows of an N x ... tensor, assembled on every process."""
         if self.world_size == 1:
             return rows
-        mask = self._row_mask().view(-1, *([1] * (rows.dim() - 1)))
+        owned = torch.zeros(self.num_classes, dtype=torch.bool)
+        owned[self.own_classes] = True
+        mask = owned.repeat_interleave(self.gsdd['ipc']).to(self.device).view(-1, *([1] * (rows.dim() - 1)))
         out = torch.where(mask, rows, torch.zeros_like(rows))
         dist.all_reduce(out)
         return out
@@ -327,6 +325,75 @@ class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, B
 
     def get_current_log(self):
         return self.log_dict
+
+    # ------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def render(self, batch_size=None):
+        """All latents decoded: N x 3 x sp x sp in [0, 1] (collective under --launcher pytorch)."""
+        return render_latents(self._gather_rows(self.latents.detach()), self.net_g, batch_size or self.gsdd['ipc'])
+
+    @torch.no_grad()
+    def validation(self, dataloader, current_iter, tb_logger, save_img=False):
+        """``val_dm``, ``diversity`` and ``homogeneity`` of the bank (:func:`.gsdd_validation.val_metrics`)
+        against ``gsdd.val_crops`` crops of ``dataloader.dataset`` (a ``ClassImageDataset``; BasicSR calls
+        this every ``val.val_freq`` iterations), logged and sent to tensorboard; with ``save_img``
+        (BasicSR's ``val.save_img``) also the bank's grid, ``visualization/grid_<iter>.png`` and tensorboard's
+        ``gsdd/grid``. Returns the figures."""
+        with out_of_memory_hint('the validation', 'lower gsdd.ipc (the bank renders one class at a time) or '
+                                'gsdd.val_crops'):
+            images = self.render()
+            real = val_crops(dataloader.dataset, self.gsdd['val_crops'], self.seed).to(self.device)
+            metrics = val_metrics(images, self.latents, self.gsdd['ipc'], real, self.gsdd['val_embed_draws'],
+                                  lambda k: self._draw_space(self.seed, 'val', k), self._embed)
+        self.metric_results = metrics
+        if self.rank != 0:
+            return metrics
+        name = dataloader.dataset.opt.get('name', 'val')
+        self.logger.info(f'Validation {name} at iter {current_iter}: ' +
+                         ', '.join(f'{k}: {v:.4e}' for k, v in metrics.items()))
+        for key, value in metrics.items() if tb_logger else ():
+            tb_logger.add_scalar(f'metrics/{name}/{key}', value, current_iter)
+        if save_img:
+            grid = bank_grid(images, self.gsdd['ipc'], self.gsdd['grid_per_class'])
+            imwrite(tensor2img(grid), osp.join(self.opt['path']['visualization'], f'grid_{current_iter}.png'))
+            if tb_logger:
+                tb_logger.add_image('gsdd/grid', grid, current_iter)
+        return metrics
+
+    # ------------------------------------------------------------------ checkpoints
+    def latent_bank(self, current_iter):
+        """The bank (:mod:`gsdd_basicsr.bank.format`'s format; collective under --launcher pytorch)."""
+        path_opt = self.opt['path']
+        return build_latent_bank(
+            self._gather_rows(self.latents.detach()), self.labels, self.class_names, self.opt['scale'],
+            self.opt['network_g'], current_iter, pretrain_network_g=path_opt.get('pretrain_network_g'),
+            param_key_g=path_opt.get('param_key_g', 'params_ema'), gsdd=dict(self.gsdd))
+
+    def save(self, epoch, current_iter):
+        """BasicSR's checkpoint call: the banks and the state of :mod:`.gsdd_checkpoint` (``current_iter``
+        -1: the final save, ``latents_latest.pth`` of the last iteration only). Collective; rank 0 writes."""
+        final = current_iter == -1
+        iteration = self.current_iter if final else current_iter
+        bank = self.latent_bank(iteration)
+        state = None if final else self._training_state(epoch, current_iter)
+        if self.rank == 0:
+            write_checkpoint(bank, state, self.opt['path'], iteration, self.gsdd['bank_dtype'])
+
+    def save_training_state(self, epoch, current_iter):
+        self.save(epoch, current_iter)  # one state file holds all: written by save
+
+    def _training_state(self, epoch, current_iter):
+        return training_state(epoch, current_iter, self.optimizer_z, self.schedulers, self.scaler, self.latents,
+                              self._gather_rows)
+
+    def resume_training(self, resume_state):
+        check_resumable(resume_state, self.latents.shape, self.opt['path'].get('resume_state'))
+        super().resume_training(resume_state)
+        if resume_state.get('grad_scaler'):
+            self.scaler.load_state_dict(resume_state['grad_scaler'])
+        self.current_iter = int(resume_state['iter'])  # a final save right after resuming names this iteration
+        with torch.no_grad():
+            self.latents.copy_(resume_state['latents'].to(self.device))
 
     def __del__(self):
         if getattr(self, '_prefetcher', None) is not None:

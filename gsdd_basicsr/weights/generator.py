@@ -4,10 +4,10 @@ G maps an LR-sized latent ``z`` (N x 3 x p x p, RGB, nominally in [0, 1]) to an 
 (N x 3 x sp x sp). Both the distillation model and the latent-bank readers load it here, so a
 wrong file, a wrong architecture or a wrong scale is reported the same way everywhere.
 """
-import copy
 import os
 
 import torch
+from basicsr.models.base_model import BaseModel
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
@@ -17,19 +17,19 @@ CONVERT_HINT = ('convert the official Real-ESRGAN weights with `python tools/con
 
 
 def build_arch(network_opt):
-    """``basicsr.archs.build_network`` without its "use name: X_basicsr" print.
+    """``basicsr.archs.build_network`` with a bad ``type`` or argument as one ``GSDDError``.
 
     basicsr 1.4.2 registers its SRVGGNetCompact as ``SRVGGNetCompact_basicsr`` (Real-ESRGAN's
-    package registers the plain name); options may use either.
+    package registers the plain name); options may use either. The suffixed name is passed to
+    ``build_network`` directly, which spares its registry's "use name: X_basicsr" print.
     """
-    import basicsr.archs  # noqa: F401  (fills ARCH_REGISTRY)
+    from basicsr.archs import build_network
     from basicsr.utils.registry import ARCH_REGISTRY
-    opt = copy.deepcopy(dict(network_opt))
-    arch_type = opt.pop('type')
-    if arch_type not in ARCH_REGISTRY and f'{arch_type}_basicsr' in ARCH_REGISTRY:
-        arch_type = f'{arch_type}_basicsr'
+    opt = dict(network_opt)
+    if opt.get('type') not in ARCH_REGISTRY and f'{opt.get("type")}_basicsr' in ARCH_REGISTRY:
+        opt['type'] = f'{opt["type"]}_basicsr'
     try:
-        return ARCH_REGISTRY.get(arch_type)(**opt)
+        return build_network(opt)
     except (KeyError, TypeError) as err:
         raise GSDDError(f'network_g cannot be built ({err}); check network_g.type and its arguments.') from err
 
@@ -44,7 +44,25 @@ def resolve_device(device):
     return device
 
 
+class _NetworkLoader:
+    """The part of ``basicsr.models.base_model.BaseModel`` that its ``load_network`` uses.
+
+    ``BaseModel.load_network`` is a method, but it reads nothing of the model: it calls
+    ``self.get_bare_model`` and ``self._print_different_keys_loading``, both free of options,
+    devices and optimizers. Building a ``BaseModel`` would need a whole options dict, so this
+    class borrows the three functions unchanged: loading (``param_key`` fallback to ``params``,
+    the ``module.`` prefix, the key report in the log, ``load_state_dict(strict)``) is BasicSR's.
+    """
+    get_bare_model = BaseModel.get_bare_model
+    _print_different_keys_loading = BaseModel._print_different_keys_loading
+    load_network = BaseModel.load_network
+
+
 def _state_dict_from_file(path, param_key):
+    """The tensors of ``path`` and the key BasicSR's ``load_network`` should read them under (None: bare).
+
+    Read once here, safely (``weights_only``), so that a file BasicSR would fail on is reported as one line.
+    """
     try:
         state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:
@@ -52,33 +70,32 @@ def _state_dict_from_file(path, param_key):
                         f'use a BasicSR state dict, e.g. {CONVERT_HINT}.') from err
     if not isinstance(state, dict):
         raise GSDDError(f'generator weights {path} are not a state dict.')
-    for key in (param_key, 'params_ema', 'params'):
-        if key and isinstance(state.get(key), dict):
-            state = state[key]
+    key = None
+    for candidate in (param_key, 'params_ema', 'params'):
+        if candidate and isinstance(state.get(candidate), dict):
+            key, state = candidate, state[candidate]
             break
     if state and all(isinstance(v, torch.Tensor) for v in state.values()):
         state = dict(state)
         consume_prefix_in_state_dict_if_present(state, 'module.')  # saved from a DataParallel / DDP wrapper
-        return state
+        return state, key
     raise GSDDError(f'generator weights {path} hold neither {param_key!r} nor a bare state dict '
                     f'(keys: {", ".join(list(state)[:5])}); set path.param_key_g.')
 
 
-def _load_reporting_mismatch(net, state):
-    """Load the tensors of ``state`` that fit ``net`` (``strict=False``); describe what did not fit.
+def _mismatch(net, state):
+    """What of ``state`` does not fit ``net``.
 
     Returns:
         str: ``'<n> missing (e.g. k); <n> unexpected (e.g. k); <n> shape (e.g. k (a) vs (b))'``,
         the parts that occur, or ``''`` when ``state`` fits ``net`` exactly.
     """
     own = net.state_dict()
-    shapes = {k: f'{k} {tuple(v.shape)} vs {tuple(own[k].shape)}' for k, v in state.items()
-              if k in own and v.shape != own[k].shape}
-    result = net.load_state_dict({k: v for k, v in state.items() if k not in shapes}, strict=False)
-    missing = [k for k in result.missing_keys if k not in shapes]  # a wrong shape is reported as such
+    shapes = [f'{k} {tuple(v.shape)} vs {tuple(own[k].shape)}' for k, v in state.items()
+              if k in own and v.shape != own[k].shape]
     parts = []
-    for label, items in (('missing', missing), ('unexpected', result.unexpected_keys),
-                         ('shape', list(shapes.values()))):
+    for label, items in (('missing', [k for k in own if k not in state]),
+                         ('unexpected', [k for k in state if k not in own]), ('shape', shapes)):
         if items:
             parts.append(f'{len(items)} {label} (e.g. {items[0]})')
     return '; '.join(parts)
@@ -114,11 +131,13 @@ def load_frozen_generator(network_opt, weights, param_key='params_ema', strict=T
                         f'pre-trained generator; {CONVERT_HINT}.')
     if not os.path.isfile(weights):
         raise MissingInputError(f'generator weights {weights} do not exist; {CONVERT_HINT}.')
-    state = _state_dict_from_file(weights, param_key)
-    problem = _load_reporting_mismatch(net, state)
+    state, key = _state_dict_from_file(weights, param_key)
+    problem = _mismatch(net, state)
+    # basicsr's non-strict loading skips a tensor of another shape with a warning: refused here
     if problem and (strict or 'shape' in problem):
         raise GSDDError(f'generator weights {weights} do not fit network_g ({network_opt.get("type")}): {problem}. '
                         'Point path.pretrain_network_g at weights for this architecture or fix network_g.')
+    _NetworkLoader().load_network(net, weights, strict=strict, param_key=key)
     device = resolve_device(device)
     net.eval().requires_grad_(False).to(device)
     if scale is not None:

@@ -99,14 +99,15 @@ def test_keyed_determinism_and_call_order(folder_set):
     assert torch.equal(ds[4]['gt'], ds2[4]['gt'])
 
 
-def test_sample_episode_balance(folder_set):
+def test_class_draw_independent_of_other_draws(folder_set):
+    """GSDDModel draws each class's batch alone: a class's crops do not depend on other draws before it."""
     ds = ClassImageDataset(opt(folder_set, seed=11))
-    ep = ds.sample_episode(4, [0, 1, 2], 3)
-    assert ep['gt'].shape == (9, 3, GT, GT)
-    assert ep['label'].dtype == torch.long and ep['label'].tolist() == [0] * 3 + [1] * 3 + [2] * 3
-    assert torch.equal(ep['gt'][3:6], ds.sample_class(1, 3, (11, 4, 1, 'real')))
-    # a class draws the same crops whichever classes share the episode
-    assert torch.equal(ds.sample_episode(4, [1], 3)['gt'], ep['gt'][3:6])
+    alone = ds.sample_class(1, 3, (11, 4, 1, 'real'))
+    ds2 = ClassImageDataset(opt(folder_set, seed=11))
+    ds2.sample_class(0, 3, (11, 4, 0, 'real'))
+    ds2.sample_class(2, 5, (11, 4, 2, 'real'))
+    assert torch.equal(ds2.sample_class(1, 3, (11, 4, 1, 'real')), alone)
+    assert not torch.equal(ds2.sample_class(0, 3, (11, 4, 0, 'real'))[:1], alone[:1])
 
 
 def test_classes_restriction_and_order(folder_set):

@@ -288,3 +288,26 @@ def test_fp16_uses_loss_scaling_and_checkpoints_its_state(setup, native_amp):
     resumed.resume_training(state)
     assert resumed.scaler.get_scale() == model.scaler.get_scale()
     assert torch.equal(resumed.latents, model.latents)
+
+
+def test_inversion_leaves_the_distillations_loss_scaler_as_new(setup, native_amp):
+    """fp16: the inversion scales its loss with a scaler of its own, so the run's starts as a fresh one."""
+    model = build_model(gsdd_opt(setup, name='fp16_init', amp='fp16', init='inversion', inversion_iters=3,
+                                 augment=None))
+    assert model.amp_dtype == torch.float16 and model.scaler.is_enabled()
+    fresh = torch.amp.GradScaler('cpu', enabled=True)
+    assert model.scaler.state_dict() == fresh.state_dict()  # scale and growth tracker untouched by 2 x 3 steps
+    inverted = model.latents.detach().clone()
+    real = build_model(gsdd_opt(setup, name='fp16_real', amp='fp16', init='real', augment=None)).latents.detach()
+    assert not torch.equal(inverted, real) and torch.isfinite(inverted).all()  # the inversion did run in fp16
+
+
+def test_validation_writes_the_grid_only_with_save_img(setup):
+    from basicsr.data import build_dataset
+    model = build_model(gsdd_opt(setup, name='val_noimg', init='real'))
+    loader = torch.utils.data.DataLoader(build_dataset(gsdd_opt(setup)['datasets']['val']), batch_size=1)
+    visualization = setup / 'experiments' / 'val_noimg' / 'visualization'
+    without = model.validation(loader, 5, tb_logger=None, save_img=False)
+    assert not (visualization / 'grid_5.png').exists()
+    with_img = model.validation(loader, 6, tb_logger=None, save_img=True)
+    assert (visualization / 'grid_6.png').is_file() and with_img == without  # the figures do not depend on it

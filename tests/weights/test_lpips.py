@@ -152,5 +152,5 @@ def test_perceptual_loss_uses_the_lpips_files_vgg16_without_download(lpips_files
     with torch.no_grad():
         want = 2.0 * torch.nn.functional.l1_loss(vgg((x - mean) / std), vgg((y - mean) / std))
     assert style is None and torch.allclose(percep, want, rtol=1e-5)
-    with pytest.raises(GSDDError, match='vgg16 only'):
-        LOSS_REGISTRY.get('OfflinePerceptualLoss')({'conv2_2': 1.0}, weights=lpips_files['vgg'], vgg_type='vgg19')
+    with pytest.raises(GSDDError, match='vgg16 and vgg19'):
+        LOSS_REGISTRY.get('OfflinePerceptualLoss')({'conv2_2': 1.0}, weights=lpips_files['vgg'], vgg_type='vgg11')
