@@ -23,7 +23,7 @@ NAMES = [osp.basename(p) for p in OPTIONS]
 TRIPLES = ['gsdd_train_EDSR_Mx4', 'gsdd_train_RRDBNet_PSNR_x4']
 VARIANTS = ('distilled', 'coreset', 'full')
 EXPECTED = [f'{stem}_{v}.yml' for stem in TRIPLES for v in VARIANTS] + [
-    'gsdd_train_RealESRNet_x4plus.yml', 'gsdd_train_RealESRGAN_x4plus.yml', 'gsdd_finetune_RealESRGAN_x4plus.yml',
+    'gsdd_train_RealESRNet_x4plus.yml', 'gsdd_train_RealESRGAN_x4plus.yml', 'gsdd_train_RealESRGAN_x4plus_finetune.yml',
     'gsdd_test_realworld_niqe_x4.yml', 'gsdd_train_EDSR_demo_x4.yml', 'gsdd_test_demo_x4.yml',
     'gsdd_test_benchmarks_x4.yml'
 ]

@@ -1,5 +1,5 @@
 """Real-ESRGAN's two stages (options/gsdd_train_RealESRNet_x4plus.yml -> gsdd_train_RealESRGAN_x4plus.yml, and
-gsdd_finetune_RealESRGAN_x4plus.yml) at toy size on the CPU: basicsr's RealESRNetModel / RealESRGANModel with
+gsdd_train_RealESRGAN_x4plus_finetune.yml) at toy size on the CPU: basicsr's RealESRNetModel / RealESRGANModel with
 their degradations, through BasicSR's train pipeline inside our pipeline fixes (fix 5: no CUDA needed)."""
 import os
 
@@ -88,10 +88,10 @@ def test_fine_tuning_starts_from_the_x4plus_file(sets, tmp_path, lpips_files, mo
     x4plus = tmp_path / 'RealESRGAN_x4plus.pth'  # a stand-in with the converted file's key (params_ema)
     net = RRDBNet(3, 3, scale=4, **TINY_G)
     torch.save({'params_ema': net.state_dict()}, x4plus)
-    with open(os.path.join(ROOT, 'options', 'gsdd_finetune_RealESRGAN_x4plus.yml')) as f:
+    with open(os.path.join(ROOT, 'options', 'gsdd_train_RealESRGAN_x4plus_finetune.yml')) as f:
         shipped = yaml.safe_load(f)
     assert shipped['path']['pretrain_network_g'] == 'experiments/pretrained_models/RealESRGAN_x4plus.pth'
-    opt = _toy('gsdd_finetune_RealESRGAN_x4plus.yml', 'toy_finetune', sets / 'set', sets / 'val', lpips_files,
+    opt = _toy('gsdd_train_RealESRGAN_x4plus_finetune.yml', 'toy_finetune', sets / 'set', sets / 'val', lpips_files,
                str(x4plus))
     text = _run(opt, tmp_path)
     assert f'Loading RRDBNet model from {x4plus}, with param key: [params_ema]' in text
@@ -103,7 +103,7 @@ def test_the_stages_share_real_esrgans_degradations_and_data_keys():
         with open(os.path.join(ROOT, 'options', name)) as f:
             return yaml.safe_load(f)
     s1, s2, ft = (load(n) for n in ('gsdd_train_RealESRNet_x4plus.yml', 'gsdd_train_RealESRGAN_x4plus.yml',
-                                    'gsdd_finetune_RealESRGAN_x4plus.yml'))
+                                    'gsdd_train_RealESRGAN_x4plus_finetune.yml'))
     deg = [k for k in s1 if k.endswith(('_prob', '_range', '_prob2', '_range2'))]
     assert len(deg) >= 12 and all(s1[k] == s2[k] == ft[k] for k in deg)
     assert s1['datasets']['train'] == s2['datasets']['train'] == ft['datasets']['train']
