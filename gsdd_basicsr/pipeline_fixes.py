@@ -173,7 +173,8 @@ def _replaced(owner, name, value):
     """``owner.name = value`` inside the block; after it the previous attribute (a class's own one), or none of
     its own when it was inherited (``torch.Tensor.cuda`` is ``TensorBase``'s)."""
     own = name in owner.__dict__ if isinstance(owner, type) else True
-    before = owner.__dict__[name] if isinstance(owner, type) and own else getattr(owner, name, None)
+    if own:
+        before = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
     setattr(owner, name, value)
     try:
         yield
