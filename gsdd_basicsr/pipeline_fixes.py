@@ -17,6 +17,10 @@ in the same environment, BasicSR's own ``basicsr/train.py``). Inside the block:
    on without checkpoints.
 4. ``parse_options`` seeds the global RNGs again with the final ``manual_seed``: basicsr seeds before
    applying ``--force_yml``, so ``--force_yml manual_seed=N`` changed the logged option but not the seed.
+5. Real-ESRGAN's two models without CUDA: basicsr's ``RealESRNetModel`` and ``RealESRGANModel`` build their JPEG
+   simulator and USM sharpener (``__init__``) and their training-pair queue (``_dequeue_and_enqueue``) with a
+   hard-coded ``.cuda()``; on a machine without CUDA those two methods run with ``.cuda()`` meaning the model's
+   device (the CPU), so both stages run there (slowly: it is for toy-size checks). With CUDA nothing changes.
 """
 import collections
 import contextlib
@@ -169,23 +173,48 @@ def _seeding_after_overrides(parse_options):
 
 @contextlib.contextmanager
 def _replaced(owner, name, value):
-    """``owner.name = value`` inside the block; the previous attribute (its own, not inherited) after it."""
-    before = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+    """``owner.name = value`` inside the block; after it the previous attribute (a class's own one), or none of
+    its own when it was inherited (``torch.Tensor.cuda`` is ``TensorBase``'s)."""
+    own = name in owner.__dict__ if isinstance(owner, type) else True
+    if own:
+        before = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
     setattr(owner, name, value)
     try:
         yield
     finally:
-        setattr(owner, name, before)
+        if own:
+            setattr(owner, name, before)
+        else:
+            delattr(owner, name)
+
+
+def _cuda_means_model_device(method):
+    """``method(self, ...)`` of a basicsr model with ``Tensor.cuda`` / ``Module.cuda`` moving to ``self.device``
+    while it runs, when CUDA is unavailable (fix 5); the method itself when CUDA is there."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        if torch.cuda.is_available():
+            return method(self, *args, **kwargs)
+
+        def to_model_device(obj, *_, **__):
+            return obj.to(self.device)
+
+        with _replaced(torch.Tensor, 'cuda', to_model_device), _replaced(torch.nn.Module, 'cuda', to_model_device):
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 @contextlib.contextmanager
 def pipeline_fixes():
-    """BasicSR with fixes 1-4 of the module docstring inside the block, as it was after it."""
+    """BasicSR with fixes 1-5 of the module docstring inside the block, as it was after it."""
     import basicsr.test
     import basicsr.train
     import basicsr.utils.dist_util as dist_util
     import basicsr.utils.options as options
     from basicsr.models.base_model import BaseModel
+    from basicsr.models.realesrgan_model import RealESRGANModel
+    from basicsr.models.realesrnet_model import RealESRNetModel
     from basicsr.utils.dist_util import master_only
     with contextlib.ExitStack() as stack:
         stack.enter_context(_replaced(basicsr.train, 'load_resume_state', load_resume_state))
@@ -195,4 +224,7 @@ def pipeline_fixes():
         stack.enter_context(_replaced(BaseModel, 'model_to_device', _model_to_device))
         stack.enter_context(_replaced(BaseModel, 'save_network', master_only(_save_network)))
         stack.enter_context(_replaced(BaseModel, 'save_training_state', master_only(_save_training_state)))
+        for model in (RealESRNetModel, RealESRGANModel):
+            for name in ('__init__', '_dequeue_and_enqueue'):
+                stack.enter_context(_replaced(model, name, _cuda_means_model_device(model.__dict__[name])))
         yield

@@ -23,7 +23,8 @@ NAMES = [osp.basename(p) for p in OPTIONS]
 TRIPLES = ['gsdd_train_EDSR_Mx4', 'gsdd_train_RRDBNet_PSNR_x4']
 VARIANTS = ('distilled', 'coreset', 'full')
 EXPECTED = [f'{stem}_{v}.yml' for stem in TRIPLES for v in VARIANTS] + [
-    'gsdd_train_RealESRNet_x4plus_distilled.yml', 'gsdd_train_EDSR_demo_x4.yml', 'gsdd_test_demo_x4.yml',
+    'gsdd_train_RealESRNet_x4plus.yml', 'gsdd_train_RealESRGAN_x4plus.yml', 'gsdd_train_RealESRGAN_x4plus_finetune.yml',
+    'gsdd_test_realworld_niqe_x4.yml', 'gsdd_train_EDSR_demo_x4.yml', 'gsdd_test_demo_x4.yml',
     'gsdd_test_benchmarks_x4.yml'
 ]
 # what basicsr 1.4.2's BaseModel supports (get_optimizer / setup_schedulers)
@@ -204,7 +205,7 @@ def test_exported_layout_read_by_train_sets(tmp_path, name):
 
 def test_realesrnet_reads_exported_hr_and_meta_info(tmp_path):
     from basicsr.data import build_dataset
-    opt = load(osp.join(ROOT, 'options', 'gsdd_train_RealESRNet_x4plus_distilled.yml'))
+    opt = load(osp.join(ROOT, 'options', 'gsdd_train_RealESRNet_x4plus.yml'))
     train = opt['datasets']['train']
     assert train['type'] == 'RealESRGANDataset'
     export = tmp_path / 'datasets' / 'gsdd_OST_x4_IPC100'

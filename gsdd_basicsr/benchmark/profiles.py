@@ -4,10 +4,14 @@ A profile (``options/benchmark/{smoke,cpu,paper}.yml``, or any file of that form
 
     distill:  {options: <gsdd_distill_*.yml>, overrides: {...}, drop: [dotted.key, ...]}
     sr_nets:  {<net name>: {options: {distilled: <yml>, coreset: <yml>, full: <yml>} | <yml>,
-                            overrides: {...}, drop: [...]}}
+                            overrides: {...}, drop: [...], curve_metrics: [...], keep_pretrain: bool}}
     test:     {options: <gsdd_test_*.yml>, overrides: {...}}
     budgets, ablation_budget, coresets, ablations, generators, generator_seeds,
     variants, variant_budget, kmeans_classes, scale, threads, description
+
+``curve_metrics`` names validation metrics of the options file kept in the training curve (e.g. ``lpips``);
+``keep_pretrain: true`` fine-tunes: every row of that network starts from the options file's
+``path.pretrain_network_g`` (default: from scratch).
 
 ``variants`` maps a row name (``gsdd-<what>``) to ``{overrides: {...}, drop: [...]}`` applied to the
 distillation options after the profile's own (a lever under test: another matching space, generator,

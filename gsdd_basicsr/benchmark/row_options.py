@@ -93,16 +93,20 @@ def _absolute_weights(opt):
 
 
 def _set_train_data(ds, dataroot, scale):
-    """Point a training dataset block at an image set in the exported layout (HR/, LR_bicubic/X<s>/)."""
+    """Point a training dataset block at an image set in the exported layout (HR/, LR_bicubic/X<s>/,
+    meta_info.txt); ``RealESRGANDataset`` reads only HR/ and meta_info.txt (its LR comes from the degradations)."""
     if ds.get('type') == 'DistilledImageDataset':
         ds['dataroot'] = dataroot
+    elif ds.get('type') == 'RealESRGANDataset':
+        ds.update(dataroot_gt=osp.join(dataroot, 'HR'), meta_info=osp.join(dataroot, 'meta_info.txt'))
     elif ds.get('type') == 'PairedImageDataset':
         ds.update(dataroot_gt=osp.join(dataroot, 'HR'), dataroot_lq=osp.join(dataroot, 'LR_bicubic', f'X{scale}'),
                   filename_tmpl='{}')
         ds.pop('meta_info_file', None)
     else:
         raise GSDDError(f'training dataset type {ds.get("type")!r} is not one the benchmark can point at its image '
-                        'sets; use DistilledImageDataset or PairedImageDataset in the training options')
+                        'sets; use DistilledImageDataset, PairedImageDataset or RealESRGANDataset in the training '
+                        'options')
     ds['name'] = osp.basename(dataroot)
     ds['io_backend'] = {'type': 'disk'}
 
@@ -117,8 +121,10 @@ def _test_set(test_root, scale, template=None):
 
 
 def sr_train_options(prof, net, kind, row_id, seed, dataroot, test_root, scale, num_gpu):
-    """Training options of one row (the options file's model, e.g. SRModel or ESRGANModel); validation (the
-    curve) runs on the test set: PSNR, plus the metrics named in ``sr_nets.<net>.curve_metrics``."""
+    """Training options of one row (the options file's model, e.g. SRModel, ESRGANModel or RealESRGANModel);
+    validation (the curve) runs on the test set: PSNR, plus the metrics named in ``sr_nets.<net>.curve_metrics``.
+    Rows train from scratch unless ``sr_nets.<net>.keep_pretrain`` is true (fine-tuning: the options file's
+    ``path.pretrain_network_g``, made absolute, as the starting weights of every row of that network)."""
     spec = prof['sr_nets'][net]
     opt = drop(merge(read_yaml(spec['options'][kind]), spec.get('overrides')), spec.get('drop'))
     opt.update(name=row_id, manual_seed=seed, scale=scale, num_gpu=num_gpu)
@@ -140,7 +146,8 @@ def sr_train_options(prof, net, kind, row_id, seed, dataroot, test_root, scale, 
     opt['val'].update(save_img=False, metrics={
         'psnr': {'type': 'calculate_psnr', 'crop_border': scale, 'test_y_channel': True},
         **{m: own[m] for m in spec.get('curve_metrics', [])}})
-    opt['path'].update(pretrain_network_g=None, resume_state=None)
+    pre = opt['path'].get('pretrain_network_g') if spec.get('keep_pretrain') else None
+    opt['path'].update(pretrain_network_g=osp.abspath(pre) if pre else None, resume_state=None)
     # a log line at every validation iteration: the validation's start time (curves exclude validation)
     freq = int(opt['logger']['print_freq'])
     opt['logger']['print_freq'] = math.gcd(freq, int(opt['val']['val_freq']))

@@ -418,11 +418,14 @@ def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profi
                 assert d['datasets']['val']['dataroot_gt'] == str(data / 'train')
         opt = parses(sr_train_options(b.prof, s['net'], kind, s['id'], s['seed'], str(tmp_path / 'set'),
                                       str(data / 'test'), 4, 0), True)
-        assert opt['name'] == s['id'] and opt['model_type'] == ('ESRGANModel' if profile == 'photo_gan' else 'SRModel')
+        gan = {'photo_gan': 'ESRGANModel', 'paper': 'RealESRGANModel'}.get(profile) if 'GAN' in s['net'] else None
+        assert opt['name'] == s['id'] and opt['model_type'] == (gan or 'SRModel')
         for m in b.prof['sr_nets'][s['net']].get('curve_metrics', []):  # kept in the validation curve
             assert opt['val']['metrics'][m]['type'] == 'calculate_' + m
         if profile == 'paper':  # the shipped schedules, untouched
-            assert opt['train']['total_iter'] == {'EDSR-M': 300000, 'RRDB': 1000000}[s['net']]
+            assert opt['train']['total_iter'] == {'EDSR-M': 300000, 'RRDB': 1000000, 'Real-ESRGAN-ft': 7700}[s['net']]
+            # the GAN rows fine-tune from x4plus (keep_pretrain); the others start from scratch
+            assert bool(opt['path']['pretrain_network_g']) == (s['net'] == 'Real-ESRGAN-ft')
         t = parses(sr_test_options(b.prof, s['id'], opt['network_g'], 'w.pth', 'params', str(data / 'test'), 4, 0),
                    False)
         assert t['network_g'] == opt['network_g'] and list(t['datasets']) == ['test_1']
