@@ -36,7 +36,7 @@ from gsdd_basicsr.distill.augment import SiameseAugment
 from gsdd_basicsr.distill.matching import (FrequencyStatistics, TeacherFeatures, default_layers,
                                            grouped_matching_loss, hf_residual, latent_homogeneity)
 from gsdd_basicsr.distill.options import parse_gsdd_options
-from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
+from gsdd_basicsr.errors import GSDDError, RunFailure, out_of_memory_hint
 from gsdd_basicsr.models.gsdd_checkpoint import GSDDCheckpointMixin
 from gsdd_basicsr.models.gsdd_latent_init import GSDDLatentInitMixin
 from gsdd_basicsr.models.gsdd_validation import GSDDValidationMixin
@@ -266,8 +266,8 @@ class GSDDModel(GSDDLatentInitMixin, GSDDValidationMixin, GSDDCheckpointMixin, B
             values = self._step(current_iter)
         if not torch.isfinite(values).all():
             bad = [self.class_names[c] for c in range(self.num_classes) if not torch.isfinite(values[:, c]).all()]
-            raise GSDDError(f'non-finite distillation loss at iteration {current_iter} (classes: {", ".join(bad)}); '
-                            'lower train.optim_z.lr or gsdd.lambda_reg, or resume from the last checkpoint.')
+            raise RunFailure(f'non-finite distillation loss at iteration {current_iter} (classes: {", ".join(bad)}); '
+                             'lower train.optim_z.lr or gsdd.lambda_reg, or resume from the last checkpoint.')
         with record_function(REGIONS['optimizer']):
             self.scaler.step(self.optimizer_z)
             self.scaler.update()

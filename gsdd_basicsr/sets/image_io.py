@@ -38,21 +38,51 @@ def list_images(root):
 
     Raises:
         MissingInputError: ``root`` is not a folder.
+        GSDDError: a folder under ``root`` cannot be read (no permission) or is a symlink to nothing: its images
+            (a class) would go missing without a word.
     """
     if not osp.isdir(root):
         raise MissingInputError(f'image folder {root} does not exist')
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
         for name in filenames:
-            if not name.startswith('.') and is_image_file(name):
-                found.append(osp.relpath(osp.join(dirpath, name), root).replace(os.sep, '/'))
+            if name.startswith('.'):
+                continue
+            path = osp.join(dirpath, name)
+            if is_image_file(name):
+                found.append(osp.relpath(path, root).replace(os.sep, '/'))
+            elif osp.islink(path) and not osp.exists(path):  # os.walk lists a link to nothing as a file
+                raise GSDDError(f'folder {path} is a symlink to {os.readlink(path)}, which does not exist; fix or '
+                                'remove the link')
     return sorted(found)
 
 
+def _unreadable(err):
+    """``os.walk``'s ``onerror``: a folder it cannot list is an error, not a silently missing class."""
+    raise GSDDError(f'folder {err.filename} cannot be read ({err.strerror}); give read and execute permission '
+                    '(chmod a+rx) or move it out of the data folder') from err
+
+
 def list_class_folders(root):
-    """Sorted names of the non-hidden immediate sub-folders of ``root``."""
-    return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith('.'))
+    """Sorted names of the non-hidden immediate sub-folders of ``root`` (symlinks to folders included).
+
+    Raises:
+        GSDDError: a sub-folder is a symlink to nothing or cannot be read: a class would vanish without a word.
+    """
+    folders = []
+    for entry in os.scandir(root):
+        if entry.name.startswith('.'):
+            continue
+        if entry.is_symlink() and not osp.exists(entry.path):
+            raise GSDDError(f'class folder {entry.path} is a symlink to {os.readlink(entry.path)}, which does not '
+                            'exist; fix or remove the link')
+        if entry.is_dir():
+            if not os.access(entry.path, os.R_OK | os.X_OK):
+                raise GSDDError(f'class folder {entry.path} cannot be read (no permission); give read and execute '
+                                'permission (chmod a+rx) or move it out of the data folder')
+            folders.append(entry.name)
+    return sorted(folders)
 
 
 def class_of(rel_path, default='all'):
