@@ -12,6 +12,8 @@ from gsdd_basicsr.errors import GSDDError, MissingInputError
 
 #: the two meta pages lmdb reads on opening, at the smallest page size it writes (4 KiB)
 _META_BYTES = 2 * 4096
+#: (real path, size, modification time) of the data.mdb files found whole in this process
+_WHOLE = set()
 
 
 def check_lmdb(path, key='dataroot'):
@@ -36,9 +38,14 @@ def check_lmdb(path, key='dataroot'):
            f'{key} names it')
     if size < _META_BYTES:
         raise GSDDError(f'LMDB {path} is cut short: data.mdb holds {size} bytes, less than its header; {fix}.')
+    stamp = (osp.realpath(data), size, os.stat(data).st_mtime_ns)
+    if stamp in _WHOLE:
+        return  # py-lmdb refuses to open an environment twice in a process: a dataset may hold it open
     try:
         env = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False)
     except lmdb.Error as err:
+        if 'already open in this process' in str(err):
+            return  # another reader in this process (e.g. BasicSR's LmdbBackend) holds it: it cannot be asked again
         raise GSDDError(f'LMDB {path} cannot be opened ({err}); {fix}.') from err
     try:
         need = (env.info()['last_pgno'] + 1) * env.stat()['psize']
@@ -46,3 +53,4 @@ def check_lmdb(path, key='dataroot'):
         env.close()
     if size < need:
         raise GSDDError(f'LMDB {path} is cut short: data.mdb holds {size} bytes but its header counts {need}; {fix}.')
+    _WHOLE.add(stamp)
