@@ -118,8 +118,8 @@ def test_a_symlinked_class_folder_counts_and_a_dangling_one_is_named(tmp_path):
         image_set.list_images(str(data))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason='root reads a folder without read permission (chmod 000 does not '
-                                             'stop it), so the unreadable case cannot be made here')
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads a folder without read permission (chmod 000 does '
+                    'not stop it), so the unreadable case cannot be made here')
 def test_an_unreadable_class_folder_is_named(tmp_path):
     _class_folders(tmp_path, np.random.default_rng(4))
     os.chmod(tmp_path / 'bee', 0)
