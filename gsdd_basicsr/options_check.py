@@ -12,6 +12,8 @@ those folders left behind. :func:`check_options` reads only the parsed options a
 - a ``ClassImageDataset``'s class folders (``class_mode: folder`` on disk) must be readable
   (:func:`gsdd_basicsr.sets.image_io.list_class_folders`);
 - ``path.pretrain_network_*``, when set, must be files;
+- ``model_type``, ``network_*.type``, ``datasets.<phase>.type``, ``train.*_opt.type`` (losses) and
+  ``val.metrics.*.type`` must be registered in BasicSR's registries (BasicSR's and the plugin's classes);
 - ``GSDDModel``'s ``gsdd:`` block must parse (:func:`gsdd_basicsr.distill.options.parse_gsdd_options`).
 
 :func:`parse_command_line` gives ``train.py`` / ``test.py`` the options BasicSR will parse from the command
@@ -20,6 +22,7 @@ do not fit ``network_g``) is found once the run started; it is still bad input (
 and log are kept.
 """
 import contextlib
+import difflib
 import io
 import sys
 from os import path as osp
@@ -84,9 +87,34 @@ def check_options(opt, root=None):
         if key.startswith('pretrain_network_') and value and not osp.isfile(_resolve(value, root)):
             raise MissingInputError(f'path.{key} {value!r} does not exist; set it with --force_yml '
                                     f'path:{key}=<weights.pth> (or ~ to start from random weights).')
+    _check_registered(opt)
     if opt.get('model_type') == 'GSDDModel':
         from gsdd_basicsr.distill.options import parse_gsdd_options
         parse_gsdd_options(opt.get('gsdd'))
+
+
+def _check_registered(opt):
+    import basicsr.archs  # noqa: F401  (each fills its registry on import)
+    import basicsr.data  # noqa: F401
+    import basicsr.losses  # noqa: F401
+    import basicsr.metrics  # noqa: F401
+    import basicsr.models  # noqa: F401
+    from basicsr.utils import registry
+    named = [('model_type', opt.get('model_type'), registry.MODEL_REGISTRY)]
+    named += [(f'{key}.type', block.get('type'), registry.ARCH_REGISTRY)
+              for key, block in opt.items() if key.startswith('network_') and isinstance(block, dict)]
+    named += [(f'datasets.{phase}.type', block.get('type'), registry.DATASET_REGISTRY)
+              for phase, block in (opt.get('datasets') or {}).items() if isinstance(block, dict)]
+    named += [(f'train.{key}.type', block.get('type'), registry.LOSS_REGISTRY)
+              for key, block in (opt.get('train') or {}).items() if key.endswith('_opt') and isinstance(block, dict)]
+    named += [(f'val.metrics.{key}.type', block.get('type'), registry.METRIC_REGISTRY)
+              for key, block in ((opt.get('val') or {}).get('metrics') or {}).items() if isinstance(block, dict)]
+    for key, name, reg in named:
+        if name is not None and name not in reg and f'{name}_basicsr' not in reg:
+            close = difflib.get_close_matches(str(name), list(reg.keys()), n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ''
+            raise GSDDError(f'{key} {name!r} is not registered in BasicSR ({reg._name} registry); {hint}fix the '
+                            'name, or import the package that registers it.')
 
 
 def _resolve(path, root):

@@ -93,3 +93,19 @@ def test_basicsr_and_realesrgan_dataset_keys(tmp_path):
 def test_the_gsdd_block_is_checked(tmp_path):
     with pytest.raises(GSDDError, match='unknown key\\(s\\) gsdd.ipcs'):
         check_options(dict(model_type='GSDDModel', datasets={}, path={}, gsdd=dict(ipcs=3)), root=str(tmp_path))
+
+
+@pytest.mark.parametrize('change, message', [
+    (dict(model_type='SRModle'), "model_type 'SRModle' is not registered in BasicSR \\(model registry\\); did you mean "
+                                 'SRModel'),
+    (dict(network_g=dict(type='EDRS')), "network_g.type 'EDRS' is not registered in BasicSR \\(arch registry\\); did you "
+                                        'mean EDVR, EDSR\\?'),
+    (dict(train=dict(pixel_opt=dict(type='L1Los'))), "train.pixel_opt.type 'L1Los' is not registered"),
+    (dict(val=dict(metrics=dict(lpips=dict(type='calculate_lpipz')))), "val.metrics.lpips.type 'calculate_lpipz'"),
+])
+def test_names_basicsr_would_not_find(tmp_path, change, message):
+    """A misspelt class name: one line before the run, instead of BasicSR's KeyError after it created its folders."""
+    opt = dict(model_type='SRModel', network_g=dict(type='EDSR'), datasets={}, path={})
+    opt.update(change)
+    with pytest.raises(GSDDError, match=message):
+        check_options(opt, root=str(tmp_path))
