@@ -98,8 +98,8 @@ def test_the_gsdd_block_is_checked(tmp_path):
 @pytest.mark.parametrize('change, message', [
     (dict(model_type='SRModle'), "model_type 'SRModle' is not registered in BasicSR \\(model registry\\); did you mean "
                                  'SRModel'),
-    (dict(network_g=dict(type='EDRS')), "network_g.type 'EDRS' is not registered in BasicSR \\(arch registry\\); did you "
-                                        'mean EDVR, EDSR\\?'),
+    (dict(network_g=dict(type='EDRS')), "network_g.type 'EDRS' is not registered in BasicSR \\(arch registry\\); "
+                                        'did you mean EDVR, EDSR\\?'),
     (dict(train=dict(pixel_opt=dict(type='L1Los'))), "train.pixel_opt.type 'L1Los' is not registered"),
     (dict(val=dict(metrics=dict(lpips=dict(type='calculate_lpipz')))), "val.metrics.lpips.type 'calculate_lpipz'"),
 ])
