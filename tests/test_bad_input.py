@@ -34,7 +34,7 @@ Export (``tools/export_distilled.py``):
 Accepted, not errors (documented conversions, the run must work): grey-scale, 16-bit and RGBA
 images are read as 3-channel float RGB in [0, 1] (grey replicated, 16-bit / 65535, alpha dropped).
 
-Runtime: about 20 s of CPU (``pytest tests/test_bad_input.py``).
+Runtime: about 7 s of CPU (``pytest tests/test_bad_input.py``).
 """
 import contextlib
 import errno

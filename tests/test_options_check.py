@@ -3,6 +3,7 @@ path and the fix, exit 2, before BasicSR creates anything; ``--force_yml dataset
 import os
 
 import pytest
+import torch
 import yaml
 
 from helpers import edsr_options, paired_folder, train_in_process
@@ -109,3 +110,28 @@ def test_names_basicsr_would_not_find(tmp_path, change, message):
     opt.update(change)
     with pytest.raises(GSDDError, match=message):
         check_options(opt, root=str(tmp_path))
+
+
+def test_a_test_run_that_fails_keeps_results_and_names_its_log(tmp_path, monkeypatch):
+    """test.py past the check: out of memory in the model's forward pass (raised where BasicSR's SRModel runs it)
+    is one line, exit 1, ``results/<name>/`` kept with the log the line names."""
+    from basicsr.models.sr_model import SRModel
+    paired_folder(tmp_path / 'data')
+    opt = dict(name='oom_test', model_type='SRModel', scale=2, num_gpu=0,
+               datasets=dict(test_1=dict(name='pairs', type='PairedImageDataset', dataroot_gt=str(tmp_path / 'data/HR'),
+                                         dataroot_lq=str(tmp_path / 'data/LR'), io_backend=dict(type='disk'))),
+               network_g=dict(type='EDSR', num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, upscale=2),
+               path=dict(pretrain_network_g=None, strict_load_g=True), val=dict(save_img=False))
+    path = tmp_path / 'oom_test.yml'
+    path.write_text(yaml.safe_dump(opt))
+
+    def out_of_memory(self):
+        raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 8.00 GiB')
+
+    monkeypatch.setattr(SRModel, 'test', out_of_memory)
+    code, _, err = train_in_process(tmp_path, path, monkeypatch=monkeypatch, entry='test')
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and last.startswith('test.py: error: out of accelerator memory (CUDA out of memory.'), err[-3000:]
+    log = last.rsplit('; the log is ', 1)[-1]
+    assert log.startswith(str(tmp_path / 'results' / 'oom_test' / 'test_oom_test_')) and os.path.isfile(log)
+    assert 'out of accelerator memory' in open(log).read()
