@@ -1,22 +1,87 @@
-"""What every command-line entry point shares: bad input -> one line on stderr, exit 2."""
-import contextlib
-import sys
+"""What every command-line entry point shares: each failure as one line on stderr, and its exit status.
 
-from gsdd_basicsr.errors import GSDDError
+Bad input (a :class:`~gsdd_basicsr.errors.GSDDError`) exits with status 2, a run that started and failed
+(a :class:`~gsdd_basicsr.errors.RunFailure`) with status 1 (:mod:`gsdd_basicsr.errors`). ``train.py`` and
+``test.py`` pass the run's log (:func:`run_log`) once BasicSR has started, so the line then says where the
+log is, and an unexpected error (a bug) is written to that log with its traceback and also ends in one line
+naming the log; the line (and a bug's traceback) is also written to the log.
+"""
+import contextlib
+import glob
+import logging
+import sys
+import time
+import traceback
+from os import path as osp
+
+from gsdd_basicsr.errors import OOM_ERRORS, GSDDError, RunFailure
+
+
+def run_log(opt, entry):
+    """A function returning the log file BasicSR's ``entry`` (train | test) pipeline writes for ``opt``.
+
+    BasicSR names it ``<opt['path']['log']>/<entry>_<name>_<time>.log``; the function returns the newest one
+    written since it was made (a resumed run's folder also holds the logs of its earlier starts), or None.
+    """
+    since = time.time() - 1  # the file name's time has whole seconds
+    pattern = osp.join(glob.escape(opt['path']['log']), f"{entry}_{glob.escape(opt['name'])}_*.log")
+
+    def newest():
+        logs = [p for p in glob.glob(pattern) if osp.getmtime(p) >= since]
+        return max(logs, key=osp.getmtime) if logs else None
+
+    return newest
+
+
+def _where(log):
+    if log is None:
+        return 'no log was written'
+    return f'the log is {log}'
 
 
 @contextlib.contextmanager
-def user_errors(prog, cleanup=None):
-    """Turn a ``GSDDError`` raised inside the block into ``<prog>: error: <message>`` and exit 2.
+def user_errors(prog, log=None):
+    """Print a failure inside the block as ``<prog>: error: <message>`` and exit with its status.
 
     Args:
         prog (str): the command's name, printed first.
-        cleanup (callable | None): called before exiting, e.g. to remove half-written output.
+        log (callable | None): returns the running pipeline's log file (:func:`run_log`). Without it, only
+            ``GSDDError`` (exit 2) and ``RunFailure`` (exit 1) are caught; with it, the line ends with where
+            the log is and is also written to the log, an out-of-memory error is a ``RunFailure``, and any other
+            error is printed and logged with its traceback and exits 1.
     """
     try:
         yield
     except GSDDError as err:
-        if cleanup is not None:
-            cleanup()
-        print(f'{prog}: error: {err}', file=sys.stderr, flush=True)
-        sys.exit(2)
+        _exit(prog, err, 2, log)
+    except RunFailure as err:
+        _exit(prog, err, 1, log)
+    except OOM_ERRORS as err:
+        if log is None:
+            raise
+        _exit(prog, f'out of accelerator memory ({str(err).splitlines()[0] if str(err) else "no message"}); '
+                    'lower datasets.train.batch_size_per_gpu or gt_size, or the network\'s size, and start again '
+                    '(--auto_resume continues from the last checkpoint)', 1, log)
+    except Exception as err:
+        if log is None:
+            raise
+        traceback.print_exc(file=sys.stderr)  # a bug: the traceback on the console and in the log
+        _exit(prog, f'the run failed with {type(err).__name__}: {err}; its folder is kept', 1, log, sys.exc_info())
+
+
+def _exit(prog, message, status, log, exc_info=None):
+    where = ''
+    if log is not None:
+        _to_log_file(f'{prog}: error: {message}', exc_info)
+        message, where = str(message).rstrip('.'), f'; {_where(log())}'
+    print(f'{prog}: error: {message}{where}', file=sys.stderr, flush=True)
+    sys.exit(status)
+
+
+def _to_log_file(message, exc_info):
+    """``message`` (and a traceback) into the log file of BasicSR's ``basicsr`` logger only, not its console."""
+    logger = logging.getLogger('basicsr')
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, None, exc_info)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)

@@ -1,20 +1,27 @@
-"""The errors users see for bad input: one message naming the culprit and the fix.
+"""The errors users see: one line naming the culprit and the fix; the exit status says which kind.
 
-The command-line entry points (``gsdd_basicsr/train.py``, ``tools/*.py``) print a
-``GSDDError`` as one line on stderr and exit with status 2, without a traceback.
-``GSDDError`` is a ``ValueError``; ``MissingInputError`` is also a ``FileNotFoundError``,
-``OutputExistsError`` a ``FileExistsError``.
+The command-line entry points (``gsdd_basicsr/train.py``, ``gsdd_basicsr/test.py``, ``tools/*.py``, the
+benchmark) print both kinds as one line ``<prog>: error: <message>`` on stderr, without a traceback
+(:func:`gsdd_basicsr.cli.user_errors`):
+
+- **Bad input**, :class:`GSDDError` (a ``ValueError``), exit status 2: options, arguments or data the user
+  can fix. ``MissingInputError`` is also a ``FileNotFoundError``, ``OutputExistsError`` a ``FileExistsError``.
+  ``train.py`` / ``test.py`` check the options before BasicSR creates anything
+  (:mod:`gsdd_basicsr.options_check`), so bad input found there leaves nothing behind.
+- **A run that started and failed**, :class:`RunFailure` (a ``RuntimeError``), exit status 1: a non-finite
+  loss, :class:`OutOfMemory` (also a ``MemoryError``), :class:`WriteError` (also an ``OSError``: a full disk,
+  no permission). A training or test run keeps its folder and log, and the line names the log.
 """
 from contextlib import contextmanager
 
 import torch
 
 # torch >= 2.5 names it torch.OutOfMemoryError; torch.cuda.OutOfMemoryError is the same class
-_OOM = getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)
+OOM_ERRORS = getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)
 
 
 class GSDDError(ValueError):
-    """Bad input or configuration that the user can fix; the message says how."""
+    """Bad input or configuration that the user can fix; the message says how (exit status 2)."""
 
 
 class MissingInputError(GSDDError, FileNotFoundError):
@@ -25,11 +32,15 @@ class OutputExistsError(GSDDError, FileExistsError):
     """An output folder exists and is not empty (or is a file); ``--force`` replaces it."""
 
 
-class WriteError(GSDDError, OSError):
+class RunFailure(RuntimeError):
+    """A run that started and failed (exit status 1); the message says what failed and what to try."""
+
+
+class WriteError(RunFailure, OSError):
     """An output file could not be written (full disk, permissions); the previous file is intact."""
 
 
-class OutOfMemory(GSDDError, MemoryError):
+class OutOfMemory(RunFailure, MemoryError):
     """The accelerator ran out of memory; the message names the setting to lower."""
 
 
@@ -43,5 +54,5 @@ def out_of_memory_hint(what, fix):
     """
     try:
         yield
-    except _OOM as err:
+    except OOM_ERRORS as err:
         raise OutOfMemory(f'out of GPU memory in {what}; {fix}.') from err

@@ -13,7 +13,7 @@ in the same environment, BasicSR's own ``basicsr/train.py``). Inside the block:
 3. ``BaseModel.save_network`` / ``save_training_state`` keep BasicSR's file names, keys and ``@master_only``
    but write through :func:`gsdd_basicsr.utils.atomic.atomic_torch_save` (a crash mid-write leaves the
    previous file complete instead of a truncated ``net_g_<iter>.pth``), and a failed write (e.g. a full
-   disk) raises a ``GSDDError`` naming the file instead of BasicSR's warning after three tries and training
+   disk) raises a ``WriteError`` naming the file instead of BasicSR's warning after three tries and training
    on without checkpoints.
 4. ``parse_options`` seeds the global RNGs again with the final ``manual_seed``: basicsr seeds before
    applying ``--force_yml``, so ``--force_yml manual_seed=N`` changed the logged option but not the seed.
@@ -21,11 +21,14 @@ in the same environment, BasicSR's own ``basicsr/train.py``). Inside the block:
    simulator and USM sharpener (``__init__``) and their training-pair queue (``_dequeue_and_enqueue``) with a
    hard-coded ``.cuda()``; on a machine without CUDA those two methods run with ``.cuda()`` meaning the model's
    device (the CPU), so both stages run there (slowly: it is for toy-size checks). With CUDA nothing changes.
+6. ``--force_yml datasets:<phase>=~`` drops that dataset (e.g. ``datasets:val=~``: no validation): basicsr
+   would set the entry to None and then fail on it with a ``TypeError``.
 """
 import collections
 import contextlib
 import functools
 import os
+import re
 import sys
 from os import path as osp
 
@@ -171,6 +174,35 @@ def _seeding_after_overrides(parse_options):
     return parse
 
 
+# a --force_yml entry setting a whole dataset to None (basicsr's _postprocess_yml_value reads ~ and none as None)
+_NULL_DATASET = re.compile(r'^datasets:([^:=\s]+)\s*=\s*(~|[Nn][Oo][Nn][Ee])\s*$')
+
+
+def _dropping_null_datasets(parse_options):
+    @functools.wraps(parse_options)
+    def parse(*args, **kwargs):
+        argv = sys.argv
+        dropped = [m.group(1) for m in map(_NULL_DATASET.match, argv) if m]
+        if not dropped:
+            return parse_options(*args, **kwargs)
+        kept = [a for a in argv if not _NULL_DATASET.match(a)]
+        # a --force_yml whose entries were all dropped would be an argparse error
+        sys.argv = [a for i, a in enumerate(kept)
+                    if a != '--force_yml' or (i + 1 < len(kept) and not kept[i + 1].startswith('-'))]
+        try:
+            opt, parsed = parse_options(*args, **kwargs)
+        finally:
+            sys.argv = argv
+        for phase in dropped:
+            if phase not in opt['datasets']:
+                raise GSDDError(f"--force_yml datasets:{phase}=~: the options have no datasets.{phase} (they have "
+                                f"{', '.join(opt['datasets'])}); name one of those.")
+            del opt['datasets'][phase]
+        return opt, parsed
+
+    return parse
+
+
 @contextlib.contextmanager
 def _replaced(owner, name, value):
     """``owner.name = value`` inside the block; after it the previous attribute (a class's own one), or none of
@@ -219,7 +251,8 @@ def pipeline_fixes():
     with contextlib.ExitStack() as stack:
         stack.enter_context(_replaced(basicsr.train, 'load_resume_state', load_resume_state))
         for module in (options, basicsr.train, basicsr.test):
-            stack.enter_context(_replaced(module, 'parse_options', _seeding_after_overrides(module.parse_options)))
+            parse = _seeding_after_overrides(_dropping_null_datasets(module.parse_options))
+            stack.enter_context(_replaced(module, 'parse_options', parse))
         stack.enter_context(_replaced(dist_util, '_init_dist_pytorch', _init_dist_pytorch))
         stack.enter_context(_replaced(BaseModel, 'model_to_device', _model_to_device))
         stack.enter_context(_replaced(BaseModel, 'save_network', master_only(_save_network)))

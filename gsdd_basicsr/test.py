@@ -1,9 +1,13 @@
 """BasicSR's test pipeline with the gsdd-basicsr plugin registered (and :mod:`gsdd_basicsr.pipeline_fixes`).
 
-Usage (from the folder that should hold ``experiments/`` and ``tb_logger/``)::
+Usage (from the folder that should hold ``results/``)::
 
     python gsdd_basicsr/test.py -opt options/gsdd_test_demo_x4.yml
     python -m gsdd_basicsr.test -opt ...
+
+As in ``train.py``: the options are checked before BasicSR creates anything (bad input: one line, exit status
+2, nothing created); a test that started and failed keeps ``results/<name>/`` with its log, exits with status 1
+and names the log.
 """
 import os
 import sys
@@ -15,13 +19,18 @@ if __package__ in (None, ''):
 import gsdd_basicsr  # noqa: E402,F401  (global fixes + registration)
 from basicsr.test import test_pipeline  # noqa: E402
 
-from gsdd_basicsr.cli import user_errors  # noqa: E402
+from gsdd_basicsr.cli import run_log, user_errors  # noqa: E402
+from gsdd_basicsr.options_check import check_options, parse_command_line  # noqa: E402
 from gsdd_basicsr.pipeline_fixes import pipeline_fixes  # noqa: E402
 
 
 def main():
+    root = os.getcwd()
     with user_errors('test.py'), pipeline_fixes():
-        test_pipeline(os.getcwd())
+        opt = parse_command_line(root, is_train=False)
+        check_options(opt)
+        with user_errors('test.py', log=run_log(opt, 'test')):
+            test_pipeline(root)
 
 
 if __name__ == '__main__':

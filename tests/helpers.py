@@ -105,31 +105,50 @@ def edsr_options(data, name, total_iter):
         dist_params=dict(backend='gloo', port=29500))
 
 
-def train_in_process(cwd, opt_path, *extra, monkeypatch):
-    """``gsdd_basicsr/train.py -opt opt_path *extra`` run by its ``main()`` in this process (no start-up cost).
+def _fresh_basicsr_logger():
+    """Forget BasicSR's ``basicsr`` logger (it is set up once per process) so the next run writes its own log."""
+    import logging
 
-    The same code path as the script (argument parsing, ``user_errors``, clean-up of a failed start);
-    BasicSR's logger is set up once per process, so later runs write no log file. Runs on one
-    intra-op thread (a subprocess compared with it should get ``OMP_NUM_THREADS=1``): the tensors are
-    tiny, and on a shared 2-core machine two threads make these runs ~10x slower.
+    from basicsr.utils import logger as basicsr_logger
+    log = logging.getLogger('basicsr')
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    basicsr_logger.initialized_logger.pop('basicsr', None)
+
+
+def train_in_process(cwd, opt_path, *extra, monkeypatch, entry='train'):
+    """``gsdd_basicsr/<entry>.py -opt opt_path *extra`` run by its ``main()`` in this process (no start-up cost).
+
+    The same code path as the script (argument parsing, the options check, ``user_errors``); BasicSR's logger
+    is set up afresh, so each run writes its own log file, as a new process would. Runs on one intra-op thread
+    (a subprocess compared with it should get ``OMP_NUM_THREADS=1``): the tensors are tiny, and on a shared
+    2-core machine two threads make these runs ~10x slower.
+
+    Args:
+        entry (str): ``train`` or ``test``.
 
     Returns:
         tuple: (exit status, stdout, stderr).
     """
-    from gsdd_basicsr.train import main
+    import importlib
+    main = importlib.import_module(f'gsdd_basicsr.{entry}').main
     monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, 'argv', [os.path.join(ROOT, 'gsdd_basicsr', 'train.py'), '-opt', str(opt_path),
+    monkeypatch.setattr(sys, 'argv', [os.path.join(ROOT, 'gsdd_basicsr', f'{entry}.py'), '-opt', str(opt_path),
                                       *extra])
     out, err = io.StringIO(), io.StringIO()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            _fresh_basicsr_logger()
             try:
                 main()
                 code = 0
             except SystemExit as exit_:
                 code = exit_.code
+            finally:
+                _fresh_basicsr_logger()
     finally:
         torch.set_num_threads(threads)
     return code, out.getvalue(), err.getvalue()

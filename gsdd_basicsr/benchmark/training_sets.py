@@ -25,7 +25,7 @@ from gsdd_basicsr.benchmark import basicsr_runs
 from gsdd_basicsr.benchmark.row_options import distill_options
 from gsdd_basicsr.utils.atomic import atomic_write_json
 from gsdd_basicsr.utils.progress import progress
-from gsdd_basicsr.weights import realesrgan as ncnn_weights
+from gsdd_basicsr.weights import realesrgan
 
 
 log = progress('benchmark')
@@ -111,10 +111,10 @@ def _prepare_generator(opt):
         log(f'writing the BicubicUpsampler weights -> {path}')
         write_state_dict(path, opt['network_g'].get('scale', 4))
         return
-    for model in ncnn_weights.known_models():
-        if osp.basename(path) == ncnn_weights.model_info(model)['filename']:
+    for model in realesrgan.known_models():
+        if osp.basename(path) == realesrgan.model_info(model)['filename']:
             log(f'converting the generator {model} -> {path}')
-            ncnn_weights.ensure_converted(model, osp.dirname(path))
+            realesrgan.ensure_converted(model, osp.dirname(path))
             return
 
 

@@ -40,6 +40,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from gsdd_basicsr.data import class_sources as cs
 from gsdd_basicsr.data.class_index import ClassIndexMixin
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.utils.lmdb_check import check_lmdb
 from gsdd_basicsr.utils.seeding import keyed_rng
 
 CLASS_MODES = ('folder', 'meta', 'kmeans', 'instance')
@@ -102,6 +103,8 @@ class ClassImageDataset(ClassIndexMixin, data.Dataset):
         if not osp.isdir(self.root):
             kind = 'LMDB folder' if self.backend == 'lmdb' else 'folder'
             raise MissingInputError(f'dataroot_gt {self.root!r} does not exist or is not a {kind}.')
+        if self.backend == 'lmdb':
+            check_lmdb(self.root, 'dataroot_gt')  # a copy cut short would kill the process (SIGBUS) on reading
 
         self._file_client = None
         self._cache = {}

@@ -10,6 +10,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 
 from gsdd_basicsr.data.sr_pair import SRPairDataset
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.utils.lmdb_check import check_lmdb
 
 
 @DATASET_REGISTRY.register()
@@ -45,6 +46,8 @@ class DistilledImageDataset(SRPairDataset):
                 keys = [osp.splitext(line.split(' ')[0])[0] for line in f if line.strip()]
             if stored and not osp.isfile(osp.join(self.lq_root, 'meta_info.txt')):
                 raise MissingInputError(f'DistilledImageDataset: {self.lq_root} not found (scale {self.scale}?)')
+            for db in [self.gt_root] + ([self.lq_root] if stored else []):
+                check_lmdb(db, 'dataroot')  # a copy cut short would kill the process (SIGBUS) on reading
             self.io_backend_opt['db_paths'] = [self.gt_root] + ([self.lq_root] if stored else [])
             self.io_backend_opt['client_keys'] = ['gt'] + (['lq'] if stored else [])
             self.paths = [{'gt_path': k, 'lq_path': k} for k in keys]

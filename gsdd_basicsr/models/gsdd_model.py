@@ -39,7 +39,7 @@ from gsdd_basicsr.distill.matching import (FrequencyStatistics, TeacherFeatures,
 from gsdd_basicsr.distill.options import parse_gsdd_options
 from gsdd_basicsr.bank.format import build_latent_bank
 from gsdd_basicsr.bank.render import render_latents
-from gsdd_basicsr.errors import GSDDError, out_of_memory_hint
+from gsdd_basicsr.errors import GSDDError, RunFailure, out_of_memory_hint
 from gsdd_basicsr.models import gsdd_latent_init
 from gsdd_basicsr.models.gsdd_checkpoint import check_resumable, training_state, write_checkpoint
 from gsdd_basicsr.models.gsdd_validation import bank_grid, val_crops, val_metrics
@@ -264,8 +264,8 @@ class GSDDModel(BaseModel):
             values = self._step(current_iter)
         if not torch.isfinite(values).all():
             bad = [self.class_names[c] for c in range(self.num_classes) if not torch.isfinite(values[:, c]).all()]
-            raise GSDDError(f'non-finite distillation loss at iteration {current_iter} (classes: {", ".join(bad)}); '
-                            'lower train.optim_z.lr or gsdd.lambda_reg, or resume from the last checkpoint.')
+            raise RunFailure(f'non-finite distillation loss at iteration {current_iter} (classes: {", ".join(bad)}); '
+                             'lower train.optim_z.lr or gsdd.lambda_reg, or resume from the last checkpoint.')
         with record_function(REGIONS['optimizer']):
             self.scaler.step(self.optimizer_z)
             self.scaler.update()

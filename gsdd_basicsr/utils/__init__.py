@@ -7,4 +7,5 @@
 - :mod:`~gsdd_basicsr.utils.plain`: plain Python data from parsed options;
 - :mod:`~gsdd_basicsr.utils.image_io`: image files and folders (listing, classes, sizes, reading, writing),
   LR from HR, LMDBs: what the datasets, the sets and the tools read and write images with.
+- :mod:`~gsdd_basicsr.utils.lmdb_check`: whether an LMDB is whole (a copy cut short), before anything reads it.
 """

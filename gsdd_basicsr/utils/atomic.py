@@ -16,7 +16,7 @@ from os import path as osp
 import torch
 import yaml
 
-from gsdd_basicsr.errors import GSDDError, OutputExistsError, WriteError
+from gsdd_basicsr.errors import GSDDError, OutputExistsError, RunFailure, WriteError
 
 
 def atomic_write(path, write, binary=False, what='file', fix='Free disk space (or fix the permissions) and run '
@@ -34,7 +34,7 @@ def atomic_write(path, write, binary=False, what='file', fix='Free disk space (o
         str: ``path``.
 
     Raises:
-        WriteError: (a ``GSDDError`` and an ``OSError``) the write failed: a full disk, no permission, ...
+        WriteError: (a ``RunFailure`` and an ``OSError``) the write failed: a full disk, no permission, ...
             (``torch.save`` reports a failed write of its zip container as a ``RuntimeError``, so both are
             caught). ``path`` is left as it was and the temporary file is removed.
     """
@@ -52,7 +52,7 @@ def atomic_write(path, write, binary=False, what='file', fix='Free disk space (o
     except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
-        if isinstance(err, (OSError, RuntimeError)) and not isinstance(err, GSDDError):
+        if isinstance(err, (OSError, RuntimeError)) and not isinstance(err, (GSDDError, RunFailure)):
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise WriteError(f'cannot write {what} {path} ({type(err).__name__}: {reason}); the previous file of '
                              f'that name, if any, is unchanged. {fix}') from err
@@ -124,7 +124,7 @@ def atomic_folder(out, force=False, keep=()):
 
     ``out`` is checked first (:func:`check_output_dir`). If the block raises, the temporary folder
     is removed and ``out`` is left as it was; an ``OSError`` (full disk, permissions) is re-raised
-    as a :class:`WriteError` (a ``GSDDError`` and an ``OSError``) naming ``out``.
+    as a :class:`WriteError` (a ``RunFailure`` and an ``OSError``) naming ``out``.
 
     Args:
         out (str): the folder to write; a previous one is replaced only with ``force``.
@@ -149,7 +149,7 @@ def atomic_folder(out, force=False, keep=()):
     except BaseException as err:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(err, OSError) and not isinstance(err, GSDDError):
+        if isinstance(err, OSError) and not isinstance(err, (GSDDError, RunFailure)):
             raise _folder_write_error(out, err) from err
         raise
 

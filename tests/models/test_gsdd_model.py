@@ -267,9 +267,10 @@ def test_out_of_memory_in_a_run_is_one_line_and_keeps_the_last_checkpoint(setup,
     path = setup / 'oom_run.yml'
     path.write_text(yaml.safe_dump(opt))
     code, _, err = train_in_process(setup, path, monkeypatch=monkeypatch)
-    lines = [line for line in err.strip().splitlines() if 'error' in line]
-    assert code == 2 and len(lines) == 1, err[-2000:]
+    lines = [line for line in err.strip().splitlines() if line.startswith('train.py: error:')]
+    assert code == 1 and len(lines) == 1, err[-2000:]  # a run failure: status 1, its folder and log kept
     assert 'out of GPU memory in the distillation step (iteration 3)' in lines[0] and 'gsdd.batch_real' in lines[0]
+    assert '; the log is ' in lines[0]
     exp = setup / 'experiments' / 'oom_run'
     assert torch.load(exp / 'training_states' / '2.state', weights_only=True)['iter'] == 2
     assert torch.load(exp / 'models' / 'latents_2.pth', weights_only=True)['iter'] == 2

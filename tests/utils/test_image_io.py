@@ -110,3 +110,43 @@ def test_atomic_folder_keeps_the_old_folder_on_failure(tmp_path):
     with atomic_folder(str(out), force=True) as tmp:
         Path(tmp, 'c.txt').write_text('replaced')
     assert os.listdir(out) == ['c.txt'] and sorted(os.listdir(tmp_path)) == ['out']
+
+
+def _class_folders(root, rng):
+    for cls in ('ant', 'bee'):
+        os.makedirs(root / cls)
+        image_set.write_rgb(str(root / cls / '0.png'), _rgb(rng, 6, 6))
+
+
+def test_a_symlinked_class_folder_counts_and_a_dangling_one_is_named(tmp_path):
+    """A class folder that is a link to a folder is a class; a link to nothing is one error naming it, not a
+    class that silently vanishes from the distilled set."""
+    from gsdd_basicsr.data.class_image_dataset import ClassImageDataset
+    rng = np.random.default_rng(3)
+    data, elsewhere = tmp_path / 'data', tmp_path / 'elsewhere'
+    _class_folders(data, rng)
+    _class_folders(elsewhere, rng)
+    os.symlink(elsewhere / 'bee', data / 'cow')
+    assert image_set.list_class_folders(str(data)) == ['ant', 'bee', 'cow']
+    assert ClassImageDataset(dict(dataroot_gt=str(data), gt_size=4)).class_names == ['ant', 'bee', 'cow']
+
+    os.symlink(tmp_path / 'moved_away', data / 'dog')
+    with pytest.raises(GSDDError, match=f'{data / "dog"} is a symbolic link to {tmp_path / "moved_away"}, '
+                                        'which does not exist; fix the link or remove it'):
+        image_set.list_class_folders(str(data))
+    with pytest.raises(GSDDError, match='is a symbolic link to .*moved_away'):  # also when listing images recursively
+        image_set.list_images(str(data))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads a folder without read permission (chmod 000 does '
+                    'not stop it), so the unreadable case cannot be made here')
+def test_an_unreadable_class_folder_is_named(tmp_path):
+    _class_folders(tmp_path, np.random.default_rng(4))
+    os.chmod(tmp_path / 'bee', 0)
+    try:
+        with pytest.raises(GSDDError, match=f'cannot read folder {tmp_path / "bee"}'):
+            image_set.list_class_folders(str(tmp_path))
+        with pytest.raises(GSDDError, match=f'cannot read folder {tmp_path / "bee"}'):
+            image_set.list_images(str(tmp_path))
+    finally:
+        os.chmod(tmp_path / 'bee', 0o755)
