@@ -49,7 +49,7 @@ def main(argv=None, prog='gsdd_basicsr.benchmark', invocation='python -m gsdd_ba
     parser.add_argument('--device', default='auto', help='auto | cpu | cuda')
     parser.add_argument('--threads', type=int, default=None, help="torch CPU threads per run (default: the profile's)")
     parser.add_argument('--jobs', type=int, default=1,
-                        help='rows run side by side on a CPU (e.g. 2 with --threads 1)')
+                        help='rows run side by side: on a CPU (e.g. 2 with --threads 1); on CUDA spread over the GPUs')
     parser.add_argument('--rows-per-gpu', type=int, default=1,
                         help='on CUDA: rows one GPU runs at a time (every visible GPU runs rows; torch threads '
                              'default to cores / running rows)')

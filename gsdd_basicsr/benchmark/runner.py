@@ -1,15 +1,22 @@
 """The benchmark run: plan the rows, run each (once: finished rows are kept), write the report.
 
+The work is jobs on an engine (:mod:`.engines`): first one job per distilled set, then one job per row (its
+training set, its training and test processes, its ``row.json``). A job that fails or is killed leaves its
+row unfinished: the report of the finished rows is written, :class:`RowsFailed` names the jobs, and the same
+command again runs only those rows; bad input (a ``GSDDError`` in a job) is reported once, not retried.
+
 Output folder ``<out>``::
 
     config.json                 the resolved profile, command and paths (checked when continuing)
     rows/<row>/row.json         one finished row, written atomically last; a rerun skips the row
     rows/<row>/train_options.yml, test_options.yml
-                                the row's resolved options: ``cd rows/<row> && python
-                                <repo>/gsdd_basicsr/train.py -opt train_options.yml`` reruns its training
+                                the row's resolved options: ``cd rows/<row> && python -m gsdd_basicsr.train
+                                -opt train_options.yml`` (what the benchmark ran) reruns its training
+    rows/<row>/train.out, test.out   the console output of the row's two processes
     rows/<row>/experiments/, results/   the row's BasicSR outputs (logs, net_g_latest.pth, restorations)
     data/<set>/                 full set, coresets, exported GSDD sets (exported-set layout)
     distill/<set>/options.yml   each distillation's resolved options and its BasicSR outputs
+    engine/slurm/               with --engine slurm: submitit's pickled jobs, their results and Slurm logs
     benchmark.json, benchmark.md, psnr_vs_budget.png, val_psnr_vs_time.png, restorations.png
 """
 import glob
@@ -49,8 +56,8 @@ def process_plan(device_type, jobs, threads, cpu_count, num_gpus=0, rows_per_gpu
     """Where this machine runs the rows (the local engine's slots) and with how many torch threads each.
 
     On a CPU ``jobs`` rows run side by side; on CUDA each GPU runs ``rows_per_gpu`` rows at a time
-    (:func:`~gsdd_basicsr.benchmark.engines.gpu_slots`), and ``threads`` left unset with several slots splits
-    the cores evenly (``cpu_count // slots``, at least 1).
+    (:func:`~gsdd_basicsr.benchmark.engines.gpu_slots`), or ``jobs`` (> 1) rows at a time spread over the GPUs,
+    and ``threads`` left unset with several slots splits the cores evenly (``cpu_count // slots``, at least 1).
 
     Returns:
         dict: ``slots`` (``None`` per CPU slot, ``(torch index, CUDA_VISIBLE_DEVICES)`` per GPU slot),
@@ -58,10 +65,11 @@ def process_plan(device_type, jobs, threads, cpu_count, num_gpus=0, rows_per_gpu
     """
     if jobs < 1:
         raise GSDDError(f'--jobs must be >= 1, got {jobs}')
+    if rows_per_gpu < 1:
+        raise GSDDError(f'--rows-per-gpu must be >= 1, got {rows_per_gpu}')
     if device_type == 'cuda':
-        if jobs > 1:
-            raise GSDDError(f'--jobs {jobs} is for a CPU; on CUDA every GPU runs rows, --rows-per-gpu N shares one')
-        slots = gpu_slots(num_gpus, rows_per_gpu, visible)
+        slots = gpu_slots(num_gpus, max(rows_per_gpu, -(-jobs // max(num_gpus, 1))), visible)
+        slots = slots[:jobs] if jobs > 1 else slots  # --jobs N on CUDA: N rows at once, spread over the GPUs
         if threads is None and len(slots) > 1:
             threads = max(1, (cpu_count or 1) // len(slots))
     elif jobs > 1 and device_type != 'cpu':

@@ -162,9 +162,13 @@ def test_unfinished_run_continues_and_partial_report(smoke, data, tmp_path):
 def test_slurm_engine_same_table_and_a_killed_row_reruns(smoke, data, slurm, tmp_path, capsys):
     """--engine slurm on a local Slurm cluster: every distillation and row one Slurm job (submitit). One row's
     job killed mid-training (scancel): the call exits 1 naming it, the report holds the other rows; the same
-    command again reruns only that row; the table equals the plain run's."""
+    command again reruns only that row; the table equals the plain run's. The sets come from the plain run
+    (the distillation jobs find them built), so that the test trains and tests the six rows only."""
     out, plain = smoke
     killed, target = 'full__EDSR-tiny__s0', tmp_path / 'slurm'
+    for folder in ('data', 'distill'):  # the plain run's sets (same seeds): its distillation jobs find them ready
+        shutil.copytree(out / folder, target / folder, ignore=shutil.ignore_patterns('*.lock'))
+    (target / 'config.json').write_text((out / 'config.json').read_text())
     argv = ['--train-root', str(data / 'train'), '--test-root', str(data / 'test'), '--out', str(target),
             '--profile', 'smoke', '--engine', 'slurm', '--engine-option', 'timeout_min=30']
 

@@ -31,8 +31,11 @@ def test_process_plan_gives_every_gpu_its_rows_and_splits_the_cores():
     assert runner.process_plan('cuda', 1, 3, 16, num_gpus=8)['threads'] == 3  # an explicit --threads wins
     assert runner.process_plan('cuda', 1, None, 16, num_gpus=1)['threads'] is None  # one row: torch's default
     assert runner.process_plan('cpu', 2, 1, 2) == dict(slots=[None, None], threads=1, device_type='cpu')
+    # --jobs N on CUDA: N rows at once, spread over the GPUs (8 on one GPU, 3 on two: 2 + 1)
+    assert [s[1] for s in runner.process_plan('cuda', 8, None, 16, num_gpus=1)['slots']] == ['0'] * 8
+    assert [s[1] for s in runner.process_plan('cuda', 3, None, 16, num_gpus=2)['slots']] == ['0', '1', '0']
     with pytest.raises(GSDDError, match='--rows-per-gpu'):
-        runner.process_plan('cuda', 8, None, 16, num_gpus=1)
+        runner.process_plan('cuda', 1, None, 16, num_gpus=1, rows_per_gpu=0)
     with pytest.raises(GSDDError, match='--jobs 2'):
         runner.process_plan('mps', 2, None, 8)
 
