@@ -99,7 +99,12 @@ class LocalEngine:
 
         with concurrent.futures.ThreadPoolExecutor(len(self.slots)) as pool:
             futures = {name: pool.submit(hold_a_slot, fn, args) for name, fn, args in jobs}
-            return {name: future.result() for name, future in futures.items()}
+            try:
+                return {name: future.result() for name, future in futures.items()}
+            except BaseException:  # Ctrl-C: the running jobs' processes get it too; start no other job
+                for future in futures.values():
+                    future.cancel()
+                raise
 
 
 class SlurmEngine:

@@ -162,19 +162,22 @@ def test_unfinished_run_continues_and_partial_report(smoke, data, tmp_path):
 def test_slurm_engine_same_table_and_a_killed_row_reruns(smoke, data, slurm, tmp_path, capsys):
     """--engine slurm on a local Slurm cluster: every distillation and row one Slurm job (submitit). One row's
     job killed mid-training (scancel): the call exits 1 naming it, the report holds the other rows; the same
-    command again reruns only that row; the table equals the plain run's. The sets come from the plain run
-    (the distillation jobs find them built), so that the test trains and tests the six rows only."""
+    command again reruns only that row; the table equals the plain run's. To keep the test short, the sets and
+    three finished rows come from the plain run: the engine runs the GSDD set's distillation job (it finds the
+    set built) and three rows, gsdd, random and full (the one killed)."""
     out, plain = smoke
     killed, target = 'full__EDSR-tiny__s0', tmp_path / 'slurm'
     for folder in ('data', 'distill'):  # the plain run's sets (same seeds): its distillation jobs find them ready
         shutil.copytree(out / folder, target / folder, ignore=shutil.ignore_patterns('*.lock'))
+    for row in ('bicubic', 'gsdd-real-init__ipc1__EDSR-tiny__s0', 'gsdd-residual__ipc1__EDSR-tiny__s0'):
+        shutil.copytree(out / 'rows' / row, target / 'rows' / row)  # finished rows: kept, never recomputed
     (target / 'config.json').write_text((out / 'config.json').read_text())
     argv = ['--train-root', str(data / 'train'), '--test-root', str(data / 'test'), '--out', str(target),
             '--profile', 'smoke', '--engine', 'slurm', '--engine-option', 'timeout_min=30']
 
     def kill_when_training():
         log, deadline = target / 'rows' / killed / 'train.out', time.time() + 900
-        while time.time() < deadline and 'iter:' not in (log.read_text() if log.is_file() else ''):
+        while time.time() < deadline and 'Start training' not in (log.read_text() if log.is_file() else ''):
             time.sleep(0.2)
         subprocess.run(['scancel', '--name', killed], check=True)
 
@@ -188,6 +191,7 @@ def test_slurm_engine_same_table_and_a_killed_row_reruns(smoke, data, slurm, tmp
     partial = json.loads((target / 'benchmark.json').read_text())
     assert not partial['complete'] and partial['rows_missing'] == [killed]
     kept = {p.parent.name: p.stat().st_mtime_ns for p in (target / 'rows').glob('*/row.json')}
+    assert len(kept) == 5 and (target / 'engine' / 'slurm').is_dir()
     command_line.main(argv)  # the same command: only the killed row runs
     final = json.loads((target / 'benchmark.json').read_text())
     assert final['complete'] and len(final['rows']) == len(plain['rows'])
