@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from gsdd_basicsr.benchmark.basicsr_runs import Relay, parse_options
+from gsdd_basicsr.benchmark.basicsr_runs import Relay, parse_options, run
 from gsdd_basicsr.errors import GSDDError
 from helpers import ROOT
 
@@ -48,3 +48,14 @@ def test_relay_prints_iterations_and_eta_throttled_and_the_last_one(capsys):
     for it in (1, 2):
         every(line.format(it, 1))
     assert capsys.readouterr().out.splitlines() == ['[row] iter 1, eta 0:01:00', '[row] iter 2, eta 0:01:00']
+
+
+def test_a_run_refusing_its_input_is_one_gsdd_error(tmp_path):
+    """run(): the process exits 2 with its one line -> GSDDError with that line (final: not rerun as a failure)."""
+    import yaml
+    with open(os.path.join(ROOT, 'options', 'gsdd_distill_demo_x4.yml')) as f:
+        opt = yaml.safe_load(f)
+    opt['datasets']['train']['bogus'] = 1
+    with pytest.raises(GSDDError, match=r'^datasets.train has key\(s\) bogus'):
+        run('train', opt, str(tmp_path), 'options.yml')
+    assert (tmp_path / 'options.yml').is_file() and 'bogus' in (tmp_path / 'train.out').read_text()
