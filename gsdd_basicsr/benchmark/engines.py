@@ -21,7 +21,6 @@ Another engine (e.g. Ray) is one more class with ``run(jobs) -> {name: Outcome}`
 import collections
 import concurrent.futures
 import logging
-import os
 import queue
 import shutil
 import subprocess
@@ -178,7 +177,6 @@ def make_engine(name, folder, options=None, slots=None, gpus=0, cpus=1):
         if options:
             raise GSDDError('--engine-option is for a cluster engine (--engine slurm)')
         return LocalEngine(slots)
-    if name == 'slurm':
-        os.makedirs(folder, exist_ok=True)
+    if name == 'slurm':  # submitit makes the folder at the first submission
         return SlurmEngine(folder, options, gpus=gpus, cpus=cpus)
     raise GSDDError(f'--engine {name} is not one of {", ".join(ENGINES)}')

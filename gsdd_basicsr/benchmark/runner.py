@@ -148,6 +148,7 @@ class Benchmark:
             torch.set_num_threads(int(self.threads))
         self.engine, self.engine_options = engine, dict(engine_options or {})
         self.command, self.resume, self.force, self.report_only = command, resume, force, report_only
+        self._engine()  # a missing engine or a bad --engine-option stops here, before anything is written
 
     def child_env(self, gpu):
         """The environment of a BasicSR run's process: its torch threads, its GPU (a local slot's)."""

@@ -1,5 +1,6 @@
 """tools/benchmark.py / gsdd_basicsr.benchmark: the smoke profile end to end (every SR row through
-gsdd_basicsr.train / test), resolved options per row, resume and refusal rules, statistics, log reading."""
+gsdd_basicsr.train / test processes), also as Slurm jobs on a local cluster with a job killed, resolved options
+per row, resume and refusal rules, statistics, log reading."""
 import json
 import math
 import os
@@ -218,6 +219,16 @@ def test_cli_errors_exit_2(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 2 and 'mine.yml' in err and 'budget' in err
     assert not (tmp_path / 'o').exists()
+
+
+def test_bad_engine_options_exit_2_before_anything_is_written(data, tmp_path, monkeypatch, capsys):
+    code = benchmark_cli(monkeypatch, '--train-root', str(data / 'train'), '--test-root', str(data / 'test'),
+                         '--out', str(tmp_path / 'o'), '--profile', 'smoke', '--engine-option', 'slurm_partition=gpu')
+    err = capsys.readouterr().err
+    assert code == 2 and '--engine-option is for a cluster engine' in err and not (tmp_path / 'o').exists()
+    code = benchmark_cli(monkeypatch, '--train-root', str(data / 'train'), '--test-root', str(data / 'test'),
+                         '--out', str(tmp_path / 'o'), '--profile', 'smoke', '--engine-option', 'partition')
+    assert code == 2 and 'not KEY=VALUE' in capsys.readouterr().err and not (tmp_path / 'o').exists()
 
 
 def test_foreign_non_empty_out_is_refused(tmp_path):
