@@ -143,7 +143,7 @@ class Benchmark:
                                      rows_per_gpu, os.environ.get('CUDA_VISIBLE_DEVICES'))
         else:  # one job per row, wherever the cluster puts it
             self.plan = dict(slots=None, threads=threads or self.prof['threads'], device_type=self.device.type)
-        self.threads, self.jobs = self.plan['threads'], jobs
+        self.threads = self.plan['threads']
         if self.threads and self.device.type == 'cpu':
             torch.set_num_threads(int(self.threads))
         self.engine, self.engine_options = engine, dict(engine_options or {})
