@@ -93,6 +93,8 @@ setup(
     extras_require={
         'weights': WEIGHTS,
         'demo': WEIGHTS,
+        # the benchmark's --engine slurm: one Slurm job per row (docs/scale.md)
+        'slurm': ['submitit>=1.5'],
         # lpips: the reference LPIPS network code our converted weights are checked against (tests only)
         'test': WEIGHTS + ['pytest', 'lpips==0.1.4'],
     },

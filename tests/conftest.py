@@ -169,3 +169,11 @@ def tiny(tmp_path_factory):
     with open(root / 'tiny.yml', 'w') as f:
         yaml.safe_dump(opt, f)
     return root
+
+
+@pytest.fixture(scope='session')
+def slurm(tmp_path_factory):
+    """A local one-node Slurm cluster for the session (``helpers.local_slurm``); skips where Slurm is missing."""
+    from helpers import local_slurm
+    with local_slurm(str(tmp_path_factory.mktemp('slurm'))) as conf:
+        yield conf

@@ -260,3 +260,69 @@ def benchmark_cli(monkeypatch, *args):
     with pytest.raises(SystemExit) as exc:
         runpy.run_path(os.path.join(ROOT, 'tools', 'benchmark.py'), run_name='__main__')
     return exc.value.code
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_slurm(folder):
+    """A one-node Slurm cluster on this machine (Debian's slurm-wlm: slurmctld + slurmd as the current user,
+    no munge, no cgroups, state and logs in ``folder``), ``SLURM_CONF`` set for this process and its children;
+    the daemons are stopped afterwards. Skips when Slurm or submitit is missing or the daemons do not start."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+    missing = [d for d in ('slurmctld', 'slurmd', 'sbatch', 'sinfo') if shutil.which(d) is None]
+    if missing:
+        pytest.skip(f'no {", ".join(missing)} (Debian: apt-get install slurm-wlm)')
+    pytest.importorskip('submitit', reason='no submitit (pip install "gsdd-basicsr[slurm]")')
+    import getpass
+    host, user = socket.gethostname().split('.')[0], getpass.getuser()
+    for sub in ('state', 'spool', 'log'):
+        os.makedirs(os.path.join(folder, sub), exist_ok=True)
+    conf = os.path.join(folder, 'slurm.conf')
+    with open(conf, 'w') as f:
+        f.write('\n'.join([
+            'ClusterName=gsddtest', f'SlurmctldHost={host}(127.0.0.1)', f'SlurmctldPort={free_port()}',
+            f'SlurmdPort={free_port()}', 'AuthType=auth/none', 'CredType=cred/none', f'SlurmUser={user}',
+            f'SlurmdUser={user}', f'StateSaveLocation={folder}/state', f'SlurmdSpoolDir={folder}/spool',
+            f'SlurmctldPidFile={folder}/slurmctld.pid', f'SlurmdPidFile={folder}/slurmd.pid',
+            f'SlurmctldLogFile={folder}/log/slurmctld.log', f'SlurmdLogFile={folder}/log/slurmd.log',
+            'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none', 'SelectType=select/cons_tres',
+            'SelectTypeParameters=CR_Core', 'ReturnToService=2', 'MpiDefault=none', 'SwitchType=switch/none',
+            'JobAcctGatherType=jobacct_gather/none', 'AccountingStorageType=accounting_storage/none', 'KillWait=2',
+            f'NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory=1000 State=UNKNOWN',
+            f'PartitionName=local Nodes={host} Default=YES MaxTime=INFINITE State=UP', '']))
+    before = os.environ.get('SLURM_CONF')
+    os.environ['SLURM_CONF'] = conf
+    daemons = []
+    try:
+        for cmd in (['slurmctld', '-D', '-c', '-i'], ['slurmd', '-D']):
+            daemons.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(0.5)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            state = subprocess.run(['sinfo', '-h', '-o', '%t'], capture_output=True, text=True).stdout.strip()
+            if state == 'idle':
+                break
+            time.sleep(0.5)
+        else:
+            pytest.skip(f'the local Slurm daemons did not start (node state {state!r}; logs in {folder}/log)')
+        yield conf
+    finally:
+        for proc in reversed(daemons):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if before is None:
+            os.environ.pop('SLURM_CONF', None)
+        else:
+            os.environ['SLURM_CONF'] = before

@@ -34,7 +34,7 @@ def test_esrgan_options_train_on_an_exported_set(tmp_path, lpips_files, steps):
     opt['val'].update(val_freq=steps)
     opt['val']['metrics']['lpips']['weights'] = lpips_files['alex']
     opt['logger'].update(print_freq=1, save_checkpoint_freq=steps)
-    from gsdd_basicsr.benchmark import basicsr_runs  # BasicSR's train pipeline in this process, its own log file
+    from gsdd_basicsr.benchmark import basicsr_runs  # python -m gsdd_basicsr.train in tmp_path, its own log file
     basicsr_runs.run('train', opt, str(tmp_path), 'esrgan.yml')
     exp = tmp_path / 'experiments' / 'esrgan_tiny'
     assert (exp / 'models' / 'net_g_latest.pth').is_file() and (exp / 'models' / 'net_d_latest.pth').is_file()

@@ -1,9 +1,9 @@
 """Benchmark: GSDD against real-data baselines at equal storage budgets (``tools/benchmark.py``).
 
 Every SR row trains the same network with the same options through BasicSR's ``SRModel`` and train
-pipeline (what ``python gsdd_basicsr/train.py -opt <row>/train_options.yml`` runs) and is tested with
-the profile's test options through the test pipeline (``gsdd_basicsr/test.py``); only the training
-images differ. Rows: ``bicubic`` (the
+pipeline (``python -m gsdd_basicsr.train -opt train_options.yml``, a process started in the row's folder)
+and is tested with the profile's test options through the test pipeline (``gsdd_basicsr.test``); only the
+training images differ. Rows: ``bicubic`` (the
 ``BicubicUpsampler`` arch through the test pipeline), ``full`` (every real training image),
 ``random`` / ``informative`` / ``kcenter`` real coresets and ``gsdd`` at equal budgets in HR pixels,
 ablations (variants defined in ``options/benchmark/ablations.yml``: ``gsdd-lambda0``, ``gsdd-noise``,
@@ -12,9 +12,10 @@ profile's own variants and ``gsdd-<generator>`` for other generators.
 
 Modules: :mod:`.profiles` (the YAML profiles in ``options/benchmark/``), :mod:`.row_options` (each
 run's resolved options), :mod:`.basicsr_runs` (the one driver of BasicSR: parsed options, train / test
-runs, reading their logs), :mod:`.training_sets` (full set, coresets, distillations), :mod:`.runner`
-(:class:`Benchmark`), :mod:`.report` (statistics, paired deltas, ``benchmark.md``), :mod:`.plots`
-(matplotlib), :mod:`.cli` (the command line), :mod:`.demo` (``tools/run_demo.py``).
+processes, reading their logs), :mod:`.training_sets` (full set, coresets, distillations), :mod:`.runner`
+(:class:`Benchmark`), :mod:`.engines` (where the jobs run: this machine's CPU or GPUs, Slurm through
+submitit), :mod:`.report` (statistics, paired deltas, ``benchmark.md``), :mod:`.plots` (matplotlib),
+:mod:`.command_line` (the command line), :mod:`.demo` (``tools/run_demo.py``).
 
 The demo stays here because it is a benchmark run: the ``demo`` profile (``options/benchmark/demo.yml``)
 through :class:`Benchmark` and the benchmark's table; :mod:`.demo` only adds building the demo set first.

@@ -3,49 +3,38 @@
 - :func:`parse_options`: the options ``train.py`` / ``test.py -opt <file> [--force_yml ...]`` run with
   (basicsr's ``parse_options``, which reads its command line from ``sys.argv``: set here, and only here,
   by :func:`_command_line`).
-- :func:`run`: what ``python gsdd_basicsr/train.py -opt <file>`` (or ``test.py``) does, run from the run's
-  folder: ``train_pipeline(folder)`` / ``test_pipeline(folder)`` inside ``pipeline_fixes()`` with ``-opt <file>``
-  as the command line, so ``experiments/``, ``results/`` and ``tb_logger/`` land in that folder and the written
-  options file reruns the run as it is. It runs in this process (a new interpreter per run would cost
-  seconds of imports each); its console output goes to ``<folder>/<entry>.out``.
+- :func:`run`: ``python -m gsdd_basicsr.train -opt <file>`` (or ``test``), a process of its own started in the
+  run's folder, as a user would start it: ``experiments/``, ``results/`` and ``tb_logger/`` land in that
+  folder and the written options file reruns the run as it is. Its console output goes to
+  ``<folder>/<entry>.out``; its iteration lines are relayed, throttled, as progress lines (:class:`Relay`).
+  Exit status 2 (bad input) is a ``GSDDError``; any other failure, a kill included, is :class:`RunFailed`.
 - Reading a run back (:func:`find_log`, :func:`training_curve`, :func:`val_dm_curve`, :func:`test_metrics`,
   :func:`run_seconds`): figures come from BasicSR's own log lines (timestamps with milliseconds, ``iter:``,
   ``Validation <set>`` with ``# <metric>: <value>``).
 """
 import contextlib
 import datetime
-import gc
 import glob
 import io
-import logging
 import math
 import os
 import re
+import subprocess
 import sys
 import time
 from os import path as osp
 
-import torch
 import yaml
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_write_yaml
+from gsdd_basicsr.utils.progress import progress
 
 _VAL_DM = re.compile(r'^Validation .* at iter (\d+): val_dm: ([-+0-9.eE]+|nan|inf)')
 _RECORD = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) [A-Z]+: ?(.*)$')
 _ITER = re.compile(r'\[epoch:\s*\d+, iter:\s*([\d,]+),')
+_ETA = re.compile(r'\[eta:\s*([^,\]]+)')
 _METRIC = re.compile(r'# (\w+): (\S+?)(?:\t|$)')
-
-
-def _reset_basicsr_logger():
-    """basicsr configures its ``basicsr`` logger once per process (console + the first run's log file):
-    drop it so that the next run logs to its own file, as a fresh ``train.py`` process would."""
-    from basicsr.utils import logger as basicsr_logger
-    log = logging.getLogger('basicsr')
-    for handler in list(log.handlers):
-        log.removeHandler(handler)
-        handler.close()
-    basicsr_logger.initialized_logger.pop('basicsr', None)
 
 
 @contextlib.contextmanager
@@ -92,33 +81,99 @@ def parse_options(opt_path, root, is_train=True, force_yml=None):
     return opt
 
 
-def run(entry, opt, folder, file_name):
-    """Write ``opt`` to ``folder/file_name`` and run BasicSR's ``entry`` (train | test) pipeline on it there.
+def run(entry, opt, folder, file_name, env=None, label=None):
+    """Write ``opt`` to ``folder/file_name`` and run ``python -m gsdd_basicsr.<entry> -opt <file_name>`` in ``folder``.
 
-    Returns the wall-clock seconds. Errors (a ``GSDDError`` for bad input) propagate unchanged.
+    The run is its own process, as a user would start it (BasicSR's logger, torch's global flags and
+    thread pool start clean), with this copy of the package first on ``PYTHONPATH``. Its console output goes
+    to ``<folder>/<entry>.out``; its BasicSR iteration lines are relayed as progress lines (:class:`Relay`).
+
+    Args:
+        entry (str): ``train`` | ``test``.
+        opt (dict): the options (written as they are; the file reruns the run).
+        env (dict | None): extra environment of the process, e.g. ``OMP_NUM_THREADS``, ``CUDA_VISIBLE_DEVICES``.
+        label (str | None): the run's name in the progress lines (default: ``opt['name']``).
+
+    Returns:
+        float: wall-clock seconds.
+
+    Raises:
+        GSDDError: the run refused its input (exit status 2); the message is the run's one line.
+        RunFailed: the run started and failed (any other status, or killed); with the output's last lines.
     """
-    from basicsr.test import test_pipeline
-    from basicsr.train import train_pipeline
-
-    from gsdd_basicsr.pipeline_fixes import pipeline_fixes
     os.makedirs(folder, exist_ok=True)
     atomic_write_yaml(opt, osp.join(folder, file_name), 'options file')
-    pipeline = {'train': train_pipeline, 'test': test_pipeline}[entry]
-    cwd = os.getcwd()
+    package_parent = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    child_env = dict(os.environ, **(env or {}))
+    child_env['PYTHONPATH'] = os.pathsep.join(p for p in (package_parent, os.environ.get('PYTHONPATH')) if p)
+    out_path = osp.join(folder, f'{entry}.out')
+    relay = Relay(label or opt.get('name', entry), opt.get('train', {}).get('total_iter'))
     t0 = time.time()
-    with open(osp.join(folder, f'{entry}.out'), 'w') as out, contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(out), _command_line([f'{entry}.py', '-opt', file_name]), pipeline_fixes():
+    with open(out_path, 'w') as out:
+        proc = subprocess.Popen([sys.executable, '-m', f'gsdd_basicsr.{entry}', '-opt', file_name], cwd=folder,
+                                env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors='replace')
         try:
-            _reset_basicsr_logger()
-            os.chdir(folder)  # relative paths in the options resolve as for a run started there
-            pipeline(folder)
-        finally:
-            os.chdir(cwd)
-            _reset_basicsr_logger()
-            gc.collect()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            for line in proc.stdout:
+                out.write(line)
+                out.flush()
+                relay(line)
+        finally:  # the benchmark interrupted (Ctrl-C, a killed job): the run ends with it
+            if proc.poll() is None:
+                proc.kill()
+            code = proc.wait()
+    relay.finish()
+    if code == 2:
+        raise GSDDError(_last_lines(out_path, 1)[0].split(': error: ', 1)[-1])
+    if code != 0:
+        what = f'exit status {code}' if code > 0 else f'killed by signal {-code}'
+        raise RunFailed(f'{entry} in {folder} failed ({what}); the last lines of {out_path}:\n'
+                        + '\n'.join(_last_lines(out_path, 15)))
     return time.time() - t0
+
+
+class RunFailed(RuntimeError):
+    """A BasicSR run that started and failed (or was killed): not bad input, so running it again may succeed."""
+
+
+def _last_lines(path, n):
+    with open(path, errors='replace') as f:
+        lines = [line.rstrip('\n') for line in f if line.strip()]
+    return lines[-n:] or ['(no output)']
+
+
+class Relay:
+    """Relays a run's BasicSR iteration lines (``[epoch: .., iter: .., ...] [eta: .., ...]``) as progress lines
+    ``[<label>] iter <i> / <total>, eta <h:mm:ss>``: at most one per ``every`` seconds, and the last one.
+
+    Args:
+        label (str): the run's name.
+        total (int | None): its ``total_iter``.
+        every (float): seconds between two relayed lines (``GSDD_PROGRESS_SECONDS``, default 30).
+    """
+
+    def __init__(self, label, total=None, every=None):
+        self.log, self.total = progress(label), total
+        self.every = float(os.environ.get('GSDD_PROGRESS_SECONDS', 30) if every is None else every)
+        self.last_time, self.pending = None, None
+
+    def __call__(self, line):
+        it = _ITER.search(line)
+        if not it:
+            return
+        eta = _ETA.search(line)
+        total = f' / {self.total}' if self.total else ''
+        self.pending = f'iter {it.group(1).replace(",", "")}{total}' + (f', eta {eta.group(1)}' if eta else '')
+        now = time.time()
+        if self.last_time is None or now - self.last_time >= self.every:
+            self.log(self.pending)
+            self.last_time, self.pending = now, None
+
+    def finish(self):
+        """Relay the last iteration line if the throttle held it back."""
+        if self.pending:
+            self.log(self.pending)
+            self.pending = None
 
 
 def log_records(path):

@@ -1,20 +1,26 @@
 """The benchmark run: plan the rows, run each (once: finished rows are kept), write the report.
 
+The work is jobs on an engine (:mod:`.engines`): first one job per distilled set, then one job per row (its
+training set, its training and test processes, its ``row.json``). A job that fails or is killed leaves its
+row unfinished: the report of the finished rows is written, :class:`RowsFailed` names the jobs, and the same
+command again runs only those rows; bad input (a ``GSDDError`` in a job) is reported once, not retried.
+
 Output folder ``<out>``::
 
     config.json                 the resolved profile, command and paths (checked when continuing)
     rows/<row>/row.json         one finished row, written atomically last; a rerun skips the row
     rows/<row>/train_options.yml, test_options.yml
-                                the row's resolved options: ``cd rows/<row> && python
-                                <repo>/gsdd_basicsr/train.py -opt train_options.yml`` reruns its training
+                                the row's resolved options: ``cd rows/<row> && python -m gsdd_basicsr.train
+                                -opt train_options.yml`` (what the benchmark ran) reruns its training
+    rows/<row>/train.out, test.out   the console output of the row's two processes
     rows/<row>/experiments/, results/   the row's BasicSR outputs (logs, net_g_latest.pth, restorations)
     data/<set>/                 full set, coresets, exported GSDD sets (exported-set layout)
     distill/<set>/options.yml   each distillation's resolved options and its BasicSR outputs
+    engine/slurm/               with --engine slurm: submitit's pickled jobs, their results and Slurm logs
     benchmark.json, benchmark.md, psnr_vs_budget.png, val_psnr_vs_time.png, restorations.png
 """
 import glob
 import json
-import multiprocessing
 import os
 import shutil
 import time
@@ -23,6 +29,7 @@ from os import path as osp
 import torch
 
 from gsdd_basicsr.benchmark import basicsr_runs, training_sets
+from gsdd_basicsr.benchmark.engines import ENGINES, gpu_slots, make_engine
 from gsdd_basicsr.benchmark.profiles import CORESETS, load_profile, read_yaml
 from gsdd_basicsr.benchmark.report import build_report, write_outputs
 from gsdd_basicsr.benchmark.row_options import sr_test_options, sr_train_options, trained_weights
@@ -45,24 +52,31 @@ def class_layout(train_root):
     return 'kmeans', []
 
 
-def process_plan(device_type, jobs, threads, cpu_count):
-    """How the rows run: ``jobs`` at a time, each in a fresh (spawned) process with ``threads`` torch threads.
+def process_plan(device_type, jobs, threads, cpu_count, num_gpus=0, rows_per_gpu=1, visible=None):
+    """Where this machine runs the rows (the local engine's slots) and with how many torch threads each.
 
-    On a CPU the rows share the cores; on CUDA every row's process uses the one GPU (``num_gpu: auto``
-    = device 0) while the others compute or load data, so the GPU is kept busy. ``threads`` left
-    unset with ``jobs > 1`` on CUDA: the cores split evenly (``cpu_count // jobs``, at least 1).
+    On a CPU ``jobs`` rows run side by side; on CUDA each GPU runs ``rows_per_gpu`` rows at a time
+    (:func:`~gsdd_basicsr.benchmark.engines.gpu_slots`), or ``jobs`` (> 1) rows at a time spread over the GPUs,
+    and ``threads`` left unset with several slots splits the cores evenly (``cpu_count // slots``, at least 1).
 
     Returns:
-        dict: ``jobs``, ``threads`` (None: torch's default), ``start_method`` (``spawn``: CUDA
-        cannot be forked), ``device_type``.
+        dict: ``slots`` (``None`` per CPU slot, ``(torch index, CUDA_VISIBLE_DEVICES)`` per GPU slot),
+        ``threads`` (None: torch's default), ``device_type``.
     """
     if jobs < 1:
         raise GSDDError(f'--jobs must be >= 1, got {jobs}')
-    if jobs > 1 and device_type not in ('cpu', 'cuda'):
-        raise GSDDError(f'--jobs {jobs} runs rows side by side on a CPU or one CUDA GPU; on {device_type} use --jobs 1')
-    if threads is None and jobs > 1 and device_type == 'cuda':
-        threads = max(1, (cpu_count or 1) // jobs)
-    return dict(jobs=jobs, threads=threads, start_method='spawn', device_type=device_type)
+    if rows_per_gpu < 1:
+        raise GSDDError(f'--rows-per-gpu must be >= 1, got {rows_per_gpu}')
+    if device_type == 'cuda':
+        slots = gpu_slots(num_gpus, max(rows_per_gpu, -(-jobs // max(num_gpus, 1))), visible)
+        slots = slots[:jobs] if jobs > 1 else slots  # --jobs N on CUDA: N rows at once, spread over the GPUs
+        if threads is None and len(slots) > 1:
+            threads = max(1, (cpu_count or 1) // len(slots))
+    elif jobs > 1 and device_type != 'cpu':
+        raise GSDDError(f'--jobs {jobs} runs rows side by side on a CPU or on CUDA GPUs; on {device_type} use --jobs 1')
+    else:
+        slots = [None] * jobs
+    return dict(slots=slots, threads=threads, device_type=device_type)
 
 
 def plan_budgets(fractions, real_pixels, num_classes, hr_size):
@@ -90,18 +104,24 @@ class Benchmark:
         device (str): ``auto`` | ``cpu`` | ``cuda`` (``num_gpu`` of every run).
         threads (int | None): torch threads per run on a CPU (default: the profile's).
         report_only (bool): write the report from the rows finished so far; run nothing.
-        jobs (int): rows run side by side (on a CPU or the one GPU), each in its own process with
-            ``threads`` threads (:func:`process_plan`; a set shared by several rows is built once, under a lock).
+        jobs (int): rows run side by side on a CPU (:func:`process_plan`; a set shared by several rows is built
+            once, under a lock).
+        rows_per_gpu (int): rows one GPU runs at once (on CUDA every visible GPU runs rows).
+        engine (str): ``local`` (this machine) or ``slurm`` (one Slurm job per row, :mod:`.engines`).
+        engine_options (dict | None): the cluster engine's parameters (``submitit``'s, e.g. ``slurm_partition``).
     """
 
     def __init__(self, train_root, test_root, out, profile='cpu', seeds=1, resume=False, force=False,
-                 device='auto', command=None, threads=None, report_only=False, jobs=1, override=None):
+                 device='auto', command=None, threads=None, report_only=False, jobs=1, override=None,
+                 rows_per_gpu=1, engine='local', engine_options=None):
         if seeds < 1:
             raise GSDDError(f'--seeds must be >= 1, got {seeds}')
         if jobs < 1:
             raise GSDDError(f'--jobs must be >= 1, got {jobs}')
         if resume and force:
             raise GSDDError('--resume and --force exclude each other')
+        if engine not in ENGINES:
+            raise GSDDError(f'--engine {engine} is not one of {", ".join(ENGINES)}')
         for root, what in ((train_root, '--train-root'), (test_root, '--test-root')):
             if not osp.isdir(root):
                 raise MissingInputError(f'{what} {root} is not a folder')
@@ -112,15 +132,34 @@ class Benchmark:
         self.prof = load_profile(profile, override)
         self.scale, self.seeds = int(self.prof['scale']), list(range(seeds))
         from gsdd_basicsr.weights.generator import resolve_device
-        self.device = resolve_device(device)
+        # a cluster's login node may have no GPU: --device cuda is then the jobs' device, not this process's
+        self.device = torch.device('cuda') if engine != 'local' and device == 'cuda' else resolve_device(device)
         self.num_gpu = 'auto' if self.device.type == 'cuda' else 0
         # on a CPU one thread per run by default (smoke, cpu): on a small shared machine it beats
         # oversubscribed torch threads
-        self.plan = process_plan(self.device.type, jobs, threads or self.prof['threads'], os.cpu_count())
-        self.threads, self.jobs = self.plan['threads'], jobs
+        if engine == 'local':
+            gpus = torch.cuda.device_count() if self.device.type == 'cuda' else 0
+            self.plan = process_plan(self.device.type, jobs, threads or self.prof['threads'], os.cpu_count(), gpus,
+                                     rows_per_gpu, os.environ.get('CUDA_VISIBLE_DEVICES'))
+        else:  # one job per row, wherever the cluster puts it
+            self.plan = dict(slots=None, threads=threads or self.prof['threads'], device_type=self.device.type)
+        self.threads = self.plan['threads']
         if self.threads and self.device.type == 'cpu':
             torch.set_num_threads(int(self.threads))
+        self.engine, self.engine_options = engine, dict(engine_options or {})
         self.command, self.resume, self.force, self.report_only = command, resume, force, report_only
+        self._engine()  # a missing engine or a bad --engine-option stops here, before anything is written
+
+    def child_env(self, gpu):
+        """The environment of a BasicSR run's process: its torch threads, its GPU (a local slot's)."""
+        env = {'OMP_NUM_THREADS': str(self.threads)} if self.threads else {}
+        if gpu is not None:
+            env['CUDA_VISIBLE_DEVICES'] = gpu[1]
+        return env
+
+    def job_device(self, gpu):
+        """The torch device of this process's own work for a job (exporting a bank): the slot's GPU."""
+        return torch.device('cuda', gpu[0]) if gpu is not None else self.device
 
     # -------------------------------------------------------------- folder policy
     def config(self):
@@ -140,7 +179,8 @@ class Benchmark:
             if not osp.isfile(cfg_path):
                 raise GSDDError(f'--out {self.out} is not empty and holds no benchmark; choose another folder or '
                                 'pass --force to replace it')
-            if osp.isfile(report) and not (self.resume or self.report_only):
+            finished = osp.isfile(report) and training_sets.read_json(report).get('complete', True)
+            if finished and not (self.resume or self.report_only):  # a partial report (failed jobs) continues
                 raise GSDDError(f'{report} exists (a finished benchmark); pass --resume to reuse its rows and '
                                 'rewrite the report, or --force to start over')
             stored = training_sets.read_json(cfg_path)
@@ -178,17 +218,19 @@ class Benchmark:
                                       seed=seed))
         return specs
 
-    def _training_set(self, spec):
+    def _training_set(self, spec, gpu=None):
         m, b, seed = spec['method'], spec['budget'], spec['seed']
         if m == 'full':
             return ('full', ) + training_sets.full_set(self.out, self.train_root, self.scale) + (None, )
         if m in CORESETS:
             return ('coreset', ) + training_sets.coreset(self.out, self.train_root, m, b, seed, self.hr_size,
                                                          self.scale) + (None, )
-        return ('distilled', ) + training_sets.distilled(self.out, self.prof, m, b, seed, self.data, self.device)
+        return ('distilled', ) + training_sets.distilled(self.out, self.prof, m, b, seed, self.data,
+                                                         self.job_device(gpu), self.child_env(gpu))
 
-    def run_row(self, spec, row_dir):
-        """Train (SRModel, BasicSR's train pipeline) and test (its test pipeline) one row in ``row_dir``."""
+    def run_row(self, spec, row_dir, gpu=None):
+        """Train (SRModel: ``python -m gsdd_basicsr.train``) and test (``gsdd_basicsr.test``) one row in ``row_dir``,
+        each a process started there on its resolved options file, on ``gpu`` (a local slot; None: the job's)."""
         res = dict(spec, row_dir=row_dir, threads=self.threads, storage=None, distill_seconds=None,
                    distill_options=None, curve=[], train_seconds=0.0)
         if spec['method'] == 'bicubic':  # no training: the BicubicUpsampler arch through the test pipeline
@@ -196,11 +238,11 @@ class Benchmark:
             weights = write_state_dict(osp.join(row_dir, f'bicubic_upsampler_x{self.scale}.pth'), self.scale)
             network_g, key = {'type': 'BicubicUpsampler', 'scale': self.scale}, 'params_ema'
         else:
-            kind, folder, storage, meta = self._training_set(spec)
+            kind, folder, storage, meta = self._training_set(spec, gpu)
             opt = sr_train_options(self.prof, spec['net'], kind, spec['id'], spec['seed'], folder, self.test_root,
                                    self.scale, self.num_gpu)
             log(f'  training {spec["id"]}: {opt["train"]["total_iter"]} iterations on {folder}')
-            res['train_run_seconds'] = basicsr_runs.run('train', opt, row_dir, 'train_options.yml')
+            res['train_run_seconds'] = basicsr_runs.run('train', opt, row_dir, 'train_options.yml', self.child_env(gpu))
             res.update(basicsr_runs.training_curve(basicsr_runs.find_log(row_dir, 'train'), opt['train']['total_iter']))
             keep = ('num_images', 'hr_png_bytes', 'lr_png_bytes', 'hr_pixels', 'latent_bank_bytes',
                     'bank_plus_generator_bytes', 'generator_params', 'generator_paid_back_above_real_bytes',
@@ -213,7 +255,7 @@ class Benchmark:
             network_g = opt['network_g']
         topt = sr_test_options(self.prof, spec['id'], network_g, weights, key, self.test_root, self.scale,
                                self.num_gpu)
-        res['test_seconds'] = basicsr_runs.run('test', topt, row_dir, 'test_options.yml')
+        res['test_seconds'] = basicsr_runs.run('test', topt, row_dir, 'test_options.yml', self.child_env(gpu))
         res['metrics'] = basicsr_runs.test_metrics(basicsr_runs.find_log(row_dir, 'test'))
         res['test_options'] = osp.join(row_dir, 'test_options.yml')
         images = sorted(glob.glob(osp.join(row_dir, 'results', spec['id'], 'visualization', '*', '*.png')))
@@ -250,18 +292,8 @@ class Benchmark:
             elif self.report_only:
                 log(f'({k}/{len(specs)}) {spec["id"]}: not computed (--report-only)')
             else:
-                todo.append((self, spec, f'{k}/{len(specs)}', t_start))
-        if self.jobs == 1:
-            for task in todo:
-                _run_and_store(task)
-        elif todo:
-            log(f'{len(todo)} rows, {self.jobs} at a time on {self.device.type} ({self.threads or "default"} torch '
-                'thread(s) each)')
-            todo.sort(key=lambda task: not task[1]['method'].startswith('gsdd'))  # distillations (longest) first
-            # a fresh process per row: BasicSR's logger and torch's thread pool start clean, as in train.py
-            with multiprocessing.get_context(self.plan['start_method']).Pool(self.jobs, maxtasksperchild=1) as pool:
-                for _ in pool.imap_unordered(_run_and_store, todo):
-                    pass
+                todo.append((spec, f'{k}/{len(specs)}'))
+        failures = self._run_jobs(todo, t_start) if todo else {}
         rows = [training_sets.read_json(_row_json(self.out, s['id'])) for s in specs
                 if osp.isfile(_row_json(self.out, s['id']))]
         report = build_report(rows, config, self.budgets, self.real_stats, self.num_classes, self.layout)
@@ -276,7 +308,39 @@ class Benchmark:
                 k: old.get(k) for k in ('run_seconds', 'loadavg_start', 'loadavg_end')}
         write_outputs(self.out, report)
         log(f'report: {osp.join(self.out, "benchmark.md")}')
+        _raise_failures(failures)
         return json.loads(json.dumps(report))
+
+    def _engine(self):
+        return make_engine(self.engine, osp.join(self.out, 'engine', self.engine), self.engine_options,
+                           self.plan['slots'], gpus=int(self.device.type == 'cuda'), cpus=self.threads or 1)
+
+    def _run_jobs(self, todo, t_start):
+        """The distillations first (one job per distilled set), then the rows (one job each) whose set exists.
+
+        Returns:
+            dict: ``{job name: Outcome}`` of the jobs that did not finish (bad input or failed).
+        """
+        engine = self._engine()
+        where = (f'{len(self.plan["slots"])} at a time on this machine ({self.device.type})' if engine.name == 'local'
+                 else f'one {engine.name} job each')
+        log(f'{len(todo)} rows, {where}; {self.threads or "default"} torch thread(s) per run')
+        sets = {}
+        for spec, _ in todo:
+            if _set_job(spec):
+                sets.setdefault(_set_job(spec), spec)
+        outcomes = engine.run([(name, _distill, (self, spec)) for name, spec in sets.items()]) if sets else {}
+        unready = {name for name, o in outcomes.items() if o.status != 'done'}
+        blocked = sorted(spec['id'] for spec, _ in todo if _set_job(spec) in unready)
+        rows = [(spec['id'], _run_and_store, (self, spec, pos, t_start)) for spec, pos in todo
+                if spec['id'] not in blocked]
+        outcomes.update(engine.run(rows) if rows else {})
+        failures = {name: o for name, o in outcomes.items() if o.status != 'done'}
+        for name, o in failures.items():
+            log(f'{name}: {"bad input" if o.status == "bad_input" else "failed"}: {o.message}')
+        if blocked:
+            log(f'not run (their distillation did not finish): {", ".join(blocked)}')
+        return failures
 
 
 def _row_json(out, row_id):
@@ -284,18 +348,44 @@ def _row_json(out, row_id):
     return osp.join(out, 'rows', row_id, 'row.json')
 
 
-def _run_and_store(task):
-    """Run one row (``(benchmark, spec, 'k/n', start time)``) and write its ``row.json`` last."""
-    bench, spec, pos, t_start = task
+def _set_job(spec):
+    """The name of the distillation job a GSDD row needs (None for other rows)."""
+    if spec['method'].startswith('gsdd'):
+        return f'distill {spec["method"]}_{spec["budget"]["key"]}_s{spec["seed"]}'
+    return None
+
+
+def _distill(bench, spec, gpu):
+    """A distillation job: the distilled set of the GSDD row ``spec`` (its rows then find it ready)."""
+    bench._training_set(spec, gpu)
+
+
+def _run_and_store(bench, spec, pos, t_start, gpu):
+    """A row's job: run the row ``spec`` (``'k/n'`` of the rows) on ``gpu`` and write its ``row.json`` last."""
     if bench.threads:
         torch.set_num_threads(int(bench.threads))
     row_dir = osp.join(bench.out, 'rows', spec['id'])
-    log(f'({pos}) {spec["id"]} ...')
+    log(f'({pos}) {spec["id"]} ...' + (f' (GPU {gpu[1]})' if gpu is not None else ''))
     shutil.rmtree(row_dir, ignore_errors=True)  # an interrupted row starts over
     t0 = time.time()
-    res = bench.run_row(spec, row_dir)
-    res.update(row_seconds=time.time() - t0, loadavg_after=os.getloadavg())
+    res = bench.run_row(spec, row_dir, gpu)
+    res.update(row_seconds=time.time() - t0, loadavg_after=os.getloadavg(),
+               gpu=gpu[1] if gpu is not None else os.environ.get('CUDA_VISIBLE_DEVICES'))
     atomic_write_json(res, _row_json(bench.out, spec['id']))
     log(f'({pos}) {spec["id"]}: PSNR {res["metrics"]["psnr"]:.3f} '
         f'SSIM {res["metrics"].get("ssim") or float("nan"):.4f} ({res["row_seconds"]:.0f} s; '
         f'elapsed {time.time() - t_start:.0f} s)')
+
+
+def _raise_failures(failures):
+    """Bad input: one ``GSDDError`` with the first message (exit 2); a failed or killed job: :class:`RowsFailed`."""
+    bad = [o.message for o in failures.values() if o.status == 'bad_input']
+    if bad:
+        raise GSDDError(bad[0])
+    if failures:
+        raise RowsFailed(f'{len(failures)} job(s) did not finish ({", ".join(sorted(failures))}); the report holds the '
+                         'finished rows; run the same command again to rerun only these')
+
+
+class RowsFailed(RuntimeError):
+    """Jobs that started and failed or were killed: their rows rerun on the next call (exit status 1)."""

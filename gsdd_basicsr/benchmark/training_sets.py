@@ -10,7 +10,8 @@ exported-set layout (``HR/``, ``LR_bicubic/X<s>/``, ``storage_report.json``):
 
 A set is ready when its ``storage_report.json`` (and for GSDD ``distill.json``) exists, so an
 interrupted benchmark reuses every finished set. Each set is built under an exclusive lock
-(``data/<set>.lock``): rows run side by side (``--jobs``) that need the same set wait for one build.
+(``data/<set>.lock``): rows run side by side (``--jobs``, GPUs, cluster jobs) that need the same set wait for one
+build.
 """
 import contextlib
 import fcntl
@@ -118,8 +119,9 @@ def _prepare_generator(opt):
             return
 
 
-def distilled(out, prof, variant, budget, seed, data, device):
-    """Distil (``gsdd_basicsr.train``), export -> ``(folder, storage report, distillation record)``.
+def distilled(out, prof, variant, budget, seed, data, device, env=None):
+    """Distil (``gsdd_basicsr.train``, a process with ``env`` added to its environment), export on ``device``
+    -> ``(folder, storage report, distillation record)``.
 
     The record (``distill.json``) holds ``distill_seconds`` (from the run's log: model setup, the
     initialisation and every step), ``run_seconds`` (the whole pipeline call) and the options path.
@@ -137,7 +139,7 @@ def distilled(out, prof, variant, budget, seed, data, device):
             _prepare_generator(opt)
             log(f'distilling {set_id}: ipc {budget["ipc"]}, {opt["train"]["total_iter"]} iterations, '
                 f'generator {opt["network_g"]["type"]} ({run_dir})')
-            seconds = basicsr_runs.run('train', opt, run_dir, 'options.yml')
+            seconds = basicsr_runs.run('train', opt, run_dir, 'options.yml', env=env, label=f'distill {set_id}')
             bank = osp.join(run_dir, 'experiments', set_id, 'models', 'latents_latest.pth')
             export_distilled(bank, folder, source=data['train_root'], force=True, device=str(device))
             atomic_write_json({'distill_seconds': basicsr_runs.run_seconds(basicsr_runs.find_log(run_dir, 'train')),

@@ -1,12 +1,13 @@
-"""gsdd_basicsr.benchmark.basicsr_runs.parse_options: BasicSR's parsed options of an options file + --force_yml,
-as train.py / test.py get them, with the process's command line left as it was."""
+"""gsdd_basicsr.benchmark.basicsr_runs: parse_options (BasicSR's parsed options of an options file + --force_yml,
+as train.py / test.py get them, with the process's command line left as it was) and the progress relay of a
+run's iteration lines (the runs themselves: tests/benchmark/test_benchmark.py)."""
 import os
 import sys
 
 import pytest
 import torch
 
-from gsdd_basicsr.benchmark.basicsr_runs import parse_options
+from gsdd_basicsr.benchmark.basicsr_runs import Relay, parse_options, run
 from gsdd_basicsr.errors import GSDDError
 from helpers import ROOT
 
@@ -30,3 +31,31 @@ def test_bad_force_yml_names_the_file_and_the_entry(tmp_path):
     assert sys.argv == argv
     with pytest.raises(GSDDError, match='missing.yml does not exist'):
         parse_options(str(tmp_path / 'missing.yml'), str(tmp_path))
+
+
+def test_relay_prints_iterations_and_eta_throttled_and_the_last_one(capsys):
+    line = ('2026-01-01 10:00:00,000 INFO: [epoch:  0, iter:   {:,}, lr:(1.000e-03,)] [eta: 0:0{}:00, '
+            'time (data): 0.101 (0.001)] l_pix: 1.0e-02\n')
+    relay = Relay('gsdd_ipc1_s0', total=2000, every=3600)
+    relay('2026-01-01 10:00:00,000 INFO: Start training from epoch: 0, iter: 0\n')  # not an iteration line
+    for k, it in enumerate((100, 200, 1500)):
+        relay(line.format(it, 9 - k))
+    relay.finish()
+    relay.finish()  # nothing held back any more
+    assert capsys.readouterr().out.splitlines() == ['[gsdd_ipc1_s0] iter 100 / 2000, eta 0:09:00',
+                                                    '[gsdd_ipc1_s0] iter 1500 / 2000, eta 0:07:00']
+    every = Relay('row', every=0)
+    for it in (1, 2):
+        every(line.format(it, 1))
+    assert capsys.readouterr().out.splitlines() == ['[row] iter 1, eta 0:01:00', '[row] iter 2, eta 0:01:00']
+
+
+def test_a_run_refusing_its_input_is_one_gsdd_error(tmp_path):
+    """run(): the process exits 2 with its one line -> GSDDError with that line (final: not rerun as a failure)."""
+    import yaml
+    with open(os.path.join(ROOT, 'options', 'gsdd_distill_demo_x4.yml')) as f:
+        opt = yaml.safe_load(f)
+    opt['datasets']['train']['bogus'] = 1
+    with pytest.raises(GSDDError, match=r'^datasets.train has key\(s\) bogus'):
+        run('train', opt, str(tmp_path), 'options.yml')
+    assert (tmp_path / 'options.yml').is_file() and 'bogus' in (tmp_path / 'train.out').read_text()

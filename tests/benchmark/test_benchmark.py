@@ -1,11 +1,14 @@
 """tools/benchmark.py / gsdd_basicsr.benchmark: the smoke profile end to end (every SR row through
-gsdd_basicsr.train / test), resolved options per row, resume and refusal rules, statistics, log reading."""
+gsdd_basicsr.train / test processes), also as Slurm jobs on a local cluster with a job killed, resolved options
+per row, resume and refusal rules, statistics, log reading."""
 import json
 import math
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 
 import cv2
 import numpy as np
@@ -14,7 +17,7 @@ import torch
 import yaml
 
 from gsdd_basicsr import benchmark as bm
-from gsdd_basicsr.benchmark import basicsr_runs
+from gsdd_basicsr.benchmark import basicsr_runs, command_line
 from gsdd_basicsr.benchmark.profiles import drop, merge
 from helpers import ROOT, benchmark_cli, have_generator, write_rgb
 
@@ -157,6 +160,51 @@ def test_unfinished_run_continues_and_partial_report(smoke, data, tmp_path):
     assert 'Partial report' in (part / 'benchmark.md').read_text()
 
 
+def test_slurm_engine_same_table_and_a_killed_row_reruns(smoke, data, slurm, tmp_path, capsys):
+    """--engine slurm on a local Slurm cluster: every distillation and row one Slurm job (submitit). One row's
+    job killed mid-training (scancel): the call exits 1 naming it, the report holds the other rows; the same
+    command again reruns only that row; the table equals the plain run's. To keep the test short, the sets and
+    three finished rows come from the plain run: the engine runs the GSDD set's distillation job (it finds the
+    set built) and three rows, gsdd, random and full (the one killed)."""
+    out, plain = smoke
+    killed, target = 'full__EDSR-tiny__s0', tmp_path / 'slurm'
+    for folder in ('data', 'distill'):  # the plain run's sets (same seeds): its distillation jobs find them ready
+        shutil.copytree(out / folder, target / folder, ignore=shutil.ignore_patterns('*.lock'))
+    for row in ('bicubic', 'gsdd-real-init__ipc1__EDSR-tiny__s0', 'gsdd-residual__ipc1__EDSR-tiny__s0'):
+        shutil.copytree(out / 'rows' / row, target / 'rows' / row)  # finished rows: kept, never recomputed
+    (target / 'config.json').write_text((out / 'config.json').read_text())
+    argv = ['--train-root', str(data / 'train'), '--test-root', str(data / 'test'), '--out', str(target),
+            '--profile', 'smoke', '--engine', 'slurm', '--engine-option', 'timeout_min=30']
+
+    def kill_when_training():
+        log, deadline = target / 'rows' / killed / 'train.out', time.time() + 900
+        while time.time() < deadline and 'Start training' not in (log.read_text() if log.is_file() else ''):
+            time.sleep(0.2)
+        subprocess.run(['scancel', '--name', killed], check=True)
+
+    killer = threading.Thread(target=kill_when_training, daemon=True)
+    killer.start()
+    with pytest.raises(SystemExit) as exc:
+        command_line.main(argv)
+    killer.join()
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and killed in err and 'run the same command again' in err
+    partial = json.loads((target / 'benchmark.json').read_text())
+    assert not partial['complete'] and partial['rows_missing'] == [killed]
+    kept = {p.parent.name: p.stat().st_mtime_ns for p in (target / 'rows').glob('*/row.json')}
+    assert len(kept) == 5 and (target / 'engine' / 'slurm').is_dir()
+    command_line.main(argv)  # the same command: only the killed row runs
+    final = json.loads((target / 'benchmark.json').read_text())
+    assert final['complete'] and len(final['rows']) == len(plain['rows'])
+    again = {p.parent.name: p.stat().st_mtime_ns for p in (target / 'rows').glob('*/row.json')}
+    assert {k: v for k, v in again.items() if k != killed} == kept and killed in again
+    for name in ('psnr', 'ssim', 'niqe'):
+        figures = {r['id']: r['metrics'][name] for r in final['rows']}
+        assert figures == pytest.approx({r['id']: r['metrics'][name] for r in plain['rows']}, abs=1e-4), name
+    assert {r['id']: r['storage'] and r['storage']['hr_pixels'] for r in final['rows']} == {
+        r['id']: r['storage'] and r['storage']['hr_pixels'] for r in plain['rows']}
+
+
 def test_cli_errors_exit_2(tmp_path, monkeypatch, capsys):
     code = benchmark_cli(monkeypatch, '--train-root', str(tmp_path / 'nope'), '--test-root', str(tmp_path), '--out',
                 str(tmp_path / 'o'), '--profile', 'smoke')
@@ -171,6 +219,16 @@ def test_cli_errors_exit_2(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 2 and 'mine.yml' in err and 'budget' in err
     assert not (tmp_path / 'o').exists()
+
+
+def test_bad_engine_options_exit_2_before_anything_is_written(data, tmp_path, monkeypatch, capsys):
+    code = benchmark_cli(monkeypatch, '--train-root', str(data / 'train'), '--test-root', str(data / 'test'),
+                         '--out', str(tmp_path / 'o'), '--profile', 'smoke', '--engine-option', 'slurm_partition=gpu')
+    err = capsys.readouterr().err
+    assert code == 2 and '--engine-option is for a cluster engine' in err and not (tmp_path / 'o').exists()
+    code = benchmark_cli(monkeypatch, '--train-root', str(data / 'train'), '--test-root', str(data / 'test'),
+                         '--out', str(tmp_path / 'o'), '--profile', 'smoke', '--engine-option', 'partition')
+    assert code == 2 and 'not KEY=VALUE' in capsys.readouterr().err and not (tmp_path / 'o').exists()
 
 
 def test_foreign_non_empty_out_is_refused(tmp_path):

@@ -1,4 +1,4 @@
-"""The GPU profile photo_gpu: its rows, its CUDA --jobs process plan (device injected, no GPU needed), and
+"""The GPU profile photo_gpu: its rows, its CUDA plan (device injected, no GPU needed: every GPU runs rows), and
 a whole run at smoke size on the CPU (--override options/benchmark/overrides/photo_gpu_smoke.yml)."""
 import json
 import os
@@ -14,65 +14,46 @@ from helpers import ROOT, benchmark_cli, have_generator
 SMOKE = os.path.join(ROOT, 'options', 'benchmark', 'overrides', 'photo_gpu_smoke.yml')
 
 
-def test_process_plan_on_cuda_splits_the_cores_and_spawns():
-    plan = runner.process_plan('cuda', 8, None, 16)
-    assert plan == dict(jobs=8, threads=2, start_method='spawn', device_type='cuda')
-    assert runner.process_plan('cuda', 8, 3, 16)['threads'] == 3  # an explicit --threads wins
-    assert runner.process_plan('cuda', 1, None, 16)['threads'] is None  # one row: torch's default
-    assert runner.process_plan('cuda', 32, None, 16)['threads'] == 1
-    assert runner.process_plan('cpu', 2, 1, 2) == dict(jobs=2, threads=1, start_method='spawn', device_type='cpu')
-    with pytest.raises(bm.GSDDError, match='--jobs 2'):
-        runner.process_plan('mps', 2, None, 8)
-
-
 class _Stop(Exception):
     pass
 
 
-def test_cuda_jobs_run_each_row_in_its_own_process_on_the_one_gpu(data, tmp_path, monkeypatch):
-    """With the device injected as CUDA: the same rows as on a CPU, in a spawned pool of --jobs
-    single-task processes, distillations first, every run on ``num_gpu: auto``."""
+def test_cuda_rows_go_to_every_gpu_distillations_first(data, tmp_path, monkeypatch):
+    """With the device injected as CUDA (2 GPUs): the local engine gets one slot per GPU, the distillation jobs
+    come first (one per distilled set), every run on ``num_gpu: auto`` with its slot's CUDA_VISIBLE_DEVICES."""
     monkeypatch.setattr('gsdd_basicsr.weights.generator.resolve_device', lambda device: torch.device('cuda'))
+    monkeypatch.setattr(runner.torch.cuda, 'device_count', lambda: 2)
     monkeypatch.setattr(runner.os, 'cpu_count', lambda: 16)
+    monkeypatch.delenv('CUDA_VISIBLE_DEVICES', raising=False)
     seen = {}
 
-    class Pool:
-        def __init__(self, processes, maxtasksperchild=None):
-            seen.update(processes=processes, maxtasksperchild=maxtasksperchild)
+    class Engine:  # records what the benchmark hands its engine, runs nothing
+        name = 'local'
 
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def imap_unordered(self, func, tasks):
-            seen.update(func=func, tasks=list(tasks))
+        def run(self, jobs):
+            seen['jobs'] = list(jobs)
             raise _Stop
 
-    class Context:
-        def __init__(self, method):
-            seen['method'] = method
-            self.Pool = Pool
+    def make_engine(name, folder, options, slots, gpus, cpus):
+        seen.update(name=name, slots=slots, gpus=gpus, cpus=cpus)
+        return Engine()
 
-    monkeypatch.setattr(runner.multiprocessing, 'get_context', Context)
-    b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile='photo_gpu', seeds=3,
-                     jobs=8)
-    assert b.device.type == 'cuda' and b.num_gpu == 'auto' and b.threads == 2
+    monkeypatch.setattr(runner, 'make_engine', make_engine)
+    b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile='photo_gpu', seeds=3)
+    assert b.device.type == 'cuda' and b.num_gpu == 'auto' and b.threads == 8
     with pytest.raises(_Stop):
         b.run()
-    assert seen['method'] == 'spawn' and seen['processes'] == 8 and seen['maxtasksperchild'] == 1
-    assert seen['func'] is runner._run_and_store
-    specs = [t[1] for t in seen['tasks']]
+    assert seen['name'] == 'local' and seen['slots'] == [(0, '0'), (1, '1')] and seen['gpus'] == 1
+    assert b.child_env((1, '1')) == {'OMP_NUM_THREADS': '8', 'CUDA_VISIBLE_DEVICES': '1'}
+    jobs = seen['jobs']  # the first engine call: the distillations, one per (variant, budget, seed)
+    assert all(fn is runner._distill for _, fn, _ in jobs)
     cpu = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'cpu'), profile='photo_gpu', seeds=3,
                        device='cpu')
     cpu._plan()
-    assert sorted(s['id'] for s in specs) == sorted(s['id'] for s in cpu._row_specs())
-    methods = [s['method'] for s in specs]
-    first_other = next(k for k, m in enumerate(methods) if not m.startswith('gsdd'))
-    assert all(not m.startswith('gsdd') for m in methods[first_other:])  # the distilled rows go first
-    assert {'bicubic', 'full', 'random', 'kcenter', 'gsdd', 'gsdd-real-init'} == set(methods)
-    assert len(specs) == 1 + 3 * (1 + len(b.budgets) * 3 + len(b.budgets))  # the tiny set: one IPC
+    gsdd_rows = [s for s in cpu._row_specs() if s['method'].startswith('gsdd')]
+    assert sorted(name for name, _, _ in jobs) == sorted({f'distill {s["method"]}_{s["budget"]["key"]}_s{s["seed"]}'
+                                                          for s in gsdd_rows})
+    assert len(jobs) == 2 * 3  # gsdd and gsdd-real-init, 3 seeds, the tiny set's one IPC
 
 
 def test_photo_gpu_is_the_scale_the_issue_asks_for():

@@ -8,20 +8,28 @@ files in options/benchmark/, shipped with the package) or the path of your own p
 --override merges a YAML of settings onto it (options/benchmark/overrides/photo_gpu_smoke.yml rehearses
 photo_gpu on a CPU). Relative paths in profiles are tried against the current folder, then the shipped
 options' root; relative weights paths in options (experiments/pretrained_models/...) are the current folder's.
-Every SR row runs gsdd_basicsr.train / gsdd_basicsr.test on its resolved options, written to
-<out>/rows/<row>/{train,test}_options.yml. Writes <out>/benchmark.json, benchmark.md and plots;
-each finished row is kept, so an interrupted run continues when started again with the same
-arguments. A finished report is never overwritten: --resume reuses its rows and rewrites the
-report (e.g. with more --seeds), --force deletes <out> and starts over.
+Every SR row runs gsdd_basicsr.train / gsdd_basicsr.test, each a process started in <out>/rows/<row>/ on the
+row's resolved options ({train,test}_options.yml there); their iterations and ETA print as progress lines
+(every 30 s, GSDD_PROGRESS_SECONDS). Where the rows run: --jobs rows side by side on a CPU; on CUDA every
+visible GPU runs --rows-per-gpu rows at a time (the distillations first); --engine slurm makes each
+distillation and each row one Slurm job (submitit; --engine-option slurm_partition=gpu ...; docs/scale.md).
+Writes <out>/benchmark.json, benchmark.md and plots; each finished row is kept, so an interrupted run (or a
+failed or killed job) continues when started again with the same arguments. A finished report is never
+overwritten: --resume reuses its rows and rewrites the report (e.g. with more --seeds), --force deletes <out>
+and starts over.
 """
 import argparse
 import shlex
 import sys
 
+import yaml
+
 import gsdd_basicsr  # noqa: F401  (compat fixes + registration)
+from gsdd_basicsr.benchmark.engines import ENGINES
 from gsdd_basicsr.benchmark.profiles import builtin_profiles
-from gsdd_basicsr.benchmark.runner import Benchmark
+from gsdd_basicsr.benchmark.runner import Benchmark, RowsFailed
 from gsdd_basicsr.cli import user_errors
+from gsdd_basicsr.errors import GSDDError
 
 
 def main(argv=None, prog='gsdd_basicsr.benchmark', invocation='python -m gsdd_basicsr.benchmark'):
@@ -41,8 +49,15 @@ def main(argv=None, prog='gsdd_basicsr.benchmark', invocation='python -m gsdd_ba
     parser.add_argument('--device', default='auto', help='auto | cpu | cuda')
     parser.add_argument('--threads', type=int, default=None, help="torch CPU threads per run (default: the profile's)")
     parser.add_argument('--jobs', type=int, default=1,
-                        help='rows run side by side, each in its own process: on a CPU (e.g. 2 with --threads 1) '
-                             'or on the one GPU (e.g. 8; torch threads default to cores / jobs)')
+                        help='rows run side by side: on a CPU (e.g. 2 with --threads 1); on CUDA spread over the GPUs')
+    parser.add_argument('--rows-per-gpu', type=int, default=1,
+                        help='on CUDA: rows one GPU runs at a time (every visible GPU runs rows; torch threads '
+                             'default to cores / running rows)')
+    parser.add_argument('--engine', default='local', choices=ENGINES,
+                        help='local: this machine; slurm: one Slurm job per distillation and per row (submitit)')
+    parser.add_argument('--engine-option', action='append', default=[], metavar='KEY=VALUE',
+                        help="a cluster engine parameter (submitit's), repeatable: slurm_partition=gpu, "
+                             'timeout_min=720, slurm_account=lab')
     parser.add_argument('--report-only', action='store_true',
                         help='write the report from the rows finished so far (a partial report), compute nothing')
     group = parser.add_mutually_exclusive_group()
@@ -51,7 +66,24 @@ def main(argv=None, prog='gsdd_basicsr.benchmark', invocation='python -m gsdd_ba
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     command = f'{invocation} ' + ' '.join(shlex.quote(a) for a in argv)
-    with user_errors(prog):
-        Benchmark(args.train_root, args.test_root, args.out, profile=args.profile, seeds=args.seeds,
-                  resume=args.resume, force=args.force, device=args.device, command=command, threads=args.threads,
-                  report_only=args.report_only, jobs=args.jobs, override=args.override).run()
+    try:
+        with user_errors(prog):
+            Benchmark(args.train_root, args.test_root, args.out, profile=args.profile, seeds=args.seeds,
+                      resume=args.resume, force=args.force, device=args.device, command=command,
+                      threads=args.threads, report_only=args.report_only, jobs=args.jobs, override=args.override,
+                      rows_per_gpu=args.rows_per_gpu, engine=args.engine,
+                      engine_options=engine_options(args.engine_option)).run()
+    except RowsFailed as err:  # jobs that started and failed: not bad input; the next call reruns their rows
+        print(f'{prog}: {err}', file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def engine_options(entries):
+    """``['key=value', ...]`` -> ``{key: YAML value}`` (numbers and booleans typed as in an options file)."""
+    out = {}
+    for entry in entries:
+        key, sep, value = entry.partition('=')
+        if not sep or not key:
+            raise GSDDError(f'--engine-option {entry} is not KEY=VALUE (e.g. slurm_partition=gpu)')
+        out[key.strip()] = yaml.safe_load(value)
+    return out
