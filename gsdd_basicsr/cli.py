@@ -9,6 +9,8 @@ naming the log; the line (and a bug's traceback) is also written to the log.
 import contextlib
 import glob
 import logging
+import os
+import shutil
 import sys
 import time
 import traceback
@@ -33,6 +35,56 @@ def run_log(opt, entry):
     return newest
 
 
+def run_folders(opt, entry, root):
+    """A function that takes back the folders BasicSR's ``entry`` (train | test) pipeline creates for ``opt``.
+
+    Before reading any data, BasicSR creates ``path.experiments_root`` (a test: ``path.results_root``) and,
+    when ``logger.use_tb_logger`` is on and the name has no ``debug``, ``<root>/tb_logger/<name>``; a folder
+    of that name that exists is first renamed ``<folder>_archived_<time>`` (``basicsr.utils.mkdir_and_rename``;
+    a resumed training creates nothing). Made before the start, the function notes what each folder's parent
+    holds; called after bad input stopped the run, it removes each folder the run created and moves back what
+    BasicSR moved aside. A folder holding a checkpoint (``*.pth``, ``*.state``) is kept, and only the rank-0
+    process (the one BasicSR lets create them) touches anything.
+
+    Returns:
+        callable: ``take_back() -> bool``, True when every folder is as it was before the start.
+    """
+    if entry == 'train':
+        folders = [opt['path']['experiments_root']]
+        if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name']:
+            folders.append(osp.join(root, 'tb_logger', opt['name']))  # basicsr.train's tensorboard folder
+    else:
+        folders = [opt['path']['results_root']]
+    before = {folder: _entries(osp.dirname(folder)) for folder in folders}
+
+    def take_back():
+        from basicsr.utils.dist_util import get_dist_info
+        if get_dist_info()[0] != 0:  # the run's own rank (the parsed options say 0 before the launcher starts)
+            return False
+        return all([_take_back(folder, entries) for folder, entries in before.items()])
+
+    return take_back
+
+
+def _entries(folder):
+    return set(os.listdir(folder)) if osp.isdir(folder) else set()
+
+
+def _take_back(folder, entries_before):
+    """Restore ``folder``'s parent to ``entries_before`` for this folder: True when done (or nothing to do)."""
+    name = osp.basename(folder)
+    moved_aside = [e for e in _entries(osp.dirname(folder)) - entries_before if e.startswith(f'{name}_archived_')]
+    if name in entries_before and not moved_aside:
+        return True  # the run used the folder as it was (a resume): nothing of its own to take back
+    if osp.isdir(folder):
+        if any(f.endswith(('.pth', '.state')) for _, _, files in os.walk(folder) for f in files):
+            return False
+        shutil.rmtree(folder)
+    if len(moved_aside) == 1:
+        os.rename(osp.join(osp.dirname(folder), moved_aside[0]), folder)
+    return True
+
+
 def _where(log):
     if log is None:
         return 'no log was written'
@@ -40,7 +92,7 @@ def _where(log):
 
 
 @contextlib.contextmanager
-def user_errors(prog, log=None):
+def user_errors(prog, log=None, take_back=None):
     """Print a failure inside the block as ``<prog>: error: <message>`` and exit with its status.
 
     Args:
@@ -49,11 +101,13 @@ def user_errors(prog, log=None):
             ``GSDDError`` (exit 2) and ``RunFailure`` (exit 1) are caught; with it, the line ends with where
             the log is and is also written to the log, an out-of-memory error is a ``RunFailure``, and any other
             error is printed and logged with its traceback and exits 1.
+        take_back (callable | None): takes back the run's folders (:func:`run_folders`) on bad input; where it
+            does (returns True), the line names no log, for there is none left.
     """
     try:
         yield
     except GSDDError as err:
-        _exit(prog, err, 2, log)
+        _exit(prog, err, 2, None if take_back is not None and take_back() else log)
     except RunFailure as err:
         _exit(prog, err, 1, log)
     except OOM_ERRORS as err:

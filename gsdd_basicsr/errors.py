@@ -7,7 +7,8 @@ benchmark) print both kinds as one line ``<prog>: error: <message>`` on stderr, 
 - **Bad input**, :class:`GSDDError` (a ``ValueError``), exit status 2: options, arguments or data the user
   can fix. ``MissingInputError`` is also a ``FileNotFoundError``, ``OutputExistsError`` a ``FileExistsError``.
   ``train.py`` / ``test.py`` check the options before BasicSR creates anything
-  (:mod:`gsdd_basicsr.options_check`), so bad input found there leaves nothing behind.
+  (:mod:`gsdd_basicsr.options_check`), and take back the run's folders for bad input found after the start
+  (:func:`gsdd_basicsr.cli.run_folders`), so bad input leaves nothing behind.
 - **A run that started and failed**, :class:`RunFailure` (a ``RuntimeError``), exit status 1: a non-finite
   loss, :class:`OutOfMemory` (also a ``MemoryError``), :class:`WriteError` (also an ``OSError``: a full disk,
   no permission). A training or test run keeps its folder and log, and the line names the log.

@@ -5,9 +5,9 @@ Usage (from the folder that should hold ``results/``)::
     python gsdd_basicsr/test.py -opt options/gsdd_test_demo_x4.yml
     python -m gsdd_basicsr.test -opt ...
 
-As in ``train.py``: the options are checked before BasicSR creates anything (bad input: one line, exit status
-2, nothing created); a test that started and failed keeps ``results/<name>/`` with its log, exits with status 1
-and names the log.
+As in ``train.py``: the options are checked before BasicSR creates anything (bad input: one line, exit status 2,
+nothing left: what only the data shows takes ``results/<name>/`` back); a test that started and failed keeps
+``results/<name>/`` with its log, exits with status 1 and names the log.
 """
 import os
 import sys
@@ -19,7 +19,7 @@ if __package__ in (None, ''):
 import gsdd_basicsr  # noqa: E402,F401  (global fixes + registration)
 from basicsr.test import test_pipeline  # noqa: E402
 
-from gsdd_basicsr.cli import run_log, user_errors  # noqa: E402
+from gsdd_basicsr.cli import run_folders, run_log, user_errors  # noqa: E402
 from gsdd_basicsr.options_check import check_options, parse_command_line  # noqa: E402
 from gsdd_basicsr.pipeline_fixes import pipeline_fixes  # noqa: E402
 
@@ -29,7 +29,7 @@ def main():
     with user_errors('test.py'), pipeline_fixes():
         opt = parse_command_line(root, is_train=False)
         check_options(opt)
-        with user_errors('test.py', log=run_log(opt, 'test')):
+        with user_errors('test.py', log=run_log(opt, 'test'), take_back=run_folders(opt, 'test', root)):
             test_pipeline(root)
 
 

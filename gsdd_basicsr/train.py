@@ -7,8 +7,10 @@ Usage (from the folder that should hold ``experiments/`` and ``tb_logger/``)::
     torchrun --nproc_per_node=2 gsdd_basicsr/train.py -opt ... --launcher pytorch
 
 The options are checked before BasicSR creates anything (:mod:`gsdd_basicsr.options_check`): bad input is one
-line, exit status 2, nothing created. A run that started and failed (a non-finite loss, out of memory, a full
-disk, a bug) keeps ``experiments/<name>/`` with its log and exits with status 1; its last line names the log
+line, exit status 2, nothing created; bad input that only reading the data or building the networks shows also
+exits 2, and the folders BasicSR had created for the run are taken back (:func:`gsdd_basicsr.cli.run_folders`).
+A run that started and failed (a non-finite loss, out of memory, a full disk, a bug) keeps
+``experiments/<name>/`` with its log and exits with status 1; its last line names the log
 (:mod:`gsdd_basicsr.cli`). The run gets :mod:`gsdd_basicsr.pipeline_fixes` (safe resume, CPU DDP, atomic
 checkpoints, ``--force_yml`` seeds, ``--force_yml datasets:val=~``).
 """
@@ -22,7 +24,7 @@ if __package__ in (None, ''):
 import gsdd_basicsr  # noqa: E402,F401  (global fixes + registration)
 from basicsr.train import train_pipeline  # noqa: E402
 
-from gsdd_basicsr.cli import run_log, user_errors  # noqa: E402
+from gsdd_basicsr.cli import run_folders, run_log, user_errors  # noqa: E402
 from gsdd_basicsr.options_check import check_options, parse_command_line  # noqa: E402
 from gsdd_basicsr.pipeline_fixes import pipeline_fixes  # noqa: E402
 
@@ -32,7 +34,7 @@ def main():
     with user_errors('train.py'), pipeline_fixes():
         opt = parse_command_line(root, is_train=True)
         check_options(opt)
-        with user_errors('train.py', log=run_log(opt, 'train')):
+        with user_errors('train.py', log=run_log(opt, 'train'), take_back=run_folders(opt, 'train', root)):
             train_pipeline(root)
 
 

@@ -8,8 +8,8 @@ traceback, and
 
 - bad input found by the options check (:mod:`gsdd_basicsr.options_check`): status 2, nothing created
   (no ``experiments/<name>``, ``tb_logger/<name>`` or export folder);
-- bad input found once the run started (building a dataset or a network): status 2, the run's folder and
-  log kept, the line names the log and is written in it;
+- bad input found once the run started (building a dataset or a network): status 2, and the folders BasicSR
+  had created are taken back (nothing left; an earlier run's folder of the same name keeps its name);
 - a run that started and failed (a non-finite loss, out of memory in the first step, a full disk, a bug):
   status 1, the folder and log kept, the line names the log (a bug also logs its traceback).
 
@@ -38,6 +38,7 @@ Runtime: about 7 s of CPU (``pytest tests/test_bad_input.py``).
 """
 import contextlib
 import errno
+import glob
 import io
 import os
 import shutil
@@ -261,15 +262,35 @@ def test_distillation_bad_input(setup, monkeypatch, breaker, message, found):
     os.makedirs(setup / 'cases', exist_ok=True)
     name = f'bad{breaker.__name__}'
     opt = gsdd_cli_opt(setup, name)
+    opt['logger']['use_tb_logger'] = True  # BasicSR then creates tb_logger/<name> too
     breaker(setup, breaker.__name__, opt)
     opt_path = setup / 'cases' / f'{name}.yml'
     opt_path.write_text(yaml.safe_dump(opt))
     code, _, err = train_in_process(setup, opt_path, monkeypatch=monkeypatch)
     line = _assert_one_error(code, err, 'train.py', message.format(root=setup))
-    if found == BEFORE:
-        assert _nothing_left(setup, name)
-    else:  # BasicSR had created the run's folder and log: both are kept, the line names the log and is in it
-        assert line.rsplit('; the log is ', 1)[0] in open(_names_its_log(line, setup, name)).read()
+    assert ('Version Information' in err) == (found == STARTED)  # BasicSR's first log lines: it had started
+    assert _nothing_left(setup, name) and 'the log is' not in line
+    assert not glob.glob(str(setup / '*' / f'{name}_archived_*'))
+
+
+def test_bad_input_after_the_start_gives_an_earlier_runs_folder_its_name_back(setup, monkeypatch):
+    """BasicSR renames an existing ``experiments/<name>`` (and ``tb_logger/<name>``) ``<name>_archived_<time>``
+    before the data shows the input is bad; the rename is undone, the earlier run's files untouched."""
+    os.makedirs(setup / 'cases', exist_ok=True)
+    name = 'bad_after_an_earlier_run'
+    opt = gsdd_cli_opt(setup, name)
+    opt['logger']['use_tb_logger'] = True
+    _empty_dataroot(setup, '_empty_dataroot_again', opt)
+    opt_path = setup / 'cases' / f'{name}.yml'
+    opt_path.write_text(yaml.safe_dump(opt))
+    for folder in ('experiments', 'tb_logger'):
+        os.makedirs(setup / folder / name)
+        (setup / folder / name / 'earlier.txt').write_text(folder)
+    code, _, err = train_in_process(setup, opt_path, monkeypatch=monkeypatch)
+    _assert_one_error(code, err, 'train.py', 'has no class sub-folders')
+    for folder in ('experiments', 'tb_logger'):
+        assert os.listdir(setup / folder / name) == ['earlier.txt']
+        assert not glob.glob(str(setup / folder / f'{name}_archived_*'))
 
 
 RUN_FAILURES = [  # (breaker, what the one message must say): runs that started and failed

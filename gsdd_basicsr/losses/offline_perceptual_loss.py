@@ -34,6 +34,7 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.weights.lpips import load_state_dict as load_lpips_state_dict
+from gsdd_basicsr.weights.state_file import load_state_dict_file
 
 VGG19_FILE = 'vgg19-dcbb9e9d.pth'  # torchvision's name of its ImageNet VGG19 weights
 _CFG = {'vgg16': 'D', 'vgg19': 'E'}  # torchvision's layer configurations of the two
@@ -58,13 +59,7 @@ def vgg_features_state(vgg_type, weights=None):
             raise MissingInputError(
                 f'VGG19 weights {weights} are missing; put torchvision\'s {VGG19_FILE} there (torchvision keeps it in '
                 f'{osp.join(torch.hub.get_dir(), "checkpoints")}) or set perceptual_opt.weights to its path.')
-        try:
-            state = torch.load(weights, map_location='cpu', weights_only=True)
-        except Exception as err:
-            raise GSDDError(f'VGG19 weights {weights} cannot be loaded safely ({type(err).__name__}); use '
-                            f'torchvision\'s {VGG19_FILE}.') from err
-        if not isinstance(state, dict):
-            raise GSDDError(f'VGG19 weights {weights} are not a state dict; use torchvision\'s {VGG19_FILE}.')
+        state = load_state_dict_file(weights, 'VGG19 weights', f"use torchvision's {VGG19_FILE}")
     return {k: v for k, v in state.items() if k.startswith('features.')}
 
 

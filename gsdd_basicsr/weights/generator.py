@@ -11,6 +11,7 @@ from basicsr.models.base_model import BaseModel
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
+from gsdd_basicsr.weights.state_file import load_state_dict_file
 
 CONVERT_HINT = ('convert the official Real-ESRGAN weights with `python tools/convert_realesrgan_ncnn.py --model all` '
                 '(writes experiments/pretrained_models/)')
@@ -63,13 +64,7 @@ def _state_dict_from_file(path, param_key):
 
     Read once here, safely (``weights_only``), so that a file BasicSR would fail on is reported as one line.
     """
-    try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:
-        raise GSDDError(f'generator weights {path} cannot be loaded safely ({type(err).__name__}); '
-                        f'use a BasicSR state dict, e.g. {CONVERT_HINT}.') from err
-    if not isinstance(state, dict):
-        raise GSDDError(f'generator weights {path} are not a state dict.')
+    state = load_state_dict_file(path, 'generator weights', f'use a BasicSR state dict, e.g. {CONVERT_HINT}')
     key = None
     for candidate in (param_key, 'params_ema', 'params'):
         if candidate and isinstance(state.get(candidate), dict):

