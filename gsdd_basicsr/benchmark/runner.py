@@ -43,13 +43,12 @@ log = progress('benchmark')
 
 def class_layout(train_root):
     """``('folder', class names)`` when every image sits in a class sub-folder, else ``('kmeans', [])``."""
-    from gsdd_basicsr.utils.image_io import class_of, list_images
+    from gsdd_basicsr.utils.image_io import folder_classes, list_images
     files = list_images(train_root)
     if not files:
         raise MissingInputError(f'no images under --train-root {train_root}')
-    if all('/' in f for f in files):
-        return 'folder', sorted({class_of(f) for f in files})
-    return 'kmeans', []
+    classes = folder_classes(files)
+    return ('folder', classes) if classes else ('kmeans', [])
 
 
 def process_plan(device_type, jobs, threads, cpu_count, num_gpus=0, rows_per_gpu=1, visible=None):
