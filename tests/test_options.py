@@ -25,7 +25,7 @@ VARIANTS = ('distilled', 'coreset', 'full')
 EXPECTED = [f'{stem}_{v}.yml' for stem in TRIPLES for v in VARIANTS] + [
     'gsdd_train_RealESRNet_x4plus.yml', 'gsdd_train_RealESRGAN_x4plus.yml', 'gsdd_train_RealESRGAN_x4plus_finetune.yml',
     'gsdd_test_realworld_niqe_x4.yml', 'gsdd_train_EDSR_demo_x4.yml', 'gsdd_test_demo_x4.yml',
-    'gsdd_test_benchmarks_x4.yml'
+    'gsdd_test_benchmarks_x4.yml', 'gsdd_test_paired_x4.yml'
 ]
 # what basicsr 1.4.2's BaseModel supports (get_optimizer / setup_schedulers)
 SR_OPTIMIZERS = {'Adam'}
@@ -244,11 +244,30 @@ def test_realsr_pairs_by_meta_info_and_filename_tmpl(tmp_path):
         assert item['gt'].shape == (3, 32, 48) and item['lq'].shape == (3, 8, 12)
 
 
+def test_paired_test_of_your_photos_is_the_benchmarks_edsr_m_with_lpips_and_niqe():
+    """gsdd_test_paired_x4.yml: one PairedImageDataset where tools/prepare_photo_data.py writes the test split, the
+    benchmark file's EDSR-M and weights keys, its PSNR / SSIM, plus LPIPS (AlexNet) and the demo test's NIQE."""
+    opt = load(osp.join(ROOT, 'options', 'gsdd_test_paired_x4.yml'))
+    bench = load(osp.join(ROOT, 'options', 'gsdd_test_benchmarks_x4.yml'))
+    demo = load(osp.join(ROOT, 'options', 'gsdd_test_demo_x4.yml'))
+    assert list(opt['datasets']) == ['test_1']
+    ds = opt['datasets']['test_1']
+    assert (ds['type'], ds['dataroot_gt'], ds['dataroot_lq']) == (
+        'PairedImageDataset', 'datasets/mine/test/HR', 'datasets/mine/test/LR_bicubic/X4')
+    assert opt['network_g'] == bench['network_g'] and opt['path'] == bench['path'] and opt['scale'] == 4
+    metrics = opt['val']['metrics']
+    assert list(metrics) == ['psnr', 'ssim', 'lpips', 'niqe']
+    assert {k: metrics[k] for k in ('psnr', 'ssim')} == dict(bench['val']['metrics'])
+    assert dict(metrics['lpips']) == dict(type='calculate_lpips', crop_border=4, net='alex', better='lower')
+    assert metrics['niqe'] == demo['val']['metrics']['niqe']
+
+
 # ------------------------------------------------------------------------------------------------
 # a real CPU run of the demo's train and test options
 # ------------------------------------------------------------------------------------------------
 def _run(script, opt_path, cwd):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get('PYTHONPATH')])), CUDA_VISIBLE_DEVICES='')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get('PYTHONPATH')])),
+               CUDA_VISIBLE_DEVICES='')
     return subprocess.run([sys.executable, osp.join(ROOT, 'gsdd_basicsr', script), '-opt', str(opt_path)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
