@@ -17,7 +17,8 @@ those folders left behind. :func:`check_options` reads only the parsed options a
 - ``GSDDModel``'s ``gsdd:`` block must parse (:func:`gsdd_basicsr.distill.options.parse_gsdd_options`);
 - a ``calculate_lpips`` metric in ``val.metrics`` of a run that validates or tests (a dataset other than
   ``train``) must have its converted weights (its ``weights`` key, else
-  :func:`gsdd_basicsr.weights.lpips.default_path`): the metric loads them only at the first image.
+  :func:`gsdd_basicsr.weights.lpips.default_path`; :func:`check_lpips_weights`): the metric loads them only at
+  the first image.
 
 :func:`parse_command_line` gives ``train.py`` / ``test.py`` the options BasicSR will parse from the command
 line, without creating anything. What only building a dataset or a network shows (a corrupt image, weights that
@@ -91,7 +92,9 @@ def check_options(opt, root=None):
             raise MissingInputError(f'path.{key} {value!r} does not exist; set it with --force_yml '
                                     f'path:{key}=<weights.pth> (or ~ to start from random weights).')
     _check_registered(opt)
-    _check_lpips_weights(opt, root)
+    if any(isinstance(block, dict) and not phase.startswith('train')
+           for phase, block in (opt.get('datasets') or {}).items()):
+        check_lpips_weights((opt.get('val') or {}).get('metrics'), root)  # else no metric is ever computed
     if opt.get('model_type') == 'GSDDModel':
         from gsdd_basicsr.distill.options import parse_gsdd_options
         parse_gsdd_options(opt.get('gsdd'))
@@ -121,12 +124,12 @@ def _check_registered(opt):
                             'name, or import the package that registers it.')
 
 
-def _check_lpips_weights(opt, root):
+def check_lpips_weights(metrics, root=None):
+    """Every ``calculate_lpips`` entry of ``metrics`` (a ``val.metrics`` dict, or None) names an LPIPS network
+    and finds its converted weights (its ``weights`` key, else :func:`gsdd_basicsr.weights.lpips.default_path`;
+    relative paths from ``root``), else one line naming the key, the file and the commands that make it."""
     from gsdd_basicsr.weights import lpips as lpips_weights
-    if not any(isinstance(block, dict) and not phase.startswith('train')
-               for phase, block in (opt.get('datasets') or {}).items()):
-        return  # no validation or test set: no metric is ever computed
-    for name, block in ((opt.get('val') or {}).get('metrics') or {}).items():
+    for name, block in (metrics or {}).items():
         if not isinstance(block, dict) or block.get('type') != 'calculate_lpips':
             continue
         net = block.get('net', 'alex')

@@ -244,7 +244,7 @@ def _cuda_means_model_device(method):
 
 @contextlib.contextmanager
 def pipeline_fixes():
-    """BasicSR with fixes 1-5 of the module docstring inside the block, as it was after it."""
+    """BasicSR with the fixes of the module docstring inside the block, as it was after it."""
     import basicsr.test
     import basicsr.train
     import basicsr.utils.dist_util as dist_util

@@ -1,4 +1,5 @@
-"""docs/your_data.md's commands, as written there, on a small class-folder photo set made here (steps 0-5).
+"""docs/your_data.md's commands, as written there, on a small class-folder photo set made here (steps 0-5: the
+paper's route and the CPU route beside it).
 
 Each ``bash`` block of the page runs through bash in an empty working folder holding links to the checkout's
 ``options/`` and ``tools/``. The page's commands are not edited: a shell function named ``python`` puts toy
@@ -34,6 +35,12 @@ TOY = {  # options file or tool -> what makes it toy-sized
         'network_g:num_feat=16 network_g:num_block=2 datasets:train:gt_size=32 datasets:train:batch_size_per_gpu=2 '
         'datasets:train:num_worker_per_gpu=0 datasets:train:dataset_enlarge_ratio=1 train:total_iter=2 '
         'val:val_freq=2 ' + _LOG),
+    'gsdd_distill_demo_x4': (
+        'gsdd:ipc=2 gsdd:latent_size=8 datasets:train:real:gt_size=32 datasets:val:gt_size=32 gsdd:batch_real=4 '
+        'gsdd:embed:num_feat=8 gsdd:embed:depth=2 gsdd:val_crops=4 gsdd:val_embed_draws=1 val:val_freq=20 ' + _LOG),
+    'gsdd_train_EDSR_demo_x4': (
+        'datasets:train:gt_size=32 datasets:train:batch_size_per_gpu=2 datasets:train:num_worker_per_gpu=0 '
+        'datasets:train:dataset_enlarge_ratio=1 train:total_iter=2 val:val_freq=2 ' + _LOG),
     'gsdd_test_paired_x4': 'network_g:num_feat=16 network_g:num_block=2',
     'gsdd_test_realworld_niqe_x4': 'path:pretrain_network_g=experiments/pretrained_models/RealESRGAN_x4plus.pth',
     'select_coreset': '--budget 2 --patch 32',
@@ -54,7 +61,7 @@ python() {
     if [[ $a == --force_yml && -n $opt && -n ${!var:-} ]]; then read -ra extra <<< "${!var}"; out+=("${extra[@]}"); fi
   done
   var="TOY_${tool}"
-  if [[ -n $tool && -n ${!var:-} ]]; then read -ra extra <<< "${!var}"; out+=("${extra[@]}"); fi
+  if [[ -n $tool && -n ${!var:-} && " $* " != *" --method full "* ]]; then read -ra extra <<< "${!var}"; out+=("${extra[@]}"); fi
   command "$PYTHON" "${out[@]}"
 }
 '''
@@ -80,7 +87,7 @@ def test_the_page_names_only_what_exists():
         assert os.path.isfile(os.path.join(ROOT, 'options', name)), name
     for name in set(re.findall(r'tools/(\w+\.py)', text)):
         assert os.path.isfile(os.path.join(ROOT, 'tools', name)), name
-    assert len(_blocks()) == 6
+    assert len(_blocks()) == 10
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='toy sizes are for the CPU')
@@ -123,6 +130,16 @@ def test_your_data_page_runs_as_written(tmp_path, lpips_files):
     assert bank['latents'].shape == (4, 3, 8, 8) and bank['class_names'] == ['meadow', 'wall']
     assert len(os.listdir(work / 'datasets/gsdd_mine_IPC100/HR')) == 4
     assert len(os.listdir(work / 'datasets/kcenter_mine_IPC100/HR')) == 4
+    # the CPU route: the compact generator's bank (20 steps, as the page shortens it), its export, a coreset of
+    # its IPC and the full set, and EDSR-S trained on the three
+    bank = torch.load(work / 'experiments/gsdd_mine_IPC10/models/latents_latest.pth', weights_only=True)
+    assert bank['latents'].shape == (4, 3, 8, 8)
+    assert len(os.listdir(work / 'datasets/gsdd_mine_IPC10/HR')) == 4
+    assert len(os.listdir(work / 'datasets/kcenter_mine_IPC10/HR')) == 4
+    tiles = sum(len(os.listdir(work / 'datasets/mine/train' / c)) for c in ('meadow', 'wall'))
+    assert len(os.listdir(work / 'datasets/full_mine/HR')) == tiles
+    for run in ('EDSR_S_gsdd_mine_IPC10', 'EDSR_S_kcenter_mine_IPC10', 'EDSR_S_full_mine'):
+        assert (work / 'experiments' / run / 'models/net_g_latest.pth').is_file()
     # step 4-5: both trainings, the paired test on the held-out photo (PSNR, SSIM, LPIPS with step 0's weights,
     # NIQE), NIQE on the LR-only folder
     for run in ('EDSR_M_gsdd_mine', 'EDSR_M_kcenter_mine'):

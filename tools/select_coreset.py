@@ -4,6 +4,7 @@
     python tools/select_coreset.py --source datasets/OST --out datasets/coreset_kcenter_ipc100 \\
         --method random|informative|kcenter --budget 100 --patch 128 [--seed 0] [--scale 4] [--lmdb] [--force] \\
         [--per-class | --no-per-class]
+    python tools/select_coreset.py --source datasets/OST --out datasets/full_OST --method full   # every image, whole
 
 With class folders (every image in ``SOURCE/<class>/``) ``--budget`` is per class (IPC) and each class's
 crops are chosen within it (``--per-class``, the default there); ``--no-per-class`` (the default for a
@@ -18,17 +19,19 @@ import os
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
 from gsdd_basicsr.cli import user_errors
-from gsdd_basicsr.sets.coreset import METHODS, select_coreset
+from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.sets.coreset import METHODS, full_set, select_coreset
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--source', required=True, help='real HR images (searched recursively; class folders allowed)')
     parser.add_argument('--out', required=True, help='output folder')
-    parser.add_argument('--method', required=True, choices=METHODS)
-    parser.add_argument('--budget', type=int, required=True,
-                        help='crops per class with --per-class, else crops in all')
-    parser.add_argument('--patch', type=int, required=True, help='HR crop size (a multiple of --scale)')
+    parser.add_argument('--method', required=True, choices=METHODS + ('full',),
+                        help='full: the full set (every source image, whole; no --budget or --patch), to train on '
+                        'with the same options as a coreset')
+    parser.add_argument('--budget', type=int, help='crops per class with --per-class, else crops in all')
+    parser.add_argument('--patch', type=int, help='HR crop size (a multiple of --scale)')
     parser.add_argument('--seed', type=int, default=0, help='seed for random / the first k-center (default 0)')
     parser.add_argument('--scale', type=int, default=4, help='SR factor of the LR_bicubic images (default 4)')
     parser.add_argument('--per-class', action=argparse.BooleanOptionalAction, default=None,
@@ -38,6 +41,17 @@ def main(argv=None):
     parser.add_argument('--force', action='store_true', help='replace a non-empty output folder')
     args = parser.parse_args(argv)
     with user_errors('select_coreset'):
+        if args.method == 'full':
+            if args.budget is not None or args.patch is not None or args.per_class is not None:
+                raise GSDDError('--method full writes every source image whole; drop --budget, --patch and '
+                                '--per-class')
+            report = full_set(args.source, args.out, scale=args.scale, force=args.force, lmdb=args.lmdb)
+            print(f'full set written to {os.path.abspath(args.out)}: {report["num_images"]} images, '
+                  f'{report["hr_png_bytes"]} HR PNG bytes')
+            return 0
+        if args.budget is None or args.patch is None:
+            raise GSDDError(f'--method {args.method} needs --budget N (crops per class) and --patch P (px), e.g. '
+                            '--budget 10 --patch 128')
         report = select_coreset(args.source, args.out, args.method, args.budget, args.patch, seed=args.seed,
                                 scale=args.scale, force=args.force, lmdb=args.lmdb, per_class=args.per_class)
     summary = {k: report[k] for k in ('num_images', 'budget_unit', 'images_per_class', 'num_candidates', 'hr_png_bytes',

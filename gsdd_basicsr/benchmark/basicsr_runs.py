@@ -162,8 +162,10 @@ class Relay:
         if not it:
             return
         eta = _ETA.search(line)
+        # BasicSR's eta of the last iteration is a negative timedelta ('-1 day, 23:59:58'): nothing is left
+        eta = eta and ('0:00:00' if eta.group(1).startswith('-') else eta.group(1))
         total = f' / {self.total}' if self.total else ''
-        self.pending = f'iter {it.group(1).replace(",", "")}{total}' + (f', eta {eta.group(1)}' if eta else '')
+        self.pending = f'iter {it.group(1).replace(",", "")}{total}' + (f', eta {eta}' if eta else '')
         now = time.time()
         if self.last_time is None or now - self.last_time >= self.every:
             self.log(self.pending)

@@ -3,7 +3,8 @@
     python -m gsdd_basicsr.benchmark --train-root datasets/demo/train --test-root datasets/demo/test \\
         --out results/benchmark_cpu --profile cpu --seeds 2
 
---profile: a shipped profile (smoke: < 3 min on a 2-core CPU; cpu: < 60 min; paper, photo_gpu: GPU-sized; the
+--profile: a shipped profile (smoke: < 3 min on a 2-core CPU; cpu: < 60 min; your_data: docs/your_data.md's table
+on a CPU, with options/benchmark/overrides/your_data_quick.yml for a rehearsal; paper, photo_gpu: GPU-sized; the
 files in options/benchmark/, shipped with the package) or the path of your own profile file of that form;
 --override merges a YAML of settings onto it (options/benchmark/overrides/photo_gpu_smoke.yml rehearses
 photo_gpu on a CPU). Relative paths in profiles are tried against the current folder, then the shipped

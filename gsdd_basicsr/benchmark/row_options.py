@@ -169,6 +169,18 @@ def sr_test_options(prof, row_id, network_g, weights, param_key, test_root, scal
     return _absolute_weights(opt)
 
 
+def check_metric_weights(prof):
+    """Before any run: the LPIPS weights that every row's test and every network's curve read are there (else one
+    line naming the file and how to make it, :func:`gsdd_basicsr.options_check.check_lpips_weights`)."""
+    from gsdd_basicsr.options_check import check_lpips_weights
+    t = prof['test']
+    check_lpips_weights((merge(read_yaml(t['options']), t.get('overrides')).get('val') or {}).get('metrics'))
+    for spec in prof['sr_nets'].values():
+        for path in sorted(set(spec['options'].values())):
+            own = (drop(merge(read_yaml(path), spec.get('overrides')), spec.get('drop')).get('val') or {}).get('metrics')
+            check_lpips_weights({m: (own or {}).get(m) for m in spec.get('curve_metrics', [])})
+
+
 def trained_weights(train_opt, row_dir):
     """``(path, param_key)`` of the network a training run leaves (EMA weights when the run keeps them)."""
     path = osp.join(row_dir, 'experiments', train_opt['name'], 'models', 'net_g_latest.pth')

@@ -32,7 +32,7 @@ from gsdd_basicsr.benchmark import basicsr_runs, training_sets
 from gsdd_basicsr.benchmark.engines import ENGINES, gpu_slots, make_engine
 from gsdd_basicsr.benchmark.profiles import CORESETS, load_profile, read_yaml
 from gsdd_basicsr.benchmark.report import build_report, write_outputs
-from gsdd_basicsr.benchmark.row_options import sr_test_options, sr_train_options, trained_weights
+from gsdd_basicsr.benchmark.row_options import check_metric_weights, sr_test_options, sr_train_options, trained_weights
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_write_json
 from gsdd_basicsr.utils.progress import progress
@@ -277,6 +277,8 @@ class Benchmark:
 
     def run(self):
         t_start, load_start = time.time(), os.getloadavg()
+        if not self.report_only:  # LPIPS's weights: missing, they would fail every row's test after its training
+            check_metric_weights(self.prof)
         config = self.config()
         self._prepare_out(config)
         self._plan()

@@ -1,7 +1,7 @@
 """The image sets the SR rows train on, each written once under ``<out>/data/<set>/`` in the
 exported-set layout (``HR/``, ``LR_bicubic/X<s>/``, ``storage_report.json``):
 
-- the full real set (:func:`gsdd_basicsr.sets.export.write_image_set` of every training image);
+- the full real set (:func:`gsdd_basicsr.sets.coreset.full_set`: every training image, the layout of a coreset);
 - real coresets (:func:`gsdd_basicsr.sets.coreset.select_coreset`), per class where the set has class
   folders, so that IPC means the same for every row;
 - GSDD sets: a distillation run (BasicSR's train pipeline, as ``gsdd_basicsr/train.py -opt`` run in
@@ -20,7 +20,6 @@ import os
 import shutil
 from os import path as osp
 
-import numpy as np
 
 from gsdd_basicsr.benchmark import basicsr_runs
 from gsdd_basicsr.benchmark.row_options import distill_options
@@ -61,20 +60,9 @@ def full_set(out, train_root, scale):
 
 def _write_full_set(folder, train_root, scale):
     if _report(folder) is None:
-        from gsdd_basicsr.sets.export import write_image_set
-        from gsdd_basicsr.utils.image_io import list_images, read_rgb
-        images, names, groups = [], [], []
-        for i, rel in enumerate(list_images(train_root)):
-            img = read_rgb(osp.join(train_root, rel))
-            h, w = img.shape[0] - img.shape[0] % scale, img.shape[1] - img.shape[1] % scale
-            rel = rel.replace('\\', '/')
-            stem = ''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in osp.splitext(rel)[0])
-            images.append(np.ascontiguousarray(img[:h, :w]))
-            names.append(f'{i:05d}_{stem}.png')
-            groups.append(rel.split('/')[0] if '/' in rel else 'all')
-        log(f'full set: {len(images)} real HR images -> {folder}')
-        write_image_set(folder, images, names, scale, groups=groups, source=train_root, force=True,
-                        report={'kind': 'full_real_set'})
+        from gsdd_basicsr.sets.coreset import full_set
+        log(f'full set: the real HR images of {train_root} -> {folder}')
+        full_set(train_root, folder, scale, force=True)
 
 
 def coreset(out, train_root, method, budget, seed, hr_size, scale):

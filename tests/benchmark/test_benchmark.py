@@ -255,6 +255,37 @@ def test_profiles_name_the_shipped_options():
     assert drop(merge(base, {}), ['d.e', 'a', 'x.y']) == {'d': {}, 'f': 0} and base['a']['b'] == 1
 
 
+def test_your_data_profile_tests_every_metric_and_its_quick_override_only_shortens():
+    """docs/your_data.md step 6 on a CPU: the table has PSNR, SSIM, LPIPS and NIQE; the rehearsal override keeps
+    every row and metric and changes lengths only (the SR schedule's length and period together)."""
+    from gsdd_basicsr.benchmark.row_options import sr_test_options
+    prof = bm.load_profile('your_data')
+    quick = bm.load_profile('your_data', os.path.join(ROOT, 'options', 'benchmark', 'overrides', 'your_data_quick.yml'))
+    t = sr_test_options(prof, 'gsdd__EDSR-S__s0', {'type': 'EDSR'}, 'w.pth', 'params', '/data/test', 4, 0)
+    assert {m['type'] for m in t['val']['metrics'].values()} == {
+        'calculate_psnr', 'calculate_ssim', 'calculate_niqe', 'calculate_lpips'}
+    assert prof['coresets'] == ['random', 'informative', 'kcenter'] and prof['ablations'] == ['gsdd-real-init']
+    for p in (prof, quick):
+        train = p['sr_nets']['EDSR-S']['overrides']['train']
+        assert train['scheduler']['periods'] == [train['total_iter']]
+    assert quick['sr_nets']['EDSR-S']['overrides']['train']['total_iter'] < \
+        prof['sr_nets']['EDSR-S']['overrides']['train']['total_iter']
+    same = ('budgets', 'coresets', 'ablations', 'test', 'scale', 'threads')
+    assert {k: quick[k] for k in same} == {k: prof[k] for k in same}
+
+
+def test_missing_lpips_weights_stop_the_benchmark_before_anything_is_written(data, tmp_path, monkeypatch):
+    """The your_data profile scores LPIPS: without its weights the run stops with one line before any
+    distillation (missing, they would fail every row's test after its training)."""
+    monkeypatch.chdir(tmp_path)  # no experiments/pretrained_models/ here
+    b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile='your_data')
+    from gsdd_basicsr.errors import MissingInputError
+    with pytest.raises(MissingInputError, match=r"^val\.metrics\.lpips needs LPIPS weights "
+                       r"'experiments/pretrained_models/lpips_alex\.pth'.*convert_lpips_weights"):
+        b.run()
+    assert not (tmp_path / 'out').exists()
+
+
 def test_ablations_are_variants_defined_in_yaml(data, tmp_path):
     """A profile names its ablations; their {overrides, drop} come from options/benchmark/ablations.yml, and the
     bicubic generator's weights are made from its arch type when missing (no ablation name in the code)."""
@@ -438,7 +469,8 @@ def test_training_curve_from_a_basicsr_log(tmp_path):
     assert basicsr_runs.test_metrics(str(log)) == {'psnr': 25.5}
 
 
-@pytest.mark.parametrize('profile', ['smoke', 'demo', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan', 'photo_gpu'])
+@pytest.mark.parametrize('profile', ['smoke', 'demo', 'cpu', 'paper', 'photo_init', 'photo', 'photo_levers', 'photo_gan', 'photo_gpu',
+                                     'your_data'])
 def test_every_row_of_a_shipped_profile_resolves_to_options_basicsr_parses(profile, data, tmp_path):
     """No run: every row's (and every distillation's) resolved options go through parse_options."""
     from gsdd_basicsr.benchmark.row_options import distill_options, sr_test_options, sr_train_options

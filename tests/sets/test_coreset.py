@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gsdd_basicsr  # noqa: F401  (compat fixes before basicsr)
-from gsdd_basicsr.sets.coreset import crop_features, degradation_psnr, imresize_matrix, select_coreset
+from gsdd_basicsr.sets.coreset import crop_features, degradation_psnr, full_set, imresize_matrix, select_coreset
 
 P = 16
 
@@ -195,3 +195,31 @@ def test_per_class_budget_larger_than_a_class(classes, tmp_path, run_tool, capsy
     assert run_tool('select_coreset', args + ['--no-per-class']) == 0
     assert json.load(open(tmp_path / 'cli' / 'storage_report.json'))['num_images'] == 3
     assert not osp.exists(tmp_path / 'x')
+
+
+def test_full_set_writes_every_image_whole_and_the_cli_names_its_arguments(source, tmp_path, run_tool, capsys):
+    """--method full: the full set by hand, in a coreset's layout (what the benchmark's full row trains on)."""
+    rep = full_set(source, str(tmp_path / 'full'), scale=4)
+    assert rep['kind'] == 'full_real_set' and rep['num_images'] == 4
+    assert rep['images_per_class'] == {'all': 1, 'animal': 2, 'sky': 1}
+    names, hrs = _hr(str(tmp_path / 'full'))
+    assert names == ['00000_animal_a.png', '00001_animal_b.png', '00002_flat.png', '00003_sky_c.png']
+    whole = [cv2.imread(osp.join(source, r))[..., ::-1] for r in ('animal/a.png', 'animal/b.png', 'flat.png', 'sky/c.png')]
+    for hr, img in zip(hrs, whole):  # whole images, cropped at the bottom and right to a multiple of 4
+        h, w = img.shape[0] // 4 * 4, img.shape[1] // 4 * 4
+        assert np.array_equal(hr, img[:h, :w])
+    for hr, n in zip(hrs, names):
+        lr = cv2.imread(osp.join(tmp_path, 'full', 'LR_bicubic', 'X4', n))
+        assert lr.shape[:2] == (hr.shape[0] // 4, hr.shape[1] // 4)
+
+    out = str(tmp_path / 'cli')
+    assert run_tool('select_coreset', ['--source', source, '--out', out, '--method', 'full']) == 0
+    assert 'full set written' in capsys.readouterr().out and len(os.listdir(osp.join(out, 'HR'))) == 4
+    for bad, says in ((['--method', 'full', '--budget', '3'], 'drop --budget'),
+                      (['--method', 'kcenter', '--patch', str(P)], 'needs --budget N')):
+        assert run_tool('select_coreset', ['--source', source, '--out', str(tmp_path / 'bad')] + bad) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0]
+    assert not osp.exists(tmp_path / 'bad')
+    with pytest.raises(ValueError, match='does not exist'):
+        full_set(str(tmp_path / 'nowhere'), str(tmp_path / 'x'))
