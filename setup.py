@@ -95,8 +95,9 @@ setup(
         'demo': WEIGHTS,
         # the benchmark's --engine slurm: one Slurm job per row (docs/scale.md)
         'slurm': ['submitit>=1.5'],
-        # lpips: the reference LPIPS network code our converted weights are checked against (tests only)
-        'test': WEIGHTS + ['pytest', 'lpips==0.1.4'],
+        # lpips: the reference LPIPS network code our converted weights are checked against (tests only);
+        # pytest-xdist: the suite's test files run side by side, one process per core (README, Tests)
+        'test': WEIGHTS + ['pytest', 'pytest-xdist', 'lpips==0.1.4'],
     },
     classifiers=[
         'Programming Language :: Python :: 3',

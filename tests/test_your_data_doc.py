@@ -87,7 +87,7 @@ def test_the_page_names_only_what_exists():
         assert os.path.isfile(os.path.join(ROOT, 'options', name)), name
     for name in set(re.findall(r'tools/(\w+\.py)', text)):
         assert os.path.isfile(os.path.join(ROOT, 'tools', name)), name
-    assert len(_blocks()) == 10
+    assert len(_blocks()) == 11
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='toy sizes are for the CPU')
@@ -147,5 +147,8 @@ def test_your_data_page_runs_as_written(tmp_path, lpips_files):
     test_log = open(next((work / 'results/test_EDSR_M_gsdd_mine').glob('test_*.log'))).read()
     for metric in ('psnr', 'ssim', 'lpips', 'niqe'):
         assert re.search(rf'# {metric}: [\d.]+', test_log), metric
+    for run in ('EDSR_S_gsdd_mine_IPC10', 'EDSR_S_kcenter_mine_IPC10', 'EDSR_S_full_mine'):
+        log = open(next((work / 'results' / f'test_{run}').glob('test_*.log'))).read()
+        assert all(re.search(rf'# {metric}: [\d.]+', log) for metric in ('psnr', 'ssim', 'lpips', 'niqe')), run
     niqe_log = open(next((work / 'results/niqe_mine').glob('test_*.log'))).read()
     assert re.search(r'# niqe: [\d.]+', niqe_log)
