@@ -6,7 +6,8 @@
 - :func:`run`: ``python -m gsdd_basicsr.train -opt <file>`` (or ``test``), a process of its own started in the
   run's folder, as a user would start it: ``experiments/``, ``results/`` and ``tb_logger/`` land in that
   folder and the written options file reruns the run as it is. Its console output goes to
-  ``<folder>/<entry>.out``; its iteration lines are relayed, throttled, as progress lines (:class:`Relay`).
+  ``<folder>/<entry>.out`` (or ``<console>.out``); its iteration lines are relayed, throttled, as progress
+  lines (:class:`Relay`).
   Exit status 2 (bad input) is a ``GSDDError``; any other failure, a kill included, is :class:`RunFailed`.
 - Reading a run back (:func:`find_log`, :func:`training_curve`, :func:`val_dm_curve`, :func:`test_metrics`,
   :func:`run_seconds`): figures come from BasicSR's own log lines (timestamps with milliseconds, ``iter:``,
@@ -81,18 +82,21 @@ def parse_options(opt_path, root, is_train=True, force_yml=None):
     return opt
 
 
-def run(entry, opt, folder, file_name, env=None, label=None):
+def run(entry, opt, folder, file_name, env=None, label=None, console=None):
     """Write ``opt`` to ``folder/file_name`` and run ``python -m gsdd_basicsr.<entry> -opt <file_name>`` in ``folder``.
 
     The run is its own process, as a user would start it (BasicSR's logger, torch's global flags and
     thread pool start clean), with this copy of the package first on ``PYTHONPATH``. Its console output goes
-    to ``<folder>/<entry>.out``; its BasicSR iteration lines are relayed as progress lines (:class:`Relay`).
+    to ``<folder>/<console or entry>.out``; its BasicSR iteration lines are relayed as progress lines
+    (:class:`Relay`).
 
     Args:
         entry (str): ``train`` | ``test``.
         opt (dict): the options (written as they are; the file reruns the run).
         env (dict | None): extra environment of the process, e.g. ``OMP_NUM_THREADS``, ``CUDA_VISIBLE_DEVICES``.
         label (str | None): the run's name in the progress lines (default: ``opt['name']``).
+        console (str | None): the console output's file name without ``.out`` (default: ``entry``), e.g.
+            ``val`` for a second test run in the same folder.
 
     Returns:
         float: wall-clock seconds.
@@ -106,7 +110,7 @@ def run(entry, opt, folder, file_name, env=None, label=None):
     package_parent = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     child_env = dict(os.environ, **(env or {}))
     child_env['PYTHONPATH'] = os.pathsep.join(p for p in (package_parent, os.environ.get('PYTHONPATH')) if p)
-    out_path = osp.join(folder, f'{entry}.out')
+    out_path = osp.join(folder, f'{console or entry}.out')
     relay = Relay(label or opt.get('name', entry), opt.get('train', {}).get('total_iter'))
     t0 = time.time()
     with open(out_path, 'w') as out:

@@ -14,10 +14,12 @@ row's resolved options ({train,test}_options.yml there); their iterations and ET
 (every 30 s, GSDD_PROGRESS_SECONDS). Where the rows run: --jobs rows side by side on a CPU; on CUDA every
 visible GPU runs --rows-per-gpu rows at a time (the distillations first); --engine slurm makes each
 distillation and each row one Slurm job (submitit; --engine-option slurm_partition=gpu ...; docs/scale.md).
-Writes <out>/benchmark.json, benchmark.md and plots; each finished row is kept, so an interrupted run (or a
-failed or killed job) continues when started again with the same arguments. A finished report is never
-overwritten: --resume reuses its rows and rewrites the report (e.g. with more --seeds), --force deletes <out>
-and starts over.
+--val-root DIR (val photos, the --test-root layout) also tests every row there: the report's instrument check
+(does the full set beat the best coreset on val, per budget?); added to a finished benchmark with --resume it
+runs only those tests. Writes <out>/benchmark.json, benchmark.md and plots; each finished row is kept, so an
+interrupted run (or a failed or killed job) continues when started again with the same arguments. A finished
+report is never overwritten: --resume reuses its rows and rewrites the report (e.g. with more --seeds), --force
+deletes <out> and starts over.
 """
 import argparse
 import shlex
@@ -40,6 +42,10 @@ def main(argv=None, prog='gsdd_basicsr.benchmark', invocation='python -m gsdd_ba
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--train-root', required=True, help='real HR training images (class sub-folders or flat)')
     parser.add_argument('--test-root', required=True, help='folder with HR/ and LR_bicubic/X<scale>/')
+    parser.add_argument('--val-root', default=None,
+                        help='val photos in the --test-root layout (never the test photos): every row is also tested '
+                             'there, and the report\'s instrument check says per budget whether the full set beats '
+                             'the best coreset; added to a finished benchmark (--resume) it runs only those tests')
     parser.add_argument('--out', required=True, help='output folder, e.g. results/benchmark_cpu')
     parser.add_argument('--profile', default='cpu',
                         help=f'a shipped profile ({", ".join(builtin_profiles())}) or a profile YAML file')
@@ -73,7 +79,7 @@ def main(argv=None, prog='gsdd_basicsr.benchmark', invocation='python -m gsdd_ba
                       resume=args.resume, force=args.force, device=args.device, command=command,
                       threads=args.threads, report_only=args.report_only, jobs=args.jobs, override=args.override,
                       rows_per_gpu=args.rows_per_gpu, engine=args.engine,
-                      engine_options=engine_options(args.engine_option)).run()
+                      engine_options=engine_options(args.engine_option), val_root=args.val_root).run()
     except RowsFailed as err:  # jobs that started and failed: not bad input; the next call reruns their rows
         print(f'{prog}: {err}', file=sys.stderr, flush=True)
         sys.exit(1)

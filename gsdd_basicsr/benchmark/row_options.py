@@ -15,6 +15,7 @@ from gsdd_basicsr.benchmark.profiles import drop, merge, read_yaml, shipped_abla
 from gsdd_basicsr.errors import GSDDError
 
 VAL_NAME = 'benchmark_test'
+VAL_PHOTOS_NAME = 'benchmark_val'  # the instrument check's dataset (--val-root): apart from the test set's results
 SCALE = '{scale}'  # in a lever's overrides: the profile's scale
 
 
@@ -167,6 +168,19 @@ def sr_test_options(prof, row_id, network_g, weights, param_key, test_root, scal
     if 'psnr' not in (opt['val'].get('metrics') or {}):
         raise GSDDError(f'{t["options"]}: val.metrics needs a psnr entry (the benchmark compares rows by it)')
     return _absolute_weights(opt)
+
+
+def sr_val_options(prof, test_opt, val_root, scale, num_gpu):
+    """A row's test options (its ``test_options.yml``, ``test_opt``) re-pointed at the val photos ``val_root``
+    (the instrument check): the same network, weights and metrics through :func:`sr_test_options`, run under the
+    name ``<row>_val`` (its log and results in ``results/<row>_val/``, apart from the test's), restorations not
+    saved (the report shows the test photos')."""
+    path = test_opt['path']
+    opt = sr_test_options(prof, f'{test_opt["name"]}_val', test_opt['network_g'], path['pretrain_network_g'],
+                          path.get('param_key_g', 'params'), val_root, scale, num_gpu)
+    opt['datasets']['test_1']['name'] = VAL_PHOTOS_NAME
+    opt['val']['save_img'] = False
+    return opt
 
 
 def check_metric_weights(prof):

@@ -145,6 +145,66 @@ def test_finished_report_is_never_overwritten(smoke, data):
         bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='cpu', resume=True).run()
 
 
+def test_val_root_adds_the_instrument_check_without_retraining(smoke, data, tmp_path):
+    """--val-root on a finished benchmark (--resume): each row gets only its test on the val photos (val.out,
+    val_options.yml, val_metrics in row.json; no training, no test rerun, models untouched) and the report its
+    instrument check, with a verdict per budget (one seed: no interval, so the instrument cannot tell)."""
+    out, report = smoke
+    copy, val = tmp_path / 'smoke', tmp_path / 'val'
+    shutil.copytree(out, copy)  # copy2 keeps the mtimes
+    for sub in ('HR', 'LR_bicubic/X4'):  # val photos: one of the two test photos, in another folder
+        os.makedirs(val / sub)
+        shutil.copy(data / 'test' / sub / 'rocket.png', val / sub / 'rocket.png')
+    kept = {p: p.stat().st_mtime_ns for p in [*copy.glob('rows/*/experiments/*/models/*.pth'),
+                                               *copy.glob('rows/*/*.out'), *copy.glob('data/*/HR')]}
+    assert len([p for p in kept if p.suffix == '.pth']) == 5
+    bm.Benchmark(str(data / 'train'), str(data / 'test'), str(copy), profile='smoke', resume=True, jobs=2,
+                 val_root=str(val)).run()
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept
+    on_disk = json.loads((copy / 'benchmark.json').read_text())
+    assert len(on_disk['rows']) == len(report['rows'])
+    rows = {r['id']: r for r in on_disk['rows']}
+    for r in on_disk['rows']:
+        vopt = yaml.safe_load((copy / 'rows' / r['id'] / 'val_options.yml').read_text())
+        assert vopt['datasets']['test_1']['dataroot_gt'] == str(val / 'HR') and vopt['name'] == r['id'] + '_val'
+        assert r['val_root'] == str(val) and (copy / 'rows' / r['id'] / 'val.out').is_file()
+        assert 10 < r['val_metrics']['psnr'] < 60 and r['val_metrics']['psnr'] != r['metrics']['psnr']
+        assert r['metrics'] == next(x for x in report['rows'] if x['id'] == r['id'])['metrics']
+    (check, ) = on_disk['instrument_check']
+    psnr = check['metrics']['psnr']
+    assert check['budget'] == 'ipc1' and psnr['best_coreset'] == 'random' and set(check['metrics']) == {'psnr', 'ssim'}
+    full, rand = rows['full__EDSR-tiny__s0']['val_metrics'], rows['random__ipc1__EDSR-tiny__s0']['val_metrics']
+    assert psnr['full_minus_best_coreset']['diffs'] == pytest.approx([full['psnr'] - rand['psnr']])
+    assert psnr['full_minus_bicubic']['diffs'] == pytest.approx([full['psnr'] - rows['bicubic']['val_metrics']['psnr']])
+    assert not psnr['can_tell'] and check['verdict'].startswith('PSNR: the instrument cannot tell at this budget')
+    md = (copy / 'benchmark.md').read_text()
+    assert '## Instrument check (val photos)' in md and f'`{val}`' in md
+    assert f'- IPC 1 per class (EDSR-tiny): {check["verdict"]}' in md
+
+
+def test_instrument_check_verdict_on_known_numbers():
+    """The full set minus the best coreset on val, per metric (best: highest mean; lowest for LPIPS), paired by
+    seed: "can tell" only with the 95 % interval clear of zero in the metric's good direction."""
+    from gsdd_basicsr.benchmark.report import CAN_TELL, CANNOT_TELL, instrument_check
+
+    def row(rid, seed, psnr, lpips):
+        return {'id': rid if seed is None else f'{rid}__N__s{seed}', 'net': None if seed is None else 'N',
+                'val_root': '/val', 'val_metrics': {'psnr': psnr, 'lpips': lpips, 'niqe': 5.0}}
+
+    rows = ([row('full', s, p, lp) for s, p, lp in [(0, 25.0, 0.30), (1, 25.1, 0.29), (2, 25.2, 0.31)]]
+            + [row('random__ipc5', s, p, lp) for s, p, lp in [(0, 24.0, 0.31), (1, 24.2, 0.28), (2, 24.1, 0.30)]]
+            + [row('kcenter__ipc5', s, p, lp) for s, p, lp in [(0, 23.0, 0.25), (1, 23.0, 0.26), (2, 23.0, 0.25)]]
+            + [row('bicubic', None, 24.4, 0.49)])
+    (check, ) = instrument_check({r['id']: r for r in rows}, rows, {'seeds': [0, 1, 2]}, [{'key': 'ipc5', 'ipc': 5}])
+    psnr, lpips = check['metrics']['psnr'], check['metrics']['lpips']
+    assert set(check['metrics']) == {'psnr', 'lpips'}  # NIQE is not a check metric; SSIM is absent here
+    assert psnr['best_coreset'] == 'random'
+    assert psnr['full_minus_best_coreset']['diffs'] == pytest.approx([1.0, 0.9, 1.1])
+    assert psnr['can_tell'] and psnr['full_minus_bicubic']['mean'] == pytest.approx(0.7)
+    assert lpips['best_coreset'] == 'kcenter' and lpips['full_minus_best_coreset']['mean'] > 0 and not lpips['can_tell']
+    assert check['verdict'] == f'PSNR: {CAN_TELL}; LPIPS: {CANNOT_TELL}'
+
+
 def test_unfinished_run_continues_and_partial_report(smoke, data, tmp_path):
     out, _ = smoke
     part = tmp_path / 'part'
@@ -219,6 +279,20 @@ def test_cli_errors_exit_2(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 2 and 'mine.yml' in err and 'budget' in err
     assert not (tmp_path / 'o').exists()
+
+
+def test_bad_val_root_exits_2_before_anything_is_written(data, tmp_path, monkeypatch, capsys):
+    """--val-root without the test layout, or the test photos themselves: one line, exit 2, no --out."""
+    os.makedirs(tmp_path / 'val' / 'HR')
+    shutil.copy(data / 'test' / 'HR' / 'rocket.png', tmp_path / 'val' / 'HR')
+    args = ['--train-root', str(data / 'train'), '--test-root', str(data / 'test'), '--out', str(tmp_path / 'o'),
+            '--profile', 'smoke', '--val-root']
+    code = benchmark_cli(monkeypatch, *args, str(tmp_path / 'val'))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count('\n') == 1 and 'benchmark.py: error: --val-root' in err and 'LR_bicubic/X4' in err
+    code = benchmark_cli(monkeypatch, *args, str(data / 'test'))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count('\n') == 1 and 'is the --test-root' in err and not (tmp_path / 'o').exists()
 
 
 def test_bad_engine_options_exit_2_before_anything_is_written(data, tmp_path, monkeypatch, capsys):
