@@ -1,10 +1,8 @@
-"""The benchmark's figures: per-method summaries over seeds, paired GSDD deltas, the instrument check, ``benchmark.md``.
+"""The benchmark's figures: per-method summaries over seeds, paired GSDD deltas, ``benchmark.md`` (with the
+instrument check of :mod:`.instrument`).
 
 All statistics are over seeds: mean, sample std (ddof 1) and, for GSDD minus a baseline paired by
 seed, a 95 % Student-t interval of the mean difference (``scipy.stats.t``, n - 1 degrees of freedom).
-The instrument check (rows tested on val photos, ``--val-root``): per budget, the full set minus the best
-coreset on val, paired by seed with the same interval; the instrument can tell data apart at a budget only
-where that interval is clear of zero in the metric's good direction.
 """
 import math
 import os
@@ -15,10 +13,6 @@ from os import path as osp
 
 from gsdd_basicsr.benchmark.profiles import CORESETS, PACKAGE
 from gsdd_basicsr.utils.atomic import atomic_write_json, atomic_write_text
-
-CHECK_METRICS = ('psnr', 'ssim', 'lpips')  # the instrument check's full-reference metrics
-LOWER_IS_BETTER = ('lpips', 'niqe')
-CAN_TELL, CANNOT_TELL = 'the instrument can tell', 'the instrument cannot tell at this budget'
 
 
 def _finite(x):
@@ -96,7 +90,8 @@ def _val_dm_curve(distill_options):
 
 
 def build_report(rows, config, budgets, real_stats, num_classes, layout):
-    """Every figure of the run as one JSON-able dict (rows, summary per method, paired deltas)."""
+    """Every figure of the run as one JSON-able dict (rows, summary per method, paired deltas, instrument check)."""
+    from gsdd_basicsr.benchmark import instrument
     by_id = {r['id']: r for r in rows}
     largest = budgets[-1]['key'] if budgets else None
     for r in rows:  # the distillation's val_dm curve, from its BasicSR log
@@ -134,7 +129,7 @@ def build_report(rows, config, budgets, real_stats, num_classes, layout):
     return {'config': config, 'machine': machine_info(config.get('threads')), 'real_set': real_stats,
             'num_classes': num_classes, 'class_mode': layout[0], 'class_names': layout[1], 'budgets': budgets,
             'summary': summary, 'gsdd_minus': deltas, 'speedup': speedup,
-            'instrument_check': instrument_check(by_id, rows, config, budgets), 'rows': rows}
+            'instrument_check': instrument.instrument_check(by_id, rows, config, budgets), 'rows': rows}
 
 
 def _distilled_methods(rows):
@@ -166,51 +161,6 @@ def _paired_deltas(by_id, rows, config, budgets):
                         d['gsdd_wins_lpips'] = sum(x < 0 for x in d['lpips']['diffs'])  # lower is better
                         deltas.append(d)
     return deltas
-
-
-def instrument_check(by_id, rows, config, budgets):
-    """Does the training data matter to this instrument? On the val photos (each row's ``val_metrics``), per
-    budget and network: the full set minus the best coreset of the budget (best: the highest mean on val, the
-    lowest for LPIPS; chosen per metric) and the full set minus bicubic, paired by seed (:func:`paired_delta`).
-
-    Returns:
-        list[dict]: per budget and network with val figures: ``budget``, ``ipc``, ``net``, ``val_roots``,
-        ``metrics`` = ``{metric: {best_coreset, full, coresets: {method: stats}, bicubic, full_minus_best_coreset,
-        full_minus_bicubic, can_tell}}`` and ``verdict`` (one line: per metric, :data:`CAN_TELL` where the full
-        set beats the best coreset with its 95 % interval clear of zero in the metric's good direction, else
-        :data:`CANNOT_TELL`).
-    """
-    out, bicubic = [], (by_id.get('bicubic') or {}).get('val_metrics') or {}
-    for b in budgets:
-        for net in sorted({r['net'] for r in rows if r['net']}):
-            full = [by_id.get(f'full__{net}__s{seed}') for seed in config['seeds']]
-            coresets = {m: [by_id.get(f'{m}__{b["key"]}__{net}__s{seed}') for seed in config['seeds']]
-                        for m in CORESETS}
-            val = {m: [(r or {}).get('val_metrics') or {} for r in rs] for m, rs in coresets.items()}
-            val['full'] = [(r or {}).get('val_metrics') or {} for r in full]
-            entry = {'budget': b['key'], 'ipc': b['ipc'], 'net': net, 'metrics': {},
-                     'val_roots': sorted({r['val_root'] for r in full + sum(coresets.values(), [])
-                                          if r and r.get('val_root')})}
-            for k in CHECK_METRICS:
-                per = {m: stats([v.get(k) for v in vs]) for m, vs in val.items() if m != 'full'}
-                per = {m: st for m, st in per.items() if st['n']}
-                if not per or not stats([v.get(k) for v in val['full']])['n']:
-                    continue
-                sign = -1 if k in LOWER_IS_BETTER else 1
-                best = max(per, key=lambda m: sign * per[m]['mean'])
-                # paired by seed: a seed lacking either side drops out (paired_delta skips non-finite pairs)
-                vs_best = paired_delta([v.get(k) for v in val['full']], [v.get(k) for v in val[best]])
-                vs_bicubic = paired_delta([v.get(k) for v in val['full']], [bicubic.get(k)] * len(val['full']))
-                ci = vs_best['ci95']
-                entry['metrics'][k] = {'best_coreset': best, 'full': stats([v.get(k) for v in val['full']]),
-                                       'coresets': per, 'bicubic': bicubic.get(k),
-                                       'full_minus_best_coreset': vs_best, 'full_minus_bicubic': vs_bicubic,
-                                       'can_tell': bool(ci) and min(sign * ci[0], sign * ci[1]) > 0}
-            if entry['metrics']:
-                entry['verdict'] = '; '.join(f'{k.upper()}: {CAN_TELL if m["can_tell"] else CANNOT_TELL}'
-                                             for k, m in entry['metrics'].items())
-                out.append(entry)
-    return out
 
 
 def _training_speedup(by_id, rows, config, budgets):
@@ -329,38 +279,10 @@ def summary_table(report, net):
     return lines
 
 
-def instrument_lines(report):
-    """``benchmark.md``'s "Instrument check (val photos)" section (empty without val figures)."""
-    checks = report.get('instrument_check') or []
-    if not checks:
-        return []
-    roots = sorted({root for c in checks for root in c['val_roots']})
-    L = ['## Instrument check (val photos)', '',
-         f'Does the training data matter to this instrument? Every row also tested on the val photos '
-         f'({", ".join(f"`{r}`" for r in roots)}; never the test photos): the full set minus the best coreset of '
-         'each budget (best: the highest mean on val, the lowest for LPIPS) and minus bicubic, paired by seed: '
-         'mean ± std, 95 % t-interval of the mean. Where the full set does not beat the best coreset with the '
-         'interval clear of zero, the instrument cannot tell training sets apart at that budget, and the test '
-         'figures below cannot judge a data method there.', '',
-         '| budget | net | metric | full (val) | best coreset (val) | full − best coreset | 95 % CI '
-         '| bicubic (val) | full − bicubic | 95 % CI |', '| --- ' * 10 + '|']
-    for c in checks:
-        for k, m in c['metrics'].items():
-            digits = 2 if k == 'psnr' else 4
-            bic = f'{m["bicubic"]:.{digits}f}' if _finite(m['bicubic']) else '–'
-            best, vs_bic = m['full_minus_best_coreset'], m['full_minus_bicubic']
-            L.append(f'| {ipc_label(report, c["ipc"])} | {c["net"]} | {k.upper()} | {_fmt(m["full"], digits)} '
-                     f'| {m["best_coreset"]} {_fmt(m["coresets"][m["best_coreset"]], digits)} '
-                     f'| {_fmt(best, digits + 1)} | {_ci(best, digits + 1)} '
-                     f'| {bic} | {_fmt(vs_bic, digits + 1)} | {_ci(vs_bic, digits + 1)} |')
-    L.append('')
-    L += [f'- {ipc_label(report, c["ipc"])} ({c["net"]}): {c["verdict"]}' for c in checks]
-    return L + ['']
-
-
 def write_markdown(report, path):
     """``benchmark.md``: the instrument check (with val figures), one table per SR network, then GSDD minus each
     baseline, then the plots."""
+    from gsdd_basicsr.benchmark.instrument import instrument_lines
     L = _header(report) + instrument_lines(report)
     for net in report['config']['profile_settings']['sr_nets']:
         L += [f'## {net}', ''] + summary_table(report, net) + ['']

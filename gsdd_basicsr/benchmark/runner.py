@@ -13,8 +13,7 @@ Output folder ``<out>``::
                                 the row's resolved options: ``cd rows/<row> && python -m gsdd_basicsr.train
                                 -opt train_options.yml`` (what the benchmark ran) reruns its training
     rows/<row>/train.out, test.out   the console output of the row's two processes
-    rows/<row>/val_options.yml, val.out   with --val-root: the row's test options re-pointed at the val photos (the
-                                instrument check) and that test's console output; its log in results/<row>_val/
+    rows/<row>/val_options.yml, val.out   with --val-root: the row's test on the val photos (:mod:`.instrument`)
     rows/<row>/experiments/, results/   the row's BasicSR outputs (logs, net_g_latest.pth, restorations)
     data/<set>/                 full set, coresets, exported GSDD sets (exported-set layout)
     distill/<set>/options.yml   each distillation's resolved options and its BasicSR outputs
@@ -30,12 +29,11 @@ from os import path as osp
 
 import torch
 
-from gsdd_basicsr.benchmark import basicsr_runs, training_sets
+from gsdd_basicsr.benchmark import basicsr_runs, instrument, training_sets
 from gsdd_basicsr.benchmark.engines import ENGINES, gpu_slots, make_engine
 from gsdd_basicsr.benchmark.profiles import CORESETS, load_profile, read_yaml
 from gsdd_basicsr.benchmark.report import build_report, write_outputs
-from gsdd_basicsr.benchmark.row_options import (check_metric_weights, sr_test_options, sr_train_options, sr_val_options,
-                                                 trained_weights)
+from gsdd_basicsr.benchmark.row_options import check_metric_weights, sr_test_options, sr_train_options, trained_weights
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_write_json
 from gsdd_basicsr.utils.progress import progress
@@ -52,15 +50,6 @@ def class_layout(train_root):
         raise MissingInputError(f'no images under --train-root {train_root}')
     classes = folder_classes(files)
     return ('folder', classes) if classes else ('kmeans', [])
-
-
-def check_paired_root(root, scale, what):
-    """A test-layout folder (``HR/`` and ``LR_bicubic/X<scale>/``, both with images), else one line naming it."""
-    from gsdd_basicsr.utils.image_io import list_images
-    for sub in ('HR', osp.join('LR_bicubic', f'X{scale}')):
-        if not osp.isdir(osp.join(root, sub)) or not list_images(osp.join(root, sub)):
-            raise MissingInputError(f'{what} {root} has no images in {sub}/; it needs the --test-root layout, '
-                                    f'HR/ and LR_bicubic/X{scale}/ (e.g. a prepared set\'s val/ folder)')
 
 
 def process_plan(device_type, jobs, threads, cpu_count, num_gpus=0, rows_per_gpu=1, visible=None):
@@ -120,9 +109,8 @@ class Benchmark:
         rows_per_gpu (int): rows one GPU runs at once (on CUDA every visible GPU runs rows).
         engine (str): ``local`` (this machine) or ``slurm`` (one Slurm job per row, :mod:`.engines`).
         engine_options (dict | None): the cluster engine's parameters (``submitit``'s, e.g. ``slurm_partition``).
-        val_root (str | None): val photos (the ``test_root`` layout, never the test photos): every row with a model
-            (and bicubic) is also tested there (the instrument check of the report); a finished row without that
-            test gets only the test, so adding it to a finished benchmark (``resume``) retrains nothing.
+        val_root (str | None): val photos (the ``test_root`` layout): every row is also tested there; a finished
+            row gets that test on its own (:mod:`.instrument`), so adding it to a finished benchmark retrains nothing.
     """
 
     def __init__(self, train_root, test_root, out, profile='cpu', seeds=1, resume=False, force=False,
@@ -136,22 +124,16 @@ class Benchmark:
             raise GSDDError('--resume and --force exclude each other')
         if engine not in ENGINES:
             raise GSDDError(f'--engine {engine} is not one of {", ".join(ENGINES)}')
-        for root, what in ((train_root, '--train-root'), (test_root, '--test-root'), (val_root, '--val-root')):
-            if root is not None and not osp.isdir(root):
+        for root, what in ((train_root, '--train-root'), (test_root, '--test-root')):
+            if not osp.isdir(root):
                 raise MissingInputError(f'{what} {root} is not a folder')
         self.train_root, self.test_root, self.out = map(osp.abspath, (train_root, test_root, out))
-        self.val_root = osp.abspath(val_root) if val_root is not None else None
-        if self.val_root == self.test_root:
-            raise GSDDError(f'--val-root {val_root} is the --test-root: the instrument check must not see the test '
-                            'photos; pass the val split (e.g. datasets/photo/val)')
-        # no input inside --out, and --out not inside the training images (it would be read)
-        for root in filter(None, (self.train_root, self.test_root, self.val_root)):
-            if root == self.out or root.startswith(self.out + os.sep) or self.out.startswith(self.train_root + os.sep):
-                raise GSDDError(f'--out {out} overlaps the input data {root}; choose another folder')
         self.prof = load_profile(profile, override)
         self.scale, self.seeds = int(self.prof['scale']), list(range(seeds))
-        if self.val_root:
-            check_paired_root(self.val_root, self.scale, '--val-root')
+        self.val_root = instrument.check_val_root(val_root, self.test_root, self.scale)
+        for root in filter(None, (self.train_root, self.test_root, self.val_root)):  # nor --out in the training set
+            if root == self.out or root.startswith(self.out + os.sep) or self.out.startswith(self.train_root + os.sep):
+                raise GSDDError(f'--out {out} overlaps the input data {root}; choose another folder')
         from gsdd_basicsr.weights.generator import resolve_device
         # a cluster's login node may have no GPU: --device cuda is then the jobs' device, not this process's
         self.device = torch.device('cuda') if engine != 'local' and device == 'cuda' else resolve_device(device)
@@ -281,28 +263,7 @@ class Benchmark:
         res['test_options'] = osp.join(row_dir, 'test_options.yml')
         images = sorted(glob.glob(osp.join(row_dir, 'results', spec['id'], 'visualization', '*', '*.png')))
         res['restored'] = images[0] if images else None
-        if self.val_root:
-            res.update(self.val_test(spec['id'], row_dir, gpu))
         return res
-
-    def val_test(self, row_id, row_dir, gpu=None):
-        """The instrument check of a row that has been tested: its ``test_options.yml`` re-pointed at ``val_root``
-        (:func:`~gsdd_basicsr.benchmark.row_options.sr_val_options`), run in ``row_dir`` as ``val_options.yml``
-        (console: ``val.out``). Nothing is trained: the test's weights file is read as it is.
-
-        Returns:
-            dict: ``val_root``, ``val_metrics`` (``{metric: value}``), ``val_seconds``, ``val_options``.
-        """
-        topt = read_yaml(osp.join(row_dir, 'test_options.yml'))
-        weights = topt['path']['pretrain_network_g']
-        if not osp.isfile(weights):
-            raise MissingInputError(f'row {row_id}: its network {weights} is gone, so it cannot be tested on '
-                                    f'--val-root; delete {row_dir} to rerun the row, or drop --val-root')
-        vopt = sr_val_options(self.prof, topt, self.val_root, self.scale, self.num_gpu)
-        seconds = basicsr_runs.run('test', vopt, row_dir, 'val_options.yml', self.child_env(gpu), console='val')
-        metrics = basicsr_runs.test_metrics(basicsr_runs.find_log(osp.join(row_dir, 'results', vopt['name']), 'test'))
-        return dict(val_root=self.val_root, val_metrics=metrics, val_seconds=seconds,
-                    val_options=osp.join(row_dir, 'val_options.yml'))
 
     # -------------------------------------------------------------- main
     def _plan(self):
@@ -329,20 +290,17 @@ class Benchmark:
         log(f'profile {self.prof["name"]}: {len(specs)} rows, {self.num_classes} classes ({self.layout[0]}), '
             'budgets ' + ', '.join(f'IPC {b["ipc"]} = {b["images"]} images = {100 * b["fraction"]:.1f}% of the '
                                    'real HR pixels' for b in self.budgets) + f'; device {self.device}')
-        todo, val_todo = [], []
+        todo = []
         for k, spec in enumerate(specs, 1):
-            done = _row_json(self.out, spec['id'])
-            if osp.isfile(done) and self.val_root and not self.report_only and \
-                    training_sets.read_json(done).get('val_root') != self.val_root:
-                log(f'({k}/{len(specs)}) {spec["id"]}: done earlier, kept; its test on --val-root to run')
-                val_todo.append((spec, f'{k}/{len(specs)}'))
-            elif osp.isfile(done):
+            if osp.isfile(_row_json(self.out, spec['id'])):
                 log(f'({k}/{len(specs)}) {spec["id"]}: done earlier, kept')
             elif self.report_only:
                 log(f'({k}/{len(specs)}) {spec["id"]}: not computed (--report-only)')
             else:
                 todo.append((spec, f'{k}/{len(specs)}'))
-        failures = self._run_jobs(todo, val_todo, t_start) if todo or val_todo else {}
+        failures = self._run_jobs(todo, t_start) if todo else {}
+        if not self.report_only:  # then each finished row's test on --val-root (a failed one leaves the row kept)
+            failures.update(instrument.run_val_jobs(self, [(s['id'], _row_json(self.out, s['id'])) for s in specs]))
         rows = [training_sets.read_json(_row_json(self.out, s['id'])) for s in specs
                 if osp.isfile(_row_json(self.out, s['id']))]
         report = build_report(rows, config, self.budgets, self.real_stats, self.num_classes, self.layout)
@@ -364,9 +322,8 @@ class Benchmark:
         return make_engine(self.engine, osp.join(self.out, 'engine', self.engine), self.engine_options,
                            self.plan['slots'], gpus=int(self.device.type == 'cuda'), cpus=self.threads or 1)
 
-    def _run_jobs(self, todo, val_todo, t_start):
-        """The distillations first (one job per distilled set), then the rows (one job each) whose set exists,
-        with the val tests of finished rows (``val_todo``, one job each).
+    def _run_jobs(self, todo, t_start):
+        """The distillations first (one job per distilled set), then the rows (one job each) whose set exists.
 
         Returns:
             dict: ``{job name: Outcome}`` of the jobs that did not finish (bad input or failed).
@@ -374,8 +331,7 @@ class Benchmark:
         engine = self._engine()
         where = (f'{len(self.plan["slots"])} at a time on this machine ({self.device.type})' if engine.name == 'local'
                  else f'one {engine.name} job each')
-        log(f'{len(todo)} rows' + (f' and {len(val_todo)} val tests of finished rows' if val_todo else '')
-            + f', {where}; {self.threads or "default"} torch thread(s) per run')
+        log(f'{len(todo)} rows, {where}; {self.threads or "default"} torch thread(s) per run')
         sets = {}
         for spec, _ in todo:
             if _set_job(spec):
@@ -385,7 +341,6 @@ class Benchmark:
         blocked = sorted(spec['id'] for spec, _ in todo if _set_job(spec) in unready)
         rows = [(spec['id'], _run_and_store, (self, spec, pos, t_start)) for spec, pos in todo
                 if spec['id'] not in blocked]
-        rows += [(f'val {spec["id"]}', _val_and_store, (self, spec, pos)) for spec, pos in val_todo]
         outcomes.update(engine.run(rows) if rows else {})
         failures = {name: o for name, o in outcomes.items() if o.status != 'done'}
         for name, o in failures.items():
@@ -427,18 +382,6 @@ def _run_and_store(bench, spec, pos, t_start, gpu):
     log(f'({pos}) {spec["id"]}: PSNR {res["metrics"]["psnr"]:.3f} '
         f'SSIM {res["metrics"].get("ssim") or float("nan"):.4f} ({res["row_seconds"]:.0f} s; '
         f'elapsed {time.time() - t_start:.0f} s)')
-
-
-def _val_and_store(bench, spec, pos, gpu):
-    """A finished row's val job: its test on ``bench.val_root`` (:meth:`Benchmark.val_test`) added to its
-    ``row.json`` (rewritten atomically; nothing else of the row changes)."""
-    if bench.threads:
-        torch.set_num_threads(int(bench.threads))
-    path = _row_json(bench.out, spec['id'])
-    res = training_sets.read_json(path)
-    res.update(bench.val_test(spec['id'], osp.dirname(path), gpu))
-    atomic_write_json(res, path)
-    log(f'({pos}) {spec["id"]}: val PSNR {res["val_metrics"]["psnr"]:.3f} ({res["val_seconds"]:.0f} s)')
 
 
 def _raise_failures(failures):
