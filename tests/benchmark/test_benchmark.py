@@ -185,7 +185,7 @@ def test_val_root_adds_the_instrument_check_without_retraining(smoke, data, tmp_
 def test_instrument_check_verdict_on_known_numbers():
     """The full set minus the best coreset on val, per metric (best: highest mean; lowest for LPIPS), paired by
     seed: "can tell" only with the 95 % interval clear of zero in the metric's good direction."""
-    from gsdd_basicsr.benchmark.report import CAN_TELL, CANNOT_TELL, instrument_check
+    from gsdd_basicsr.benchmark.instrument import CAN_TELL, CANNOT_TELL, instrument_check
 
     def row(rid, seed, psnr, lpips):
         return {'id': rid if seed is None else f'{rid}__N__s{seed}', 'net': None if seed is None else 'N',
