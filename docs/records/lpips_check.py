@@ -49,7 +49,8 @@ def main():
     for name in ('ex_ref.png', 'ex_p0.png', 'ex_p1.png'):
         imgs[name] = cv2.imread(os.path.join(args.images, name), cv2.IMREAD_COLOR)  # BGR uint8, as BasicSR's
         if imgs[name] is None:
-            sys.exit(f'lpips_check.py: error: {args.images}/{name} cannot be read; pass --images <PerceptualSimilarity>/imgs')
+            sys.exit(f'lpips_check.py: error: {args.images}/{name} cannot be read; '
+                     'pass --images <PerceptualSimilarity>/imgs')
     result = {}
     for net in ('alex', 'vgg'):
         path = lpips_weights.default_path(net)
