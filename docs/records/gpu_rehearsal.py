@@ -1,6 +1,7 @@
 """The GPU bundle's size and its rehearsal on a CPU: docs/gpu.md, "The decisive run on one GPU". Summarises a
 bundle folder (its ``MANIFEST.json``, written by ``tools/gpu_bundle.py build``) and the output folder of
-``run.sh --smoke`` (its ``steps.tsv``: each step's exit status and seconds). The seconds vary with the machine.
+``run.sh --smoke`` (its ``steps.tsv``: each step's exit status and seconds; ``pytest_cuda.txt``; the smoke
+benchmark's report). The seconds vary with the machine.
 
     python tools/gpu_bundle.py build --out /tmp/rehearse --python-version 3.11
     PYTHON=python bash /tmp/rehearse/run.sh /tmp/rehearse_out --smoke
@@ -28,12 +29,19 @@ def main():
         bundle = json.load(f)
     with open(steps, encoding='utf-8') as f:
         rows = [r for r in csv.reader(f, delimiter='\t') if r]
+    with open(os.path.join(args.out, 'pytest_cuda.txt'), encoding='utf-8') as f:
+        pytest_line = [line.strip() for line in f if ' in ' in line and ('passed' in line or 'skipped' in line)][-1]
+    with open(os.path.join(args.out, 'benchmark_photo_gpu', 'benchmark.json'), encoding='utf-8') as f:
+        report = json.load(f)
     size = bundle['size']
     save('gpu_rehearsal', {
         'python_version': bundle['python_version'], 'wheels': bundle['wheels'],
         'bundle_mib': {**{part: v['mib'] for part, v in size['parts'].items()}, 'total': size['total_mib']},
         'bundle_bytes': size['total_bytes'],
         'steps': [{'step': name, 'exit': int(code), 'seconds': float(sec)} for name, code, sec in rows],
+        'pytest_cuda': pytest_line,
+        'benchmark_photo_gpu': {'rows': len(report['rows']), 'complete': report['complete'],
+                                'run_seconds': round(report['run_seconds'], 1)},
     })
 
 
