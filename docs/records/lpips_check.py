@@ -9,6 +9,7 @@ with those the ``lpips`` package ships. Needs the weights (tools/convert_lpips_w
     python docs/records/lpips_check.py --images PerceptualSimilarity/imgs     # -> docs/records/lpips_check.json
 """
 import argparse
+import hashlib
 import os
 import sys
 import warnings
@@ -51,7 +52,10 @@ def main():
         if imgs[name] is None:
             sys.exit(f'lpips_check.py: error: {args.images}/{name} cannot be read; '
                      'pass --images <PerceptualSimilarity>/imgs')
-    result = {}
+    result = {'images_sha256': {}}
+    for name in imgs:
+        with open(os.path.join(args.images, name), 'rb') as f:
+            result['images_sha256'][name] = hashlib.sha256(f.read()).hexdigest()
     for net in ('alex', 'vgg'):
         path = lpips_weights.default_path(net)
         ref, heads_equal = package_network(net, lpips_weights.load_state_dict(net, path))
