@@ -10,6 +10,7 @@ with those the ``lpips`` package ships. Needs the weights (tools/convert_lpips_w
 """
 import argparse
 import hashlib
+import importlib.metadata
 import os
 import sys
 import warnings
@@ -52,7 +53,7 @@ def main():
         if imgs[name] is None:
             sys.exit(f'lpips_check.py: error: {args.images}/{name} cannot be read; '
                      'pass --images <PerceptualSimilarity>/imgs')
-    result = {'images_sha256': {}}
+    result = {'lpips_package_version': importlib.metadata.version('lpips'), 'images_sha256': {}}
     for name in imgs:
         with open(os.path.join(args.images, name), 'rb') as f:
             result['images_sha256'][name] = hashlib.sha256(f.read()).hexdigest()
