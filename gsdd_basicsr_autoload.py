@@ -15,7 +15,8 @@ nothing else. The finder acts once, on the first ``import basicsr`` of the proce
 This module is the layer below the package: it imports nothing of it (the plugin is imported by name, as an
 entry point is), and the package takes :func:`alias_functional_tensor` from here.
 
-Processes that never import basicsr pay for this module and one ``os.environ`` look-up (about 0.4 ms).
+Processes that never import basicsr pay for this module and one ``os.environ`` look-up (well under a
+millisecond; docs/basicsr.md).
 ``GSDD_BASICSR_AUTOLOAD=0`` (or ``false``, ``no``, ``off``) at start-up turns it off: basicsr then imports as if
 the plugin were not installed.
 """

