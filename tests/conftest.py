@@ -40,9 +40,16 @@ def setup(tmp_path_factory):
 def pytest_configure(config):
     config.addinivalue_line('markers', 'cuda: needs a CUDA GPU (run them with `python -m pytest -m cuda`; '
                             'skipped without one)')
+    config.addinivalue_line('markers', 'long: a file of minutes-long end-to-end runs; run before the others')
+    # pytest-xdist's --dist loadfile would hand out files with the most tests first, and the one- or two-test
+    # files of long runs last, where each ends the run alone on one worker: keep the order of
+    # pytest_collection_modifyitems instead (longest first, the others fill in around them)
+    if hasattr(config.option, 'loadscopereorder'):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker('long') is None)  # stable: collection order otherwise
     import torch
     if torch.cuda.is_available():
         return
