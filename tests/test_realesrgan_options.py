@@ -47,7 +47,7 @@ def _toy(file_name, name, train_set, val_set, lpips_files, pretrain_g):
 
 
 def _run(opt, folder):
-    from gsdd_basicsr.benchmark import basicsr_runs  # BasicSR's train pipeline in this process, its own log file
+    from gsdd_basicsr.benchmark import basicsr_runs  # in this process (runs_in_process), its own log file
     basicsr_runs.run('train', opt, str(folder), f'{opt["name"]}.yml')
     text = open(basicsr_runs.find_log(str(folder), 'train')).read()
     assert '# lpips:' in text and '# psnr:' in text  # LPIPS in validation
@@ -63,7 +63,7 @@ def sets(tmp_path_factory):
     return root
 
 
-def test_from_scratch_stage_1_then_stage_2_from_its_weights(sets, tmp_path, lpips_files, monkeypatch):
+def test_from_scratch_stage_1_then_stage_2_from_its_weights(sets, tmp_path, lpips_files, monkeypatch, runs_in_process):
     monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
     s1 = _toy('gsdd_train_RealESRNet_x4plus.yml', 'toy_realesrnet', sets / 'set', sets / 'val', lpips_files, None)
     assert s1['model_type'] == 'RealESRNetModel' and 'network_d' not in s1
@@ -82,7 +82,7 @@ def test_from_scratch_stage_1_then_stage_2_from_its_weights(sets, tmp_path, lpip
     assert (models / 'net_g_latest.pth').is_file() and (models / 'net_d_latest.pth').is_file()
 
 
-def test_fine_tuning_starts_from_the_x4plus_file(sets, tmp_path, lpips_files, monkeypatch):
+def test_fine_tuning_starts_from_the_x4plus_file(sets, tmp_path, lpips_files, monkeypatch, runs_in_process):
     monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
     from basicsr.archs.rrdbnet_arch import RRDBNet
     x4plus = tmp_path / 'RealESRGAN_x4plus.pth'  # a stand-in with the converted file's key (params_ema)

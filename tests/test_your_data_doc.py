@@ -23,6 +23,8 @@ import pytest
 import torch
 from helpers import ROOT
 
+pytestmark = pytest.mark.long
+
 DOC = os.path.join(ROOT, 'docs', 'your_data.md')
 
 _LOG = 'logger:print_freq=1 logger:save_checkpoint_freq=1000 logger:use_tb_logger=false'

