@@ -86,18 +86,25 @@ def runs_in_process(monkeypatch):
     each). For tests whose subject is not the process boundary; the smoke profile's tests keep real processes."""
     import io
     import subprocess
+    import threading
     import types
 
     from gsdd_basicsr.benchmark import basicsr_runs
     from helpers import train_in_process
 
     class InProcess:  # what basicsr_runs.run uses of subprocess.Popen: stdout lines, poll, kill, wait
+        one_at_a_time = threading.Lock()  # a run changes the process's folder, environment and BasicSR's logger
+
         def __init__(self, cmd, cwd, env, **_):
             assert cmd[1] == '-m' and cmd[3] == '-opt', cmd  # [python, -m, gsdd_basicsr.<entry>, -opt, file]
-            with pytest.MonkeyPatch.context() as mp:
-                for key, value in env.items():
-                    mp.setenv(key, value)
-                code, out, err = train_in_process(cwd, cmd[4], monkeypatch=mp, entry=cmd[2].rsplit('.', 1)[1])
+            assert self.one_at_a_time.acquire(blocking=False), 'runs_in_process: one run at a time (jobs=1)'
+            try:
+                with pytest.MonkeyPatch.context() as mp:
+                    for key, value in env.items():
+                        mp.setenv(key, value)
+                    code, out, err = train_in_process(cwd, cmd[4], monkeypatch=mp, entry=cmd[2].rsplit('.', 1)[1])
+            finally:
+                self.one_at_a_time.release()
             self.stdout, self.returncode = io.StringIO(out + err), code
 
         def poll(self):

@@ -146,10 +146,11 @@ def test_finished_report_is_never_overwritten(smoke, data):
         bm.Benchmark(str(data / 'train'), str(data / 'test'), str(out), profile='cpu', resume=True).run()
 
 
-def test_val_root_adds_the_instrument_check_without_retraining(smoke, data, tmp_path):
+def test_val_root_adds_the_instrument_check_without_retraining(smoke, data, tmp_path, runs_in_process):
     """--val-root on a finished benchmark (--resume): each row gets only its test on the val photos (val.out,
     val_options.yml, val_metrics in row.json; no training, no test rerun, models untouched) and the report its
-    instrument check, with a verdict per budget (one seed: no interval, so the instrument cannot tell)."""
+    instrument check, with a verdict per budget (one seed: no interval, so the instrument cannot tell). Its test
+    runs are in this process: the smoke fixture's runs are real processes."""
     out, report = smoke
     copy, val = tmp_path / 'smoke', tmp_path / 'val'
     shutil.copytree(out, copy)  # copy2 keeps the mtimes
@@ -159,7 +160,7 @@ def test_val_root_adds_the_instrument_check_without_retraining(smoke, data, tmp_
     kept = {p: p.stat().st_mtime_ns for p in [*copy.glob('rows/*/experiments/*/models/*.pth'),
                                                *copy.glob('rows/*/*.out'), *copy.glob('data/*/HR')]}
     assert len([p for p in kept if p.suffix == '.pth']) == 5
-    bm.Benchmark(str(data / 'train'), str(data / 'test'), str(copy), profile='smoke', resume=True, jobs=2,
+    bm.Benchmark(str(data / 'train'), str(data / 'test'), str(copy), profile='smoke', resume=True,
                  val_root=str(val)).run()
     assert {p: p.stat().st_mtime_ns for p in kept} == kept
     on_disk = json.loads((copy / 'benchmark.json').read_text())
