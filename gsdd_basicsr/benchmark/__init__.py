@@ -14,7 +14,8 @@ Modules: :mod:`.profiles` (the YAML profiles in ``options/benchmark/``), :mod:`.
 run's resolved options), :mod:`.basicsr_runs` (the one driver of BasicSR: parsed options, train / test
 processes, reading their logs), :mod:`.training_sets` (full set, coresets, distillations), :mod:`.runner`
 (:class:`Benchmark`), :mod:`.engines` (where the jobs run: this machine's CPU or GPUs, Slurm through
-submitit), :mod:`.report` (statistics, paired deltas, ``benchmark.md``), :mod:`.instrument` (the instrument
+submitit), :mod:`.seed_stats` (statistics over seeds, paired 95 % intervals), :mod:`.report` (summaries,
+paired deltas, ``benchmark.md``), :mod:`.instrument` (the instrument
 check: every row also tested on val photos, ``--val-root``; per budget the full set against the best coreset
 there), :mod:`.plots` (matplotlib), :mod:`.command_line` (the command line), :mod:`.demo` (``tools/run_demo.py``).
 
@@ -24,6 +25,7 @@ The step profiler (:mod:`gsdd_basicsr.profiling`) and the GPU bundle (:mod:`gsdd
 own sub-packages.
 """
 from gsdd_basicsr.benchmark.profiles import builtin_profiles, load_profile  # noqa: F401
-from gsdd_basicsr.benchmark.report import paired_delta, stats, time_to_reach  # noqa: F401
+from gsdd_basicsr.benchmark.report import time_to_reach  # noqa: F401
+from gsdd_basicsr.benchmark.seed_stats import paired_delta, stats  # noqa: F401
 from gsdd_basicsr.benchmark.runner import SCHEMA, Benchmark, class_layout, plan_budgets  # noqa: F401
 from gsdd_basicsr.errors import GSDDError  # noqa: F401

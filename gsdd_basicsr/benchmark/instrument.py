@@ -8,7 +8,7 @@ finished row gets this test as a job of its own (:func:`run_val_jobs`, after the
 benchmark gains the check without retraining, and a failed val test never costs its row.
 
 The report's check (:func:`instrument_check`, :func:`instrument_lines`): per budget, the full set minus the best
-coreset on val and minus bicubic, paired by seed (:func:`~gsdd_basicsr.benchmark.report.paired_delta`); the
+coreset on val and minus bicubic, paired by seed (:func:`~gsdd_basicsr.benchmark.seed_stats.paired_delta`); the
 instrument can tell at a budget only where the full set beats the best coreset with the 95 % interval clear of
 zero in the metric's good direction.
 """
@@ -18,8 +18,8 @@ import torch
 
 from gsdd_basicsr.benchmark import basicsr_runs, training_sets
 from gsdd_basicsr.benchmark.profiles import CORESETS, read_yaml
-from gsdd_basicsr.benchmark.report import _ci, _finite, _fmt, ipc_label, paired_delta, stats
 from gsdd_basicsr.benchmark.row_options import sr_val_options
+from gsdd_basicsr.benchmark.seed_stats import ci, finite, fmt, paired_delta, stats
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_write_json
 from gsdd_basicsr.utils.progress import progress
@@ -132,11 +132,11 @@ def instrument_check(by_id, rows, config, budgets):
                 # paired by seed: a seed lacking either side drops out (paired_delta skips non-finite pairs)
                 vs_best = paired_delta([v.get(k) for v in val['full']], [v.get(k) for v in val[best]])
                 vs_bicubic = paired_delta([v.get(k) for v in val['full']], [bicubic.get(k)] * len(val['full']))
-                ci = vs_best['ci95']
+                interval = vs_best['ci95']
                 entry['metrics'][k] = {'best_coreset': best, 'full': stats([v.get(k) for v in val['full']]),
                                        'coresets': per, 'bicubic': bicubic.get(k),
                                        'full_minus_best_coreset': vs_best, 'full_minus_bicubic': vs_bicubic,
-                                       'can_tell': bool(ci) and min(sign * ci[0], sign * ci[1]) > 0}
+                                       'can_tell': bool(interval) and min(sign * interval[0], sign * interval[1]) > 0}
             if entry['metrics']:
                 entry['verdict'] = '; '.join(f'{k.upper()}: {CAN_TELL if m["can_tell"] else CANNOT_TELL}'
                                              for k, m in entry['metrics'].items())
@@ -144,8 +144,9 @@ def instrument_check(by_id, rows, config, budgets):
     return out
 
 
-def instrument_lines(report):
-    """``benchmark.md``'s "Instrument check (val photos)" section (empty without val figures)."""
+def instrument_lines(report, ipc_label):
+    """``benchmark.md``'s "Instrument check (val photos)" section (empty without val figures); ``ipc_label(report,
+    ipc)`` names a budget as the report's other tables do."""
     checks = report.get('instrument_check') or []
     if not checks:
         return []
@@ -162,12 +163,12 @@ def instrument_lines(report):
     for c in checks:
         for k, m in c['metrics'].items():
             digits = 2 if k == 'psnr' else 4
-            bic = f'{m["bicubic"]:.{digits}f}' if _finite(m['bicubic']) else '–'
+            bic = f'{m["bicubic"]:.{digits}f}' if finite(m['bicubic']) else '–'
             best, vs_bic = m['full_minus_best_coreset'], m['full_minus_bicubic']
-            L.append(f'| {ipc_label(report, c["ipc"])} | {c["net"]} | {k.upper()} | {_fmt(m["full"], digits)} '
-                     f'| {m["best_coreset"]} {_fmt(m["coresets"][m["best_coreset"]], digits)} '
-                     f'| {_fmt(best, digits + 1)} | {_ci(best, digits + 1)} '
-                     f'| {bic} | {_fmt(vs_bic, digits + 1)} | {_ci(vs_bic, digits + 1)} |')
+            L.append(f'| {ipc_label(report, c["ipc"])} | {c["net"]} | {k.upper()} | {fmt(m["full"], digits)} '
+                     f'| {m["best_coreset"]} {fmt(m["coresets"][m["best_coreset"]], digits)} '
+                     f'| {fmt(best, digits + 1)} | {ci(best, digits + 1)} '
+                     f'| {bic} | {fmt(vs_bic, digits + 1)} | {ci(vs_bic, digits + 1)} |')
     L.append('')
     L += [f'- {ipc_label(report, c["ipc"])} ({c["net"]}): {c["verdict"]}' for c in checks]
     return L + ['']

@@ -1,10 +1,6 @@
 """The benchmark's figures: per-method summaries over seeds, paired GSDD deltas, ``benchmark.md`` (with the
-instrument check of :mod:`.instrument`).
-
-All statistics are over seeds: mean, sample std (ddof 1) and, for GSDD minus a baseline paired by
-seed, a 95 % Student-t interval of the mean difference (``scipy.stats.t``, n - 1 degrees of freedom).
+instrument check of :mod:`.instrument`); the statistics themselves are :mod:`.seed_stats`'s.
 """
-import math
 import os
 import platform
 import subprocess
@@ -12,44 +8,15 @@ import sys
 from os import path as osp
 
 from gsdd_basicsr.benchmark.profiles import CORESETS, PACKAGE
+from gsdd_basicsr.benchmark.seed_stats import ci, finite, fmt, paired_delta, stats
 from gsdd_basicsr.utils.atomic import atomic_write_json, atomic_write_text
-
-
-def _finite(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def stats(values):
-    """``{'mean', 'std', 'n'}`` of the finite values (std with ddof 1; 0 for one value; None for none)."""
-    vals = [float(v) for v in values if _finite(v)]
-    if not vals:
-        return {'mean': None, 'std': None, 'n': 0}
-    mean = sum(vals) / len(vals)
-    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
-    return {'mean': mean, 'std': std, 'n': len(vals)}
-
-
-def paired_delta(a, b):
-    """``a - b`` paired element-wise (e.g. by seed): stats plus the 95 % t-interval of the mean.
-
-    Returns ``stats(diffs)`` with ``ci95`` = ``[low, high]`` (None for fewer than 2 pairs) and ``diffs``.
-    """
-    from scipy.stats import t
-    diffs = [x - y for x, y in zip(a, b) if _finite(x) and _finite(y)]
-    st = stats(diffs)
-    st['diffs'] = diffs
-    st['ci95'] = None
-    if st['n'] > 1:
-        half = float(t.ppf(0.975, st['n'] - 1)) * st['std'] / math.sqrt(st['n'])
-        st['ci95'] = [st['mean'] - half, st['mean'] + half]
-    return st
 
 
 def _first_reaching(curve, target):
     """The first ``[iter, seconds, psnr]`` validation with PSNR >= ``target`` (None if never or no target)."""
-    if not _finite(target):
+    if not finite(target):
         return None
-    return next((c for c in curve if _finite(c[2]) and c[2] >= target - 1e-9), None)
+    return next((c for c in curve if finite(c[2]) and c[2] >= target - 1e-9), None)
 
 
 def time_to_reach(curve, target):
@@ -192,16 +159,6 @@ def _training_speedup(by_id, rows, config, budgets):
     return out
 
 
-def _fmt(st, digits=2):
-    if not st or st.get('mean') is None:
-        return '–'
-    return f'{st["mean"]:.{digits}f} ± {st["std"]:.{digits}f}' if st['n'] > 1 else f'{st["mean"]:.{digits}f}'
-
-
-def _ci(st, digits):
-    return '–' if not st.get('ci95') else f'[{st["ci95"][0]:+.{digits}f}, {st["ci95"][1]:+.{digits}f}]'
-
-
 def ipc_label(report, ipc):
     """``'IPC 5 per class'`` where the classes are folders (every row, coresets included, holds 5 images of
     each class), ``'IPC 5'`` for k-means pseudo-classes (the coresets then choose IPC x K over the whole set)."""
@@ -267,15 +224,15 @@ def summary_table(report, net):
              '| --- ' * 13 + '|']
     for e in sorted(entries, key=lambda e: (e['budget']['ipc'] if e['budget'] else -1, order.get(e['method'], 2),
                                             e['method'] not in ('gsdd', ) + CORESETS, e['method'])):
-        tt = _fmt(e['time_to_gsdd_psnr'], 0) + ('' if e['method'] == 'bicubic' else
-                                                 f' ({e["reached_gsdd_psnr"]}/{len(e["seeds"])})')
+        reached = '' if e['method'] == 'bicubic' else f' ({e["reached_gsdd_psnr"]}/{len(e["seeds"])})'
+        tt = fmt(e['time_to_gsdd_psnr'], 0) + reached
         bg = e.get('bank_plus_generator_to_real_bytes')
         bg = f'{100 * bg["float32"]:.1f}%; {100 * bg["float16"]:.1f}%' if bg else '–'
         store = ('– | – | – | –' if e['stored_bytes'] is None else f'{e["stored_bytes"]:,} | '
                  f'{100 * e["stored_to_real_bytes"]:.1f}% | {bg} | {100 * e["hr_png_to_real_bytes"]:.1f}%')
-        lines.append(f'| {e["method"]} | {_budget_label(e, report)} | {_fmt(e.get("psnr"), 2)} '
-                     f'| {_fmt(e.get("ssim"), 4)} | {_fmt(e.get("lpips"), 4)} | {_fmt(e.get("niqe"), 2)} '
-                     f'| {_fmt(e["train_seconds"], 0)} | {tt} | {_fmt(e["distill_seconds"], 0)} | {store} |')
+        lines.append(f'| {e["method"]} | {_budget_label(e, report)} | {fmt(e.get("psnr"), 2)} '
+                     f'| {fmt(e.get("ssim"), 4)} | {fmt(e.get("lpips"), 4)} | {fmt(e.get("niqe"), 2)} '
+                     f'| {fmt(e["train_seconds"], 0)} | {tt} | {fmt(e["distill_seconds"], 0)} | {store} |')
     return lines
 
 
@@ -283,7 +240,7 @@ def write_markdown(report, path):
     """``benchmark.md``: the instrument check (with val figures), one table per SR network, then GSDD minus each
     baseline, then the plots."""
     from gsdd_basicsr.benchmark.instrument import instrument_lines
-    L = _header(report) + instrument_lines(report)
+    L = _header(report) + instrument_lines(report, ipc_label)
     for net in report['config']['profile_settings']['sr_nets']:
         L += [f'## {net}', ''] + summary_table(report, net) + ['']
         ds = [d for d in report['gsdd_minus'] if d['net'] == net]
@@ -294,9 +251,9 @@ def write_markdown(report, path):
             for d in ds:
                 lp = d.get('lpips') or {'n': 0}
                 L.append(f'| {ipc_label(report, d["ipc"])} | {d.get("method", "gsdd")} | {d["versus"]} '
-                         f'| {_fmt(d["psnr"], 3)} '
-                         f'| {_ci(d["psnr"], 3)} | {_fmt(d["ssim"], 4)} | {_ci(d["ssim"], 4)} | {_fmt(lp, 4)} '
-                         f'| {_ci(lp, 4)} | {d["gsdd_wins"]}/{d["psnr"]["n"]}; '
+                         f'| {fmt(d["psnr"], 3)} '
+                         f'| {ci(d["psnr"], 3)} | {fmt(d["ssim"], 4)} | {ci(d["ssim"], 4)} | {fmt(lp, 4)} '
+                         f'| {ci(lp, 4)} | {d["gsdd_wins"]}/{d["psnr"]["n"]}; '
                          f'{d.get("gsdd_wins_lpips", 0)}/{lp["n"]} |')
             L.append('')
         sp = [d for d in report.get('speedup', []) if d['net'] == net]
@@ -308,8 +265,8 @@ def write_markdown(report, path):
             for d in sp:
                 bounds = ', '.join(f'≥ {x:.2f}' for x in d['never_reached_lower_bounds']) or '–'
                 ib = ', '.join(f'≥ {x:.2f}' for x in d.get('never_reached_iteration_bounds', [])) or '–'
-                L.append(f'| {ipc_label(report, d["ipc"])} | {_fmt(d["ratio"], 2)} '
-                         f'| {_fmt(d.get("iteration_ratio"), 2)} '
+                L.append(f'| {ipc_label(report, d["ipc"])} | {fmt(d["ratio"], 2)} '
+                         f'| {fmt(d.get("iteration_ratio"), 2)} '
                          f'| {d["reached"]} | {bounds}; {ib} |')
             L.append('')
     L += ['## Plots', '', '![PSNR vs budget](psnr_vs_budget.png)', '',
