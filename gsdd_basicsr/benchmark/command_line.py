@@ -65,9 +65,9 @@ def main(argv=None, prog='gsdd_basicsr.benchmark', invocation='python -m gsdd_ba
     parser.add_argument('--engine-option', action='append', default=[], metavar='KEY=VALUE',
                         help="a cluster engine parameter (submitit's), repeatable: slurm_partition=gpu, "
                              'timeout_min=720, slurm_account=lab')
+    parser.add_argument('--report-only', action='store_true',
+                        help='write the report from the rows finished so far (a partial report), compute nothing')
     group = parser.add_mutually_exclusive_group()
-    group.add_argument('--report-only', action='store_true',
-                       help='write the report from the rows finished so far (a partial report), compute nothing')
     group.add_argument('--resume', action='store_true', help='reuse the rows of a finished report and rewrite it')
     group.add_argument('--force', action='store_true', help='delete --out and start over')
     argv = sys.argv[1:] if argv is None else argv

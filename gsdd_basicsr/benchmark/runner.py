@@ -173,8 +173,6 @@ class Benchmark:
 
     def _prepare_out(self, config):
         report, cfg_path = osp.join(self.out, 'benchmark.json'), osp.join(self.out, 'config.json')
-        if self.report_only and not osp.isfile(cfg_path):  # nothing to report on: write nothing
-            raise GSDDError(f'--out {self.out} holds no benchmark to report on; run the command without --report-only')
         if self.force and osp.isdir(self.out):
             log(f'--force: removing {self.out}')
             shutil.rmtree(self.out)

@@ -297,17 +297,6 @@ def test_bad_val_root_exits_2_before_anything_is_written(data, tmp_path, monkeyp
     assert code == 2 and err.count('\n') == 1 and 'is the --test-root' in err and not (tmp_path / 'o').exists()
 
 
-def test_report_only_without_a_benchmark_exits_2_and_writes_nothing(data, tmp_path, monkeypatch, capsys):
-    """--report-only on a folder that holds no benchmark (absent or empty): one line, exit 2, nothing written."""
-    os.makedirs(tmp_path / 'empty')
-    for out in (tmp_path / 'o', tmp_path / 'empty'):
-        code = benchmark_cli(monkeypatch, '--train-root', str(data / 'train'), '--test-root', str(data / 'test'),
-                             '--out', str(out), '--profile', 'smoke', '--report-only')
-        err = capsys.readouterr().err
-        assert code == 2 and err.count('\n') == 1 and 'holds no benchmark to report on' in err, err
-    assert not (tmp_path / 'o').exists() and not os.listdir(tmp_path / 'empty')
-
-
 def test_bad_engine_options_exit_2_before_anything_is_written(data, tmp_path, monkeypatch, capsys):
     code = benchmark_cli(monkeypatch, '--train-root', str(data / 'train'), '--test-root', str(data / 'test'),
                          '--out', str(tmp_path / 'o'), '--profile', 'smoke', '--engine-option', 'slurm_partition=gpu')
