@@ -25,14 +25,18 @@ def gflop_gib(net, shape):
     return {'gflop': round(fc.get_total_flops() / 1e9, 1), 'gib': round(n[0] * 4 / 2**30, 3)}
 
 
-def main():
+def result():
+    """The record's figures (exact counts on the meta device)."""
     with torch.device('meta'):
         gen = gflop_gib(RRDBNet(3, 3, scale=4, num_feat=64, num_block=23, num_grow_ch=32), (1, 3, 32, 32))
         disc = gflop_gib(UNetDiscriminatorSN(3, num_feat=64, skip_connection=True), (1, 3, 128, 128))
     vgg = gflop_gib(torchvision.models.vgg19().features[:35].to('meta'), (1, 3, 128, 128))  # to conv5_4
-    save('realesrgan_flops', {'RRDBNet x4plus, 32 px LR crop': gen,
-                              'UNetDiscriminatorSN 64, 128 px crop': disc,
-                              'VGG19 features to conv5_4, 128 px crop': vgg})
+    return {'RRDBNet x4plus, 32 px LR crop': gen, 'UNetDiscriminatorSN 64, 128 px crop': disc,
+            'VGG19 features to conv5_4, 128 px crop': vgg}
+
+
+def main():
+    save('realesrgan_flops', result())
 
 
 if __name__ == '__main__':

@@ -18,7 +18,7 @@ import torch
 
 from gsdd_basicsr.benchmark import basicsr_runs, training_sets
 from gsdd_basicsr.benchmark.profiles import CORESETS, read_yaml
-from gsdd_basicsr.benchmark.row_options import sr_val_options
+from gsdd_basicsr.benchmark.row_options import check_test_root, sr_val_options
 from gsdd_basicsr.benchmark.seed_stats import ci, finite, fmt, paired_delta, stats
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_write_json
@@ -31,9 +31,9 @@ log = progress('benchmark')
 
 
 def check_val_root(root, test_root, scale):
-    """``--val-root`` as an absolute path (None without one): a folder in the test layout (``HR/`` and
-    ``LR_bicubic/X<scale>/``, both with images) other than ``test_root`` (absolute), else one line naming it."""
-    from gsdd_basicsr.utils.image_io import list_images
+    """``--val-root`` as an absolute path (None without one): a folder in the test layout
+    (:func:`~gsdd_basicsr.benchmark.row_options.check_test_root`) other than ``test_root`` (absolute), else one
+    line naming it."""
     if root is None:
         return None
     if not osp.isdir(root):
@@ -41,11 +41,7 @@ def check_val_root(root, test_root, scale):
     if osp.abspath(root) == test_root:
         raise GSDDError(f'--val-root {root} is the --test-root: the instrument check must not see the test photos; '
                         'pass the val split (e.g. datasets/photo/val)')
-    for sub in ('HR', osp.join('LR_bicubic', f'X{scale}')):
-        if not osp.isdir(osp.join(root, sub)) or not list_images(osp.join(root, sub)):
-            raise MissingInputError(f'--val-root {root} has no images in {sub}/; it needs the --test-root layout, '
-                                    f'HR/ and LR_bicubic/X{scale}/ (e.g. a prepared set\'s val/ folder)')
-    return osp.abspath(root)
+    return check_test_root(root, '--val-root', scale)
 
 
 def run_val_jobs(bench, rows):

@@ -238,7 +238,7 @@ def summary_table(report, net):
 
 def write_markdown(report, path):
     """``benchmark.md``: the instrument check (with val figures), one table per SR network, then GSDD minus each
-    baseline, then the plots."""
+    baseline, then the plots (when a row has finished)."""
     from gsdd_basicsr.benchmark.instrument import instrument_lines
     L = _header(report) + instrument_lines(report, ipc_label)
     for net in report['config']['profile_settings']['sr_nets']:
@@ -269,18 +269,21 @@ def write_markdown(report, path):
                          f'| {fmt(d.get("iteration_ratio"), 2)} '
                          f'| {d["reached"]} | {bounds}; {ib} |')
             L.append('')
-    L += ['## Plots', '', '![PSNR vs budget](psnr_vs_budget.png)', '',
-          '![validation PSNR vs time](val_psnr_vs_time.png)', '', '![val_dm vs distillation step](val_dm.png)', '',
-          '![restorations](restorations.png)', '']
+    if report['rows']:
+        L += ['## Plots', '', '![PSNR vs budget](psnr_vs_budget.png)', '',
+              '![validation PSNR vs time](val_psnr_vs_time.png)', '', '![val_dm vs distillation step](val_dm.png)',
+              '', '![restorations](restorations.png)', '']
     atomic_write_text('\n'.join(L), path, 'report')
 
 
 def write_outputs(out, report):
-    """Plots, ``benchmark.md``, then ``benchmark.json`` last (its presence marks a finished report)."""
+    """Plots, ``benchmark.md``, then ``benchmark.json`` last (its presence marks a finished report). A report with
+    no finished row (``--report-only`` before any run: the plan) has nothing to plot and gets no plots."""
     from gsdd_basicsr.benchmark import plots
-    plots.psnr_vs_budget(report, osp.join(out, 'psnr_vs_budget.png'))
-    plots.val_psnr_vs_time(report, osp.join(out, 'val_psnr_vs_time.png'))
-    plots.val_dm_vs_step(report, osp.join(out, 'val_dm.png'))
-    plots.restorations(report, osp.join(out, 'restorations.png'))
+    if report['rows']:
+        plots.psnr_vs_budget(report, osp.join(out, 'psnr_vs_budget.png'))
+        plots.val_psnr_vs_time(report, osp.join(out, 'val_psnr_vs_time.png'))
+        plots.val_dm_vs_step(report, osp.join(out, 'val_dm.png'))
+        plots.restorations(report, osp.join(out, 'restorations.png'))
     write_markdown(report, osp.join(out, 'benchmark.md'))
     atomic_write_json(report, osp.join(out, 'benchmark.json'))

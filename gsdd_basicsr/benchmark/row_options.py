@@ -112,6 +112,29 @@ def _set_train_data(ds, dataroot, scale):
     ds['io_backend'] = {'type': 'disk'}
 
 
+def check_test_root(root, flag, scale):
+    """``root`` (the folder given as ``flag``: ``--test-root`` or ``--val-root``) as an absolute path, when it holds
+    what the rows' tests read (:func:`_test_set`, BasicSR's ``PairedImageDataset``): the same file names, at least one,
+    in ``HR/`` and ``LR_bicubic/X<scale>/`` (hidden files and subfolders are not read); else one line naming it, so
+    a bad test set stops a benchmark before its first distillation rather than at its first test.
+    """
+    from basicsr.utils.misc import scandir  # the listing PairedImageDataset pairs by name
+    from gsdd_basicsr.errors import MissingInputError
+    layout = f'it needs HR/ and LR_bicubic/X{scale}/ with the same file names (tools/prepare_photo_data.py writes both)'
+    names = {}
+    for sub in ('HR', osp.join('LR_bicubic', f'X{scale}')):
+        folder = osp.join(root, sub)
+        names[sub] = set(scandir(folder)) if osp.isdir(folder) else set()
+        if not names[sub]:
+            raise MissingInputError(f'{flag} {root} has no images in {sub}/; {layout}')
+    hr, lr = names.values()
+    if hr != lr:
+        odd = sorted(hr ^ lr)
+        raise GSDDError(f'{flag} {root}: {len(hr - lr)} file(s) only in HR/ and {len(lr - hr)} only in '
+                        f'LR_bicubic/X{scale}/ (e.g. {odd[0]}); {layout}')
+    return osp.abspath(root)
+
+
 def _test_set(test_root, scale, template=None):
     ds = dict(template or {})
     ds.update(name=VAL_NAME, type='PairedImageDataset', dataroot_gt=osp.join(test_root, 'HR'),

@@ -5,20 +5,7 @@ training set, its training and test processes, its ``row.json``). A job that fai
 row unfinished: the report of the finished rows is written, :class:`RowsFailed` names the jobs, and the same
 command again runs only those rows; bad input (a ``GSDDError`` in a job) is reported once, not retried.
 
-Output folder ``<out>``::
-
-    config.json                 the resolved profile, command and paths (checked when continuing)
-    rows/<row>/row.json         one finished row, written atomically last; a rerun skips the row
-    rows/<row>/train_options.yml, test_options.yml
-                                the row's resolved options: ``cd rows/<row> && python -m gsdd_basicsr.train
-                                -opt train_options.yml`` (what the benchmark ran) reruns its training
-    rows/<row>/train.out, test.out   the console output of the row's two processes
-    rows/<row>/val_options.yml, val.out   with --val-root: the row's test on the val photos (:mod:`.instrument`)
-    rows/<row>/experiments/, results/   the row's BasicSR outputs (logs, net_g_latest.pth, restorations)
-    data/<set>/                 full set, coresets, exported GSDD sets (exported-set layout)
-    distill/<set>/options.yml   each distillation's resolved options and its BasicSR outputs
-    engine/slurm/               with --engine slurm: submitit's pickled jobs, their results and Slurm logs
-    benchmark.json, benchmark.md, psnr_vs_budget.png, val_psnr_vs_time.png, restorations.png
+The output folder (``--out``) and its rules: :mod:`.out_folder`.
 """
 import glob
 import json
@@ -31,14 +18,15 @@ import torch
 
 from gsdd_basicsr.benchmark import basicsr_runs, instrument, training_sets
 from gsdd_basicsr.benchmark.engines import ENGINES, gpu_slots, make_engine
+from gsdd_basicsr.benchmark.out_folder import SCHEMA, prepare_out
 from gsdd_basicsr.benchmark.profiles import CORESETS, load_profile, read_yaml
 from gsdd_basicsr.benchmark.report import build_report, write_outputs
-from gsdd_basicsr.benchmark.row_options import check_metric_weights, sr_test_options, sr_train_options, trained_weights
+from gsdd_basicsr.benchmark.row_options import (check_metric_weights, check_test_root, sr_test_options, sr_train_options,
+                                                 trained_weights)
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_write_json
 from gsdd_basicsr.utils.progress import progress
 
-SCHEMA = 'gsdd-benchmark-v2'
 log = progress('benchmark')
 
 
@@ -127,9 +115,10 @@ class Benchmark:
         for root, what in ((train_root, '--train-root'), (test_root, '--test-root')):
             if not osp.isdir(root):
                 raise MissingInputError(f'{what} {root} is not a folder')
-        self.train_root, self.test_root, self.out = map(osp.abspath, (train_root, test_root, out))
+        self.train_root, self.out = osp.abspath(train_root), osp.abspath(out)
         self.prof = load_profile(profile, override)
         self.scale, self.seeds = int(self.prof['scale']), list(range(seeds))
+        self.test_root = check_test_root(test_root, '--test-root', self.scale)
         self.val_root = instrument.check_val_root(val_root, self.test_root, self.scale)
         for root in filter(None, (self.train_root, self.test_root, self.val_root)):  # nor --out in the training set
             if root == self.out or root.startswith(self.out + os.sep) or self.out.startswith(self.train_root + os.sep):
@@ -164,38 +153,12 @@ class Benchmark:
         """The torch device of this process's own work for a job (exporting a bank): the slot's GPU."""
         return torch.device('cuda', gpu[0]) if gpu is not None else self.device
 
-    # -------------------------------------------------------------- folder policy
     def config(self):
+        """The run's identity and settings, as ``config.json`` holds them (:func:`~.out_folder.prepare_out`)."""
         return json.loads(json.dumps({'schema': SCHEMA, 'profile': self.prof['name'], 'profile_path': self.prof['path'],
                 'profile_settings': self.prof, 'train_root': self.train_root, 'test_root': self.test_root,
                 'val_root': self.val_root, 'scale': self.scale, 'seeds': self.seeds, 'device': str(self.device),
                 'threads': self.threads, 'command': self.command}))
-
-    def _prepare_out(self, config):
-        report, cfg_path = osp.join(self.out, 'benchmark.json'), osp.join(self.out, 'config.json')
-        if self.force and osp.isdir(self.out):
-            log(f'--force: removing {self.out}')
-            shutil.rmtree(self.out)
-        if osp.exists(self.out) and not osp.isdir(self.out):
-            raise GSDDError(f'--out {self.out} exists and is not a folder')
-        if osp.isdir(self.out) and os.listdir(self.out):
-            if not osp.isfile(cfg_path):
-                raise GSDDError(f'--out {self.out} is not empty and holds no benchmark; choose another folder or '
-                                'pass --force to replace it')
-            finished = osp.isfile(report) and training_sets.read_json(report).get('complete', True)
-            if finished and not (self.resume or self.report_only):  # a partial report (failed jobs) continues
-                raise GSDDError(f'{report} exists (a finished benchmark); pass --resume to reuse its rows and '
-                                'rewrite the report, or --force to start over')
-            stored = training_sets.read_json(cfg_path)
-            config['first_command'] = stored.get('first_command') or stored.get('command')
-            skip = ('seeds', 'command', 'first_command', 'val_root')  # the val tests are extra, not the rows' identity
-            diff = sorted(k for k in set(stored) | set(config) if k not in skip and stored.get(k) != config.get(k))
-            if diff:
-                raise GSDDError(f'--out {self.out} holds a benchmark with other settings ({", ".join(diff)}); '
-                                'use another --out or pass --force to start over')
-            log(f'continuing the benchmark in {self.out} (finished rows are kept)')
-        os.makedirs(osp.join(self.out, 'rows'), exist_ok=True)
-        atomic_write_json(config, cfg_path)
 
     # -------------------------------------------------------------- rows
     def _row_specs(self):
@@ -284,7 +247,7 @@ class Benchmark:
         if not self.report_only:  # LPIPS's weights: missing, they would fail every row's test after its training
             check_metric_weights(self.prof)
         config = self.config()
-        self._prepare_out(config)
+        prepare_out(self.out, config, self.resume, self.force, self.report_only)
         self._plan()
         specs = self._row_specs()
         log(f'profile {self.prof["name"]}: {len(specs)} rows, {self.num_classes} classes ({self.layout[0]}), '

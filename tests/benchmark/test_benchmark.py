@@ -222,6 +222,18 @@ def test_unfinished_run_continues_and_partial_report(smoke, data, tmp_path):
     assert 'Partial report' in (part / 'benchmark.md').read_text()
 
 
+def test_report_only_before_any_row_is_the_plan_without_plots(data, tmp_path):
+    """--report-only on a new folder: the plan (every row "not computed"), no empty plots, no matplotlib warning."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', UserWarning)  # matplotlib's "No artists with labels found to put in legend"
+        report = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'plan'), profile='smoke',
+                              report_only=True).run()
+    assert report['rows'] == [] and len(report['rows_missing']) == 6 and not report['complete']
+    md = (tmp_path / 'plan' / 'benchmark.md').read_text()
+    assert '6 rows not computed' in md and '## Plots' not in md and not list((tmp_path / 'plan').glob('*.png'))
+
+
 def test_slurm_engine_same_table_and_a_killed_row_reruns(smoke, data, slurm, tmp_path, capsys):
     """--engine slurm on a local Slurm cluster: every distillation and row one Slurm job (submitit). One row's
     job killed mid-training (scancel): the call exits 1 naming it, the report holds the other rows; the same
@@ -307,12 +319,26 @@ def test_bad_engine_options_exit_2_before_anything_is_written(data, tmp_path, mo
     assert code == 2 and 'not KEY=VALUE' in capsys.readouterr().err and not (tmp_path / 'o').exists()
 
 
-def test_foreign_non_empty_out_is_refused(tmp_path):
+def test_bad_test_root_exits_2_before_anything_is_written(data, tmp_path, monkeypatch, capsys):
+    """A --test-root BasicSR could not pair (no LR folder, names that differ) stops before the first distillation."""
+    args = ['--train-root', str(data / 'train'), '--out', str(tmp_path / 'o'), '--profile', 'smoke', '--test-root']
+    shutil.copytree(data / 'test' / 'HR', tmp_path / 'test' / 'HR')
+    code = benchmark_cli(monkeypatch, *args, str(tmp_path / 'test'))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count('\n') == 1 and 'has no images in LR_bicubic/X4/' in err
+    shutil.copytree(data / 'test' / 'LR_bicubic', tmp_path / 'test' / 'LR_bicubic')
+    (tmp_path / 'test' / 'HR' / 'rocket.png').rename(tmp_path / 'test' / 'HR' / 'rocket2.png')
+    code = benchmark_cli(monkeypatch, *args, str(tmp_path / 'test'))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count('\n') == 1 and '1 file(s) only in HR/ and 1 only in LR_bicubic/X4/' in err
+    assert 'rocket' in err and not (tmp_path / 'o').exists()
+
+
+def test_foreign_non_empty_out_is_refused(data, tmp_path):
     os.makedirs(tmp_path / 'busy')
     (tmp_path / 'busy' / 'x.txt').write_text('keep me')
-    os.makedirs(tmp_path / 'train' / 'a')
     with pytest.raises(bm.GSDDError, match='not empty'):
-        bm.Benchmark(str(tmp_path / 'train'), str(tmp_path), str(tmp_path / 'busy'), profile='smoke').run()
+        bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'busy'), profile='smoke').run()
     assert (tmp_path / 'busy' / 'x.txt').read_text() == 'keep me'
     with pytest.raises(bm.GSDDError, match='exclude'):
         bm.Benchmark(str(tmp_path / 'train'), str(tmp_path), str(tmp_path / 'o'), resume=True, force=True)
@@ -392,7 +418,12 @@ def test_ablations_are_variants_defined_in_yaml(data, tmp_path):
 def test_bicubic_gen_follows_the_profile_scale(data, tmp_path):
     """The bicubic-generator ablation says '{scale}': a x2 profile gets a x2 upsampler and x2 weights file."""
     from gsdd_basicsr.benchmark.row_options import distill_options
-    b = bm.Benchmark(str(data / 'train'), str(data / 'test'), str(tmp_path / 'out'), profile='cpu', device='cpu',
+    from gsdd_basicsr.utils.image_io import lr_from_hr
+    shutil.copytree(data / 'test' / 'HR', tmp_path / 'test2' / 'HR')  # a x2 test set (the shared one is x4)
+    os.makedirs(tmp_path / 'test2' / 'LR_bicubic' / 'X2')
+    for hr in (data / 'test' / 'HR').glob('*.png'):
+        cv2.imwrite(str(tmp_path / 'test2' / 'LR_bicubic' / 'X2' / hr.name), lr_from_hr(cv2.imread(str(hr)), 2))
+    b = bm.Benchmark(str(data / 'train'), str(tmp_path / 'test2'), str(tmp_path / 'out'), profile='cpu', device='cpu',
                      override={'scale': 2})
     b._plan()
     gen = distill_options(b.prof, 'gsdd-bicubic-gen', 1, 0, 'x', b.data)
