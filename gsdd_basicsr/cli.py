@@ -19,6 +19,21 @@ from os import path as osp
 from gsdd_basicsr.errors import OOM_ERRORS, GSDDError, RunFailure
 
 
+def run_pipeline(entry, pipeline):
+    """Our ``train.py`` / ``test.py`` (``entry``: train | test): BasicSR's ``pipeline`` (``train_pipeline`` |
+    ``test_pipeline``, called with the working folder) on the command line's options, checked before BasicSR
+    creates anything (:mod:`gsdd_basicsr.options_check`), under :mod:`gsdd_basicsr.pipeline_fixes`, every failure
+    one line (:func:`user_errors`; the run's folders taken back on bad input, :func:`run_folders`)."""
+    from gsdd_basicsr.options_check import check_options, parse_command_line
+    from gsdd_basicsr.pipeline_fixes import pipeline_fixes
+    root, prog = os.getcwd(), f'{entry}.py'
+    with user_errors(prog), pipeline_fixes():
+        opt = parse_command_line(root, is_train=entry == 'train')
+        check_options(opt)
+        with user_errors(prog, log=run_log(opt, entry), take_back=run_folders(opt, entry, root)):
+            pipeline(root)
+
+
 def run_log(opt, entry):
     """A function returning the log file BasicSR's ``entry`` (train | test) pipeline writes for ``opt``.
 

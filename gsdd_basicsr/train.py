@@ -24,18 +24,11 @@ if __package__ in (None, ''):
 import gsdd_basicsr  # noqa: E402,F401  (global fixes + registration)
 from basicsr.train import train_pipeline  # noqa: E402
 
-from gsdd_basicsr.cli import run_folders, run_log, user_errors  # noqa: E402
-from gsdd_basicsr.options_check import check_options, parse_command_line  # noqa: E402
-from gsdd_basicsr.pipeline_fixes import pipeline_fixes  # noqa: E402
+from gsdd_basicsr.cli import run_pipeline  # noqa: E402
 
 
 def main():
-    root = os.getcwd()
-    with user_errors('train.py'), pipeline_fixes():
-        opt = parse_command_line(root, is_train=True)
-        check_options(opt)
-        with user_errors('train.py', log=run_log(opt, 'train'), take_back=run_folders(opt, 'train', root)):
-            train_pipeline(root)
+    run_pipeline('train', train_pipeline)
 
 
 if __name__ == '__main__':
