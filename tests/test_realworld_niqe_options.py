@@ -30,8 +30,11 @@ def test_lr_only_folder_gets_niqe(tmp_path):
         small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
         img = cv2.resize(small, (64, 64), interpolation=cv2.INTER_CUBIC)
         cv2.imwrite(str(lr / f'photo_{i}.png'), np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8))
-    # a tiny generator of the file's architecture at the file's weights path (params_ema, as GAN runs save)
+    # a tiny generator of the file's architecture at the file's weights path (params_ema, as GAN runs save);
+    # seeded: with 8 of 40 seeds the random generator's output makes basicsr's NIQE fail (LinAlgError: SVD did
+    # not converge), which is NIQE's limit, not the options file's
     opt['network_g'].update(num_feat=8, num_block=1, num_grow_ch=4)
+    torch.manual_seed(1)
     weights = tmp_path / opt['path']['pretrain_network_g']
     weights.parent.mkdir(parents=True)
     torch.save({'params_ema': RRDBNet(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=4).state_dict()}, weights)
