@@ -13,11 +13,11 @@ profile's own variants and ``gsdd-<generator>`` for other generators.
 Modules: :mod:`.profiles` (the YAML profiles in ``options/benchmark/``), :mod:`.row_options` (each
 run's resolved options), :mod:`.basicsr_runs` (the one driver of BasicSR: parsed options, train / test
 processes, reading their logs), :mod:`.training_sets` (full set, coresets, distillations), :mod:`.runner`
-(:class:`Benchmark`), :mod:`.out_folder` (the output folder's layout and rules), :mod:`.engines` (where the jobs run: this machine's CPU or GPUs, Slurm through
-submitit), :mod:`.seed_stats` (statistics over seeds, paired 95 % intervals), :mod:`.report` (summaries,
-paired deltas, ``benchmark.md``), :mod:`.instrument` (the instrument
-check: every row also tested on val photos, ``--val-root``; per budget the full set against the best coreset
-there), :mod:`.plots` (matplotlib), :mod:`.command_line` (the command line), :mod:`.demo` (``tools/run_demo.py``).
+(:class:`Benchmark`), :mod:`.out_folder` (the output folder's layout and rules), :mod:`.engines` (where the
+jobs run: this machine's CPU or GPUs, Slurm through submitit), :mod:`.seed_stats` (statistics over seeds,
+paired 95 % intervals), :mod:`.report` (summaries, paired deltas, ``benchmark.md``), :mod:`.instrument` (the
+instrument check: every row also tested on val photos, ``--val-root``; per budget the full set against the best
+coreset there), :mod:`.plots` (matplotlib), :mod:`.command_line` (the command line), :mod:`.demo` (``tools/run_demo.py``).
 
 The demo stays here because it is a benchmark run: the ``demo`` profile (``options/benchmark/demo.yml``)
 through :class:`Benchmark` and the benchmark's table; :mod:`.demo` only adds building the demo set first.

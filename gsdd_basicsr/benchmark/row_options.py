@@ -12,7 +12,7 @@ import math
 from os import path as osp
 
 from gsdd_basicsr.benchmark.profiles import drop, merge, read_yaml, shipped_ablations
-from gsdd_basicsr.errors import GSDDError
+from gsdd_basicsr.errors import GSDDError, MissingInputError
 
 VAL_NAME = 'benchmark_test'
 VAL_PHOTOS_NAME = 'benchmark_val'  # the instrument check's dataset (--val-root): apart from the test set's results
@@ -114,12 +114,11 @@ def _set_train_data(ds, dataroot, scale):
 
 def check_test_root(root, flag, scale):
     """``root`` (the folder given as ``flag``: ``--test-root`` or ``--val-root``) as an absolute path, when it holds
-    what the rows' tests read (:func:`_test_set`, BasicSR's ``PairedImageDataset``): the same file names, at least one,
-    in ``HR/`` and ``LR_bicubic/X<scale>/`` (hidden files and subfolders are not read); else one line naming it, so
-    a bad test set stops a benchmark before its first distillation rather than at its first test.
+    what the rows' tests read (:func:`_test_set`, BasicSR's ``PairedImageDataset``): the same file names, at least
+    one, in ``HR/`` and ``LR_bicubic/X<scale>/`` (hidden files and subfolders are not read); else one line naming it,
+    so a bad test set stops a benchmark before its first distillation rather than at its first test.
     """
     from basicsr.utils.misc import scandir  # the listing PairedImageDataset pairs by name
-    from gsdd_basicsr.errors import MissingInputError
     layout = f'it needs HR/ and LR_bicubic/X{scale}/ with the same file names (tools/prepare_photo_data.py writes both)'
     names = {}
     for sub in ('HR', osp.join('LR_bicubic', f'X{scale}')):

@@ -21,8 +21,8 @@ from gsdd_basicsr.benchmark.engines import ENGINES, gpu_slots, make_engine
 from gsdd_basicsr.benchmark.out_folder import SCHEMA, prepare_out
 from gsdd_basicsr.benchmark.profiles import CORESETS, load_profile, read_yaml
 from gsdd_basicsr.benchmark.report import build_report, write_outputs
-from gsdd_basicsr.benchmark.row_options import (check_metric_weights, check_test_root, sr_test_options, sr_train_options,
-                                                 trained_weights)
+from gsdd_basicsr.benchmark.row_options import (check_metric_weights, check_test_root, sr_test_options,
+                                                 sr_train_options, trained_weights)
 from gsdd_basicsr.errors import GSDDError, MissingInputError
 from gsdd_basicsr.utils.atomic import atomic_write_json
 from gsdd_basicsr.utils.progress import progress
