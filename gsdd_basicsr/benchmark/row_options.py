@@ -115,10 +115,13 @@ def _set_train_data(ds, dataroot, scale):
 def check_test_root(root, flag, scale):
     """``root`` (the folder given as ``flag``: ``--test-root`` or ``--val-root``) as an absolute path, when it holds
     what the rows' tests read (:func:`_test_set`, BasicSR's ``PairedImageDataset``): the same file names, at least
-    one, in ``HR/`` and ``LR_bicubic/X<scale>/`` (hidden files and subfolders are not read); else one line naming it,
-    so a bad test set stops a benchmark before its first distillation rather than at its first test.
+    one, in ``HR/`` and ``LR_bicubic/X<scale>/``, every one an image (hidden files and subfolders are not read); else
+    one line naming it, so a bad test set stops a benchmark before its first distillation rather than at its first
+    test.
     """
     from basicsr.utils.misc import scandir  # the listing PairedImageDataset pairs by name
+
+    from gsdd_basicsr.utils.image_io import is_image_file
     layout = f'it needs HR/ and LR_bicubic/X{scale}/ with the same file names (tools/prepare_photo_data.py writes both)'
     names = {}
     for sub in ('HR', osp.join('LR_bicubic', f'X{scale}')):
@@ -126,6 +129,10 @@ def check_test_root(root, flag, scale):
         names[sub] = set(scandir(folder)) if osp.isdir(folder) else set()
         if not names[sub]:
             raise MissingInputError(f'{flag} {root} has no images in {sub}/; {layout}')
+        other = sorted(n for n in names[sub] if not is_image_file(n))
+        if other:  # BasicSR would try to read it as an image
+            raise GSDDError(f'{flag} {root}: {sub}/{other[0]} is not an image, and BasicSR reads every file there; '
+                            'move it out of the folder')
     hr, lr = names.values()
     if hr != lr:
         odd = sorted(hr ^ lr)

@@ -332,6 +332,11 @@ def test_bad_test_root_exits_2_before_anything_is_written(data, tmp_path, monkey
     err = capsys.readouterr().err
     assert code == 2 and err.count('\n') == 1 and '1 file(s) only in HR/ and 1 only in LR_bicubic/X4/' in err
     assert 'rocket' in err and not (tmp_path / 'o').exists()
+    (tmp_path / 'test' / 'HR' / 'rocket2.png').rename(tmp_path / 'test' / 'HR' / 'rocket.png')
+    (tmp_path / 'test' / 'HR' / 'notes.txt').write_text('where these photos come from')
+    code = benchmark_cli(monkeypatch, *args, str(tmp_path / 'test'))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count('\n') == 1 and 'HR/notes.txt is not an image' in err and not (tmp_path / 'o').exists()
 
 
 def test_foreign_non_empty_out_is_refused(data, tmp_path):
